@@ -1,0 +1,36 @@
+# Zhidian (智电): `make demo` runs everything on one machine, `make test` runs every test.
+SHELL := /bin/bash
+PY := .venv/bin/python
+BOT_PY := .venv-bot/bin/python
+export TF_CPP_MIN_LOG_LEVEL := 3
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help install chromium db train demo test bench lint clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install:  ## create .venv (API, actions, KB, tests) and .venv-bot (Rasa), reused when unchanged
+	@scripts/install.sh
+
+chromium:  ## Debian's Chromium for the browser tests (no browser download)
+	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+db: install  ## migrate the database and seed the demo (refresh the live situations if seeded)
+	@$(PY) -m api migrate
+	@$(PY) -m api.demo seed --if-missing
+
+train: install  ## train the Rasa model when its inputs changed
+	@scripts/train_bot.sh
+
+demo: install db train  ## install, seed, train, then start Rasa, actions and the API (Ctrl-C stops)
+	@scripts/demo.sh
+
+test: install train chromium  ## run the whole test suite (PostgreSQL too when DATABASE_URL is set)
+	@scripts/test.sh
+
+bench: install train  ## run the benchmarks, results in bench/results/
+	@$(PY) bench/chat_latency.py
+
+clean:  ## remove the virtualenvs, trained models and local data
+	rm -rf .venv .venv-bot bot/models var

@@ -1,0 +1,1 @@
+"""Zhidian API: the gateway and the business services behind the assistant."""

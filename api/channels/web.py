@@ -1,0 +1,271 @@
+"""Web chat channel: the customer chat page and its WebSocket.
+
+Routes
+------
+``GET /``                    the chat page (``api/web/templates/chat.html``).
+``GET /static/chat.{css,js}`` the page's own assets (served here so the page works whether or not
+                              the app mounts ``/static``; same files, same directory).
+``WS  /ws/chat/{sender_id}`` one socket per open page. ``sender_id`` is the customer's id on
+                              this channel (the page keeps it in localStorage, ``web-<uuid>``),
+                              ``[A-Za-z0-9_-]{1,64}``; any other id is closed with code 1008.
+
+WebSocket protocol (JSON text frames, UTF-8)
+--------------------------------------------
+client → server
+  ``{"type": "message", "text": "...", "client_msg_id": "<uuid>"}``
+      The customer's words. A button click sends the button's ``payload`` as ``text`` (the page
+      shows the button's *title* as the customer's bubble, never the payload). ``client_msg_id``
+      identifies the message: after a reconnect the page resends a message it has no answer for
+      with the same id, and the gateway answers it once.
+  ``{"type": "ping"}``  → ``{"type": "pong"}`` (keep-alive through proxies).
+
+server → client
+  ``{"type": "typing", "client_msg_id": ...}``
+      sent at once when a message arrives, before the gateway answers.
+  ``{"type": "reply", "client_msg_id": ..., "messages": [BotMessage...], "handled_by":
+     "bot"|"agent"|"fallback", "conversation_id": ..., "at": "<ISO +08:00>"}``
+      the answer to that message. ``BotMessage`` is ``{"text", "buttons": [{"title",
+      "payload"}], "image"}``.
+  ``{"type": "reply", "messages": [...], "handled_by": "agent", "at": ...}``
+      pushed later by other code (an agent's message) through ``ChatConnections.push``; it has no
+      ``client_msg_id``.
+  ``{"type": "error", "client_msg_id": ..., "message": "<Chinese>"}``
+      the message was refused (``InvalidMessage``: empty, too long …) or could not be handled;
+      ``message`` is shown to the customer as is.
+
+Messages from one socket are handled in order, one at a time. Pushes may arrive at any moment;
+all sends to one socket go through one lock so frames never interleave.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.templating import Jinja2Templates
+from starlette.websockets import WebSocketState
+
+from api.conversations.gateway import InvalidMessage
+
+log = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+TEMPLATES_DIR = WEB_DIR / "templates"
+STATIC_DIR = WEB_DIR / "static"
+ASSETS = {"chat.css": "text/css; charset=utf-8", "chat.js": "text/javascript; charset=utf-8"}
+
+CHANNEL = "web"
+SENDER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_FRAME_CHARS = 16_000  # far above any valid message; the gateway enforces the real limit
+DEFAULT_REPLY_TIMEOUT_MS = 8_000
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+MSG_BAD_FRAME = "消息格式有误，请刷新页面后重试。"
+MSG_UNAVAILABLE = "客服系统暂时不可用，请稍后再试，或拨打 95598 供电服务热线。"
+MSG_FAILED = "抱歉，系统繁忙，您的消息暂未处理成功，请稍后再试。"
+
+router = APIRouter(tags=["channels:web"])
+
+
+def _now_iso() -> str:
+    return datetime.now(SHANGHAI).isoformat(timespec="seconds")
+
+
+class _Socket:
+    """One open socket and the lock that keeps its frames whole."""
+
+    __slots__ = ("websocket", "lock")
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+        self.lock = asyncio.Lock()
+
+    async def send(self, payload: dict[str, Any]) -> None:
+        """Send one JSON frame."""
+        async with self.lock:
+            await self.websocket.send_text(json.dumps(payload, ensure_ascii=False))
+
+
+class ChatConnections:
+    """Open chat sockets per sender id, so any code in this process can push to a customer."""
+
+    def __init__(self) -> None:
+        self._sockets: dict[str, list[_Socket]] = {}
+
+    def register(self, sender_id: str, websocket: WebSocket) -> _Socket:
+        """Remember an accepted socket of ``sender_id`` (a customer may have several tabs)."""
+        entry = _Socket(websocket)
+        self._sockets.setdefault(sender_id, []).append(entry)
+        return entry
+
+    def unregister(self, sender_id: str, websocket: WebSocket) -> None:
+        """Forget a socket (closed or broken)."""
+        entries = [s for s in self._sockets.get(sender_id, []) if s.websocket is not websocket]
+        if entries:
+            self._sockets[sender_id] = entries
+        else:
+            self._sockets.pop(sender_id, None)
+
+    def is_online(self, sender_id: str) -> bool:
+        """Whether ``sender_id`` has at least one open socket here."""
+        return bool(self._sockets.get(sender_id))
+
+    async def close(self, sender_id: str, code: int = 1012) -> None:
+        """Close every socket of ``sender_id`` (the page reconnects unless told otherwise)."""
+        for entry in list(self._sockets.get(sender_id, [])):
+            self.unregister(sender_id, entry.websocket)
+            try:
+                async with entry.lock:
+                    await entry.websocket.close(code=code)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+
+    async def push(self, sender_id: str, payload: dict[str, Any]) -> int:
+        """Send ``payload`` to every open socket of ``sender_id``; return how many got it.
+
+        ``payload`` is a server frame, e.g. ``{"type": "reply", "messages": [...],
+        "handled_by": "agent"}``; ``at`` is added when missing. Broken sockets are dropped.
+        """
+        frame = {"at": _now_iso(), **payload}
+        delivered = 0
+        for entry in list(self._sockets.get(sender_id, [])):
+            try:
+                await entry.send(frame)
+                delivered += 1
+            except Exception:  # noqa: BLE001 - a dead socket must not stop the others
+                log.info("web chat: dropping dead socket of %s", sender_id)
+                self.unregister(sender_id, entry.websocket)
+        return delivered
+
+
+def get_connections(app: Any) -> ChatConnections:
+    """The app's ``ChatConnections`` (``app.state.chat_connections``), made on first use."""
+    connections = getattr(app.state, "chat_connections", None)
+    if connections is None:
+        connections = ChatConnections()
+        app.state.chat_connections = connections
+    return connections
+
+
+def _asset_version() -> str:
+    stamps = [int((STATIC_DIR / name).stat().st_mtime) for name in ASSETS if (STATIC_DIR / name).exists()]
+    return str(max(stamps, default=0))
+
+
+def _templates(app: Any) -> Jinja2Templates:
+    templates = getattr(app.state, "chat_templates", None)
+    if templates is None:
+        templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+        app.state.chat_templates = templates
+    return templates
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def chat_page(request: Request) -> HTMLResponse:
+    """The customer chat page."""
+    timeout_ms = getattr(request.app.state, "chat_reply_timeout_ms", DEFAULT_REPLY_TIMEOUT_MS)
+    return _templates(request.app).TemplateResponse(
+        request,
+        "chat.html",
+        {"asset_version": _asset_version(), "reply_timeout_ms": int(timeout_ms)},
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
+@router.get("/static/{name}", include_in_schema=False)
+async def chat_asset(name: str) -> FileResponse:
+    """chat.css and chat.js (only those two)."""
+    if name not in ASSETS:
+        raise HTTPException(status_code=404)
+    return FileResponse(STATIC_DIR / name, media_type=ASSETS[name])
+
+
+def _parse(raw: str) -> tuple[str | None, str | None, dict[str, Any] | None]:
+    """(type, client_msg_id, frame) of a client frame, or (None, None, None) when malformed."""
+    if len(raw) > MAX_FRAME_CHARS:
+        return None, None, None
+    try:
+        frame = json.loads(raw)
+    except ValueError:
+        return None, None, None
+    if not isinstance(frame, dict):
+        return None, None, None
+    client_msg_id = frame.get("client_msg_id")
+    if not (isinstance(client_msg_id, str) and 0 < len(client_msg_id) <= 64):
+        client_msg_id = None
+    kind = frame.get("type")
+    return (kind if isinstance(kind, str) else None), client_msg_id, frame
+
+
+async def _answer(sock: _Socket, websocket: WebSocket, sender_id: str, frame: dict[str, Any],
+                  client_msg_id: str | None) -> None:
+    text = frame.get("text")
+    if not isinstance(text, str):
+        await sock.send({"type": "error", "client_msg_id": client_msg_id, "message": MSG_BAD_FRAME})
+        return
+    await sock.send({"type": "typing", "client_msg_id": client_msg_id})
+    gateway = getattr(websocket.app.state, "gateway", None)
+    if gateway is None:
+        await sock.send({"type": "error", "client_msg_id": client_msg_id, "message": MSG_UNAVAILABLE})
+        return
+    try:
+        reply = await gateway.handle(
+            sender_id=sender_id, text=text, channel=CHANNEL, client_msg_id=client_msg_id
+        )
+    except InvalidMessage as exc:
+        message = getattr(exc, "message", None) or str(exc) or MSG_BAD_FRAME
+        await sock.send({"type": "error", "client_msg_id": client_msg_id, "message": message})
+        return
+    except Exception:  # noqa: BLE001 - the customer gets a polite error, the log the traceback
+        log.exception("web chat: gateway failed for %s", sender_id)
+        await sock.send({"type": "error", "client_msg_id": client_msg_id, "message": MSG_FAILED})
+        return
+    await sock.send({
+        "type": "reply",
+        "client_msg_id": client_msg_id,
+        "conversation_id": reply.conversation_id,
+        "messages": [m.model_dump(mode="json") for m in reply.messages],
+        "handled_by": reply.handled_by,
+        "at": _now_iso(),
+    })
+
+
+@router.websocket("/ws/chat/{sender_id}")
+async def chat_socket(websocket: WebSocket, sender_id: str) -> None:
+    """One customer's chat socket: messages in, typing/reply/error frames out."""
+    if not SENDER_ID.match(sender_id):
+        await websocket.close(code=1008)
+        return
+    await websocket.accept()
+    connections = get_connections(websocket.app)
+    sock = connections.register(sender_id, websocket)
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            kind, client_msg_id, frame = _parse(message.get("text") or "")
+            if kind == "ping":
+                await sock.send({"type": "pong"})
+            elif kind == "message" and frame is not None:
+                await _answer(sock, websocket, sender_id, frame, client_msg_id)
+            else:
+                await sock.send({"type": "error", "client_msg_id": client_msg_id, "message": MSG_BAD_FRAME})
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        # the peer went away, possibly while its answer was being sent; a reconnecting page
+        # resends the message with the same client_msg_id and gets the stored answer
+        log.debug("web chat: socket of %s ended", sender_id, exc_info=True)
+    finally:
+        connections.unregister(sender_id, websocket)
+        if websocket.client_state == WebSocketState.CONNECTED:
+            try:
+                await websocket.close()
+            except RuntimeError:
+                pass

@@ -1,0 +1,98 @@
+"""Conversation rules: every turn is stored, retries are recognised, ownership is explicit."""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.conversations.models import Conversation, Message
+from api.conversations.schemas import BotMessage, Button, ConversationRead, TurnRead
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+class ConversationNotFound(LookupError):
+    """No conversation has that id."""
+
+
+def get_or_create(*, session: Session, conversation_id: str, channel: str, now: datetime) -> Conversation:
+    """The conversation, created on its first message."""
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        conversation = Conversation(id=conversation_id, channel=channel, owner="bot",
+                                    created_at=now, last_active_at=now)
+        session.add(conversation)
+        try:
+            session.flush()
+        except IntegrityError:  # created concurrently by the same customer's other tab
+            session.rollback()
+            conversation = session.get(Conversation, conversation_id)
+    return conversation
+
+
+def owner_of(*, session: Session, conversation_id: str) -> str:
+    """Who answers the conversation now: "bot" or "agent:<name>"."""
+    conversation = session.get(Conversation, conversation_id)
+    return conversation.owner if conversation else "bot"
+
+
+def find_customer_turn(*, session: Session, conversation_id: str, client_msg_id: str) -> Message | None:
+    """A customer message already received with this client id (a retry)."""
+    return session.scalar(select(Message).where(
+        Message.conversation_id == conversation_id, Message.client_msg_id == client_msg_id,
+        Message.sender == "customer"))
+
+
+def replies_to(*, session: Session, message_id: int) -> list[BotMessage]:
+    """What was answered to one customer message."""
+    rows = session.scalars(select(Message).where(Message.reply_to_id == message_id).order_by(Message.id))
+    return [BotMessage(text=m.text, buttons=[Button(**b) for b in (m.buttons or [])]) for m in rows]
+
+
+def record_customer_turn(*, session: Session, conversation_id: str, channel: str, text: str,
+                         client_msg_id: str | None, now: datetime) -> tuple[Conversation, Message]:
+    """Store what the customer said before anything else can fail."""
+    conversation = get_or_create(session=session, conversation_id=conversation_id, channel=channel, now=now)
+    conversation.last_active_at = now
+    message = Message(conversation_id=conversation_id, at=now, sender="customer", text=text,
+                      client_msg_id=client_msg_id, delivery="pending")
+    session.add(message)
+    session.commit()
+    return conversation, message
+
+
+def record_replies(*, session: Session, customer_message_id: int, sender: str,
+                   replies: list[BotMessage], delivery: str, now: datetime,
+                   handoff_reason: str | None = None) -> None:
+    """Store the answers to a customer message and mark it handled."""
+    customer_message = session.get(Message, customer_message_id)
+    customer_message.delivery = delivery
+    for reply in replies:
+        session.add(Message(conversation_id=customer_message.conversation_id, at=now, sender=sender,
+                            text=reply.text, buttons=[b.model_dump() for b in reply.buttons] or None,
+                            reply_to_id=customer_message_id))
+    if handoff_reason:
+        conversation = session.get(Conversation, customer_message.conversation_id)
+        conversation.handoff_requested = True
+        conversation.handoff_reason = handoff_reason
+    session.commit()
+
+
+def get(*, session: Session, conversation_id: str) -> ConversationRead:
+    """A conversation with all its turns, times in Asia/Shanghai."""
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise ConversationNotFound(conversation_id)
+    rows = session.scalars(select(Message).where(Message.conversation_id == conversation_id)
+                           .order_by(Message.id)).all()
+    return ConversationRead(
+        conversation_id=conversation.id, channel=conversation.channel, owner=conversation.owner,
+        handoff_requested=conversation.handoff_requested, handoff_reason=conversation.handoff_reason,
+        created_at=conversation.created_at.astimezone(SHANGHAI),
+        last_active_at=conversation.last_active_at.astimezone(SHANGHAI),
+        turns=[TurnRead(at=m.at.astimezone(SHANGHAI), sender=m.sender, text=m.text,
+                        buttons=[Button(**b) for b in (m.buttons or [])]) for m in rows],
+    )

@@ -1,0 +1,89 @@
+"""App factory: settings, routers, error shapes, and the lifespan that builds shared parts."""
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from functools import lru_cache
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.db import make_engine, make_sessionmaker
+from api.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API; nothing heavy happens until the lifespan starts."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        from api.channels.web import ChatConnections
+        from api.conversations.gateway import ChatGateway
+        from api.conversations.rasa import RasaClient
+        from api.geo.address import AddressParser
+
+        engine = make_engine(settings.database_url)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        http = httpx.AsyncClient(limits=httpx.Limits(max_connections=100))
+        app.state.bot = RasaClient(settings.rasa_url, settings.rasa_timeout_seconds, http)
+        app.state.gateway = ChatGateway(sessionmaker=app.state.sessionmaker, bot=app.state.bot)
+        app.state.address_parser = lru_cache(maxsize=1)(AddressParser)
+        app.state.connections = ChatConnections()
+        try:
+            yield
+        finally:
+            await http.aclose()
+            engine.dispose()
+
+    app = FastAPI(title="智电 Zhidian API", version="0.1.0", lifespan=lifespan,
+                  description="Gateway and services of the Zhidian power-utility assistant.")
+    app.state.settings = settings
+    _add_error_handlers(app)
+    _include_routers(app)
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    from api.channels.web import router as web_router
+    from api.conversations.routes import chat_router, staff_router
+    from api.customers.routes import router as customers_router
+    from api.metering.routes import router as metering_router
+    from api.outages.routes import router as outages_router
+    from api.tickets.routes import router as tickets_router
+
+    for router in (chat_router, staff_router, customers_router, metering_router,
+                   outages_router, tickets_router, web_router):
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict:
+        return {"status": "ok"}
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+                  for e in exc.errors()]
+        return JSONResponse(status_code=422, content={"detail": {
+            "code": "validation_error", "message": "请求参数不正确", "errors": errors}})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, dict) else {"code": "http_error", "message": str(exc.detail)}
+        return JSONResponse(status_code=exc.status_code, content={"detail": detail},
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(status_code=500, content={"detail": {
+            "code": "internal_error", "message": "服务暂时出现问题，请稍后再试"}})
+

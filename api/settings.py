@@ -1,0 +1,36 @@
+"""Every knob of the API, read from the environment, with defaults that run on one laptop."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Configuration; production switches by environment variables only."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = Field(default=f"sqlite:///{ROOT / 'var' / 'zhidian.db'}")
+    redis_url: str | None = None
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_timeout_seconds: float = 2.5
+    service_token: str = "dev-service-token"
+    session_idle_minutes: int = 30
+    demo_seed: int = 20261123
+    # Arrival commitments for fault tickets, in minutes, by area class.
+    sla_arrival_minutes: dict[str, int] = {"城区": 45, "农村": 90, "边远": 120}
+    # Metering diagnosis thresholds.
+    area_outage_share: float = 0.5
+    low_voltage_volts: float = 198.0
+    timezone: str = "Asia/Shanghai"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own Settings instead)."""
+    return Settings()

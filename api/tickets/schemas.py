@@ -1,0 +1,88 @@
+"""Ticket input and output shapes (validated at the edge)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from api.text import normalize_text
+
+Channel = Literal["web", "wechat", "hotline", "sms"]
+
+
+class FaultReportCreate(BaseModel):
+    """What the bot (or an agent) knows when a customer reports a fault or a hazard."""
+
+    kind: Literal["outage", "hazard"]
+    account_no: str | None = Field(default=None, pattern=r"^\d{10}$")
+    phone: str | None = Field(default=None, pattern=r"^1[3-9]\d{9}$")
+    address_text: str = Field(default="", max_length=256)
+    description: str = Field(min_length=1, max_length=1000)
+    channel: Channel = "web"
+    conversation_id: str | None = Field(default=None, max_length=64)
+    idempotency_key: str | None = Field(default=None, max_length=128)
+
+    @field_validator("account_no", "phone", "address_text", "description", mode="before")
+    @classmethod
+    def _normalize(cls, value):
+        return normalize_text(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _locatable(self):
+        if not (self.account_no or self.phone or self.address_text):
+            raise ValueError("give an account number, a phone number or an address")
+        return self
+
+
+class Diagnosis(BaseModel):
+    code: str
+    summary: str  # plain Chinese, for the customer
+    crew_note: str  # what the crew should check first
+
+
+class Sla(BaseModel):
+    area_class: str
+    arrive_minutes: int
+    arrive_by: datetime
+
+
+class TicketEventRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    actor: str
+    action: str
+    from_status: str | None
+    to_status: str | None
+    note: str | None
+
+
+class TicketRead(BaseModel):
+    """A ticket as the API shows it (times in Asia/Shanghai)."""
+
+    number: str
+    type: str
+    priority: int
+    status: str
+    channel: str
+    account_no: str | None
+    contact_phone_masked: str | None
+    description: str
+    address_text: str
+    address: dict
+    address_needs_review: bool
+    district: str | None
+    transformer_area_id: int | None
+    parent_number: str | None
+    attached_to_existing: bool = False
+    diagnosis: Diagnosis
+    sla: Sla
+    metering_snapshot: dict | None
+    created_at: datetime
+    events: list[TicketEventRead] = []
+
+
+class TicketList(BaseModel):
+    items: list[TicketRead]
+    total: int

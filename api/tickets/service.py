@@ -1,0 +1,233 @@
+"""Ticket rules: numbering, fault tickets enriched with metering data, the event log."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from api.customers import service as customers
+from api.db import utcnow
+from api.metering import service as metering
+from api.settings import Settings
+from api.text import mask_phone
+from api.tickets.diagnosis import diagnose
+from api.tickets.models import Ticket, TicketCounter, TicketEvent
+from api.tickets.schemas import Diagnosis, FaultReportCreate, Sla, TicketEventRead, TicketRead
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+OPEN_STATUSES = ("新建", "已派单", "已接单", "已到达", "挂起")
+TYPE_BY_KIND = {"outage": "故障报修", "hazard": "安全隐患"}
+PRIORITY_BY_DIAGNOSIS = {"hazard": 1, "area_outage": 2, "household_outage": 2}
+
+
+class TicketNotFound(LookupError):
+    """No ticket has that number."""
+
+
+def next_number(*, session: Session, now: datetime) -> str:
+    """The next readable ticket number of the local day, e.g. GD20261123-0042."""
+    day = now.astimezone(SHANGHAI).date()
+    for _ in range(5):
+        bumped = session.execute(
+            update(TicketCounter).where(TicketCounter.day == day).values(last=TicketCounter.last + 1)
+            .returning(TicketCounter.last)
+        ).scalar_one_or_none()
+        if bumped is not None:
+            return _format_number(day, bumped)
+        try:
+            with session.begin_nested():
+                session.add(TicketCounter(day=day, last=1))
+            return _format_number(day, 1)
+        except IntegrityError:
+            continue  # another writer created the day's row first; bump it
+    raise RuntimeError("could not allocate a ticket number")
+
+
+def _format_number(day: date, seq: int) -> str:
+    return f"GD{day:%Y%m%d}-{seq:04d}"
+
+
+def create_fault_ticket(
+    *, session: Session, report: FaultReportCreate, settings: Settings, parser, now: datetime | None = None
+) -> TicketRead:
+    """Open a 故障报修/安全隐患 ticket with a metering snapshot and diagnosis (idempotent by key)."""
+    now = now or utcnow()
+    if report.idempotency_key:
+        existing = session.scalar(
+            _with_events().where(Ticket.idempotency_key == report.idempotency_key)
+        )
+        if existing is not None:
+            return to_read(existing, attached=existing.parent_id is not None)
+
+    customer = _find_customer(session=session, report=report)
+    address, area_class, lat, lon = _locate(report=report, customer=customer, parser=parser)
+    snapshot = None
+    area_id = customer.transformer_area_id if customer else None
+    if customer is not None:
+        snap = metering.snapshot_for_customer(session=session, customer_id=customer.id, now=now)
+        snapshot = snap.model_dump(mode="json") if snap is not None else None
+    diagnosis = diagnose(
+        report.kind, snapshot, now=now,
+        area_outage_share=settings.area_outage_share, low_voltage_volts=settings.low_voltage_volts,
+    )
+    parent = None
+    if diagnosis.code == "area_outage" and area_id is not None:
+        parent = session.scalar(
+            select(Ticket).where(
+                Ticket.transformer_area_id == area_id, Ticket.diagnosis_code == "area_outage",
+                Ticket.parent_id.is_(None), Ticket.status.in_(OPEN_STATUSES),
+            ).order_by(Ticket.id).limit(1)
+        )
+    minutes = settings.sla_arrival_minutes.get(area_class, max(settings.sla_arrival_minutes.values()))
+    ticket = Ticket(
+        number=next_number(session=session, now=now),
+        type=TYPE_BY_KIND[report.kind],
+        priority=PRIORITY_BY_DIAGNOSIS.get(diagnosis.code, 3),
+        status="新建",
+        channel=report.channel,
+        conversation_id=report.conversation_id,
+        idempotency_key=report.idempotency_key,
+        customer_id=customer.id if customer else None,
+        account_no=customer.account_no if customer else report.account_no,
+        contact_phone=report.phone or (customer.mobile if customer else None),
+        description=report.description,
+        address_text=report.address_text or (customer.address if customer else ""),
+        address=address,
+        address_needs_review=bool(address.get("needs_review")),
+        district=address.get("district") or (customer.district if customer else None),
+        area_class=area_class,
+        lat=lat,
+        lon=lon,
+        transformer_area_id=area_id,
+        parent_id=parent.id if parent else None,
+        diagnosis_code=diagnosis.code,
+        diagnosis_summary=diagnosis.summary,
+        crew_note=diagnosis.crew_note,
+        metering_snapshot=snapshot,
+        arrive_by=parent.arrive_by if parent else now + timedelta(minutes=minutes),
+        created_at=now,
+        updated_at=now,
+    )
+    actor = f"customer:{report.channel}"
+    ticket.events.append(TicketEvent(at=now, actor=actor, action="创建", to_status="新建",
+                                     note=f"诊断：{diagnosis.code}"))
+    if parent is not None:
+        ticket.events.append(TicketEvent(at=now, actor="system", action="关联",
+                                         note=f"并入台区故障工单 {parent.number}"))
+        session.add(TicketEvent(ticket_id=parent.id, at=now, actor="system", action="关联报修",
+                                note=f"新增同台区报修 {ticket.number}"))
+    session.add(ticket)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        if report.idempotency_key:  # a retry raced us: answer with the ticket that won
+            existing = session.scalar(_with_events().where(Ticket.idempotency_key == report.idempotency_key))
+            if existing is not None:
+                return to_read(existing, attached=existing.parent_id is not None)
+        raise
+    return to_read(ticket, attached=parent is not None, parent_number=parent.number if parent else None)
+
+
+def _find_customer(*, session: Session, report: FaultReportCreate):
+    if report.account_no:
+        customer = customers.get_by_account_no(session=session, account_no=report.account_no)
+        if customer is not None:
+            return customer
+    if report.phone:
+        found = customers.list_by_mobile(session=session, mobile=report.phone)
+        if len(found) == 1:
+            return found[0]
+    return None
+
+
+def _locate(*, report: FaultReportCreate, customer, parser) -> tuple[dict, str, float | None, float | None]:
+    """Structured address and where it is: the typed address when it parses, else the account's."""
+    if report.address_text:
+        parsed = parser.parse(report.address_text).model_dump()
+        if parsed.get("matched"):
+            return parsed, parsed.get("area_class") or "农村", parsed.get("lat"), parsed.get("lon")
+        if customer is None or not _same_place(report.address_text, customer.address):
+            # kept verbatim and flagged for the agent; the SLA falls back to the account's class
+            area_class = customer.area_class if customer else "边远"
+            return parsed, area_class, None, None
+    if customer is not None:
+        parsed = parser.parse(customer.address).model_dump()
+        parsed.update(lat=customer.lat, lon=customer.lon, district=customer.district,
+                      town=customer.town, area_class=customer.area_class,
+                      matched=True, needs_review=False, level="account")
+        return parsed, customer.area_class, customer.lat, customer.lon
+    return {"raw": "", "matched": False, "needs_review": True}, "边远", None, None
+
+
+def _same_place(typed: str, registered: str) -> bool:
+    return typed.replace(" ", "") in registered.replace(" ", "")
+
+
+def _with_events():
+    return select(Ticket).options(selectinload(Ticket.events), selectinload(Ticket.parent))
+
+
+def get_by_number(*, session: Session, number: str) -> TicketRead:
+    """One ticket with its timeline."""
+    ticket = session.scalar(_with_events().where(Ticket.number == number.upper()))
+    if ticket is None:
+        raise TicketNotFound(number)
+    return to_read(ticket, attached=ticket.parent_id is not None)
+
+
+def list(*, session: Session, account_no: str | None = None, phone: str | None = None,
+         status: str | None = None, type: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[TicketRead], int]:
+    """Tickets newest first, filtered; returns the page and the total."""
+    query = select(Ticket)
+    if account_no:
+        query = query.where(Ticket.account_no == account_no)
+    if phone:
+        query = query.where(Ticket.contact_phone == phone)
+    if status:
+        query = query.where(Ticket.status == status)
+    if type:
+        query = query.where(Ticket.type == type)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = session.scalars(
+        query.options(selectinload(Ticket.events), selectinload(Ticket.parent))
+        .order_by(Ticket.id.desc()).limit(limit).offset(offset)
+    ).all()
+    return [to_read(t, attached=t.parent_id is not None) for t in rows], total
+
+
+def to_read(ticket: Ticket, *, attached: bool, parent_number: str | None = None) -> TicketRead:
+    """The API view of a ticket, times in Asia/Shanghai."""
+    if parent_number is None and ticket.parent is not None:
+        parent_number = ticket.parent.number
+    return TicketRead(
+        number=ticket.number,
+        type=ticket.type,
+        priority=ticket.priority,
+        status=ticket.status,
+        channel=ticket.channel,
+        account_no=ticket.account_no,
+        contact_phone_masked=mask_phone(ticket.contact_phone),
+        description=ticket.description,
+        address_text=ticket.address_text,
+        address=ticket.address,
+        address_needs_review=ticket.address_needs_review,
+        district=ticket.district,
+        transformer_area_id=ticket.transformer_area_id,
+        parent_number=parent_number,
+        attached_to_existing=attached,
+        diagnosis=Diagnosis(code=ticket.diagnosis_code, summary=ticket.diagnosis_summary,
+                            crew_note=ticket.crew_note),
+        sla=Sla(area_class=ticket.area_class,
+                arrive_minutes=round((ticket.arrive_by - ticket.created_at).total_seconds() / 60),
+                arrive_by=ticket.arrive_by.astimezone(SHANGHAI)),
+        metering_snapshot=ticket.metering_snapshot,
+        created_at=ticket.created_at.astimezone(SHANGHAI),
+        events=[
+            TicketEventRead.model_validate(e).model_copy(update={"at": e.at.astimezone(SHANGHAI)})
+            for e in ticket.events
+        ],
+    )
