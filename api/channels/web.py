@@ -7,7 +7,7 @@ Routes
                               the app mounts ``/static``; same files, same directory).
 ``WS  /ws/chat/{sender_id}`` one socket per open page. ``sender_id`` is the customer's id on
                               this channel (the page keeps it in localStorage, ``web-<uuid>``),
-                              ``[A-Za-z0-9_-]{1,64}``; any other id is closed with code 1008.
+                              ``[A-Za-z0-9_.:-]{1,64}``; any other id is closed with code 1008.
 
 WebSocket protocol (JSON text frames, UTF-8)
 --------------------------------------------
@@ -32,6 +32,10 @@ server → client
   ``{"type": "error", "client_msg_id": ..., "message": "<Chinese>"}``
       the message was refused (``InvalidMessage``: empty, too long …) or could not be handled;
       ``message`` is shown to the customer as is.
+
+Other code pushes through ``app.state.connections`` (a ``ChatConnections``):
+``await app.state.connections.push(sender_id, {"type": "reply", "messages": [...],
+"handled_by": "agent"})``.
 
 Messages from one socket are handled in order, one at a time. Pushes may arrive at any moment;
 all sends to one socket go through one lock so frames never interleave.
@@ -62,7 +66,7 @@ STATIC_DIR = WEB_DIR / "static"
 ASSETS = {"chat.css": "text/css; charset=utf-8", "chat.js": "text/javascript; charset=utf-8"}
 
 CHANNEL = "web"
-SENDER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+SENDER_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")  # as api/conversations/routes.py
 MAX_FRAME_CHARS = 16_000  # far above any valid message; the gateway enforces the real limit
 DEFAULT_REPLY_TIMEOUT_MS = 8_000
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -146,11 +150,11 @@ class ChatConnections:
 
 
 def get_connections(app: Any) -> ChatConnections:
-    """The app's ``ChatConnections`` (``app.state.chat_connections``), made on first use."""
-    connections = getattr(app.state, "chat_connections", None)
-    if connections is None:
+    """The app's ``ChatConnections`` (``app.state.connections``, built by the lifespan)."""
+    connections = getattr(app.state, "connections", None)
+    if connections is None:  # an app without the lifespan (small test apps)
         connections = ChatConnections()
-        app.state.chat_connections = connections
+        app.state.connections = connections
     return connections
 
 
@@ -240,7 +244,7 @@ async def _answer(sock: _Socket, websocket: WebSocket, sender_id: str, frame: di
 @router.websocket("/ws/chat/{sender_id}")
 async def chat_socket(websocket: WebSocket, sender_id: str) -> None:
     """One customer's chat socket: messages in, typing/reply/error frames out."""
-    if not SENDER_ID.match(sender_id):
+    if not SENDER_ID.fullmatch(sender_id):
         await websocket.close(code=1008)
         return
     await websocket.accept()

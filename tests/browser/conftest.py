@@ -1,0 +1,158 @@
+"""Browser fixtures: the chat page on a real uvicorn server, driven by headless Chromium.
+
+The app here is small on purpose: the web channel router, the real conversation routes
+(history) and the real ChatGateway on a private SQLite database — only the bot is replaced by
+an in-process stand-in with deterministic answers. These tests are about the page and the
+socket protocol; the e2e tests run the real Rasa.
+"""
+from __future__ import annotations
+
+import asyncio
+import shutil
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from api.conversations.rasa import BotAnswer, BotUnavailable
+from api.conversations.schemas import BotMessage, Button
+from tests.conftest import ThreadedUvicorn, free_port
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update"]
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+REPLY_TIMEOUT_MS = 1500  # the page's "slow reply" notice, shortened for the tests (default 8 s)
+SLOW_BOT_SECONDS = 2.5
+
+
+class ScriptedBot:
+    """Stands in for RasaClient.send with fixed answers, so every run shows the same page."""
+
+    def __init__(self) -> None:
+        self.received: list[str] = []
+
+    async def send(self, *, sender_id: str, text: str, channel: str) -> BotAnswer:
+        self.received.append(text)
+        if text == "查电费":
+            return BotAnswer(messages=[
+                BotMessage(text="好的，为您查询电费。检测到您绑定的户号 3701****67，是否查询该户号本月电费？",
+                           buttons=[Button(title="是的，查询本户", payload="/affirm"),
+                                    Button(title="换一个户号", payload="/deny")]),
+            ], handoff_reason=None)
+        if text == "/affirm":
+            return BotAnswer(messages=[
+                BotMessage(text="户号 3701****67 本月（11月）用电 286 kWh，电费 152.37 元，"
+                                "缴费截止日期 12月15日。"),
+                BotMessage(text="还有其他可以帮您的吗？",
+                           buttons=[Button(title="缴费方式", payload="/ask_payment"),
+                                    Button(title="没有了，谢谢", payload="/goodbye")]),
+            ], handoff_reason=None)
+        if text == "/deny":
+            return BotAnswer(messages=[BotMessage(text="请告诉我要查询的10位户号。")], handoff_reason=None)
+        if text == "慢一点":
+            await asyncio.sleep(SLOW_BOT_SECONDS)
+            return BotAnswer(messages=[BotMessage(text="让您久等了，已为您查到结果。")], handoff_reason=None)
+        if text == "系统故障":
+            raise BotUnavailable("scripted outage")
+        return BotAnswer(messages=[BotMessage(text=f"收到：{text}")], handoff_reason=None)
+
+
+def build_app(database_url: str) -> FastAPI:
+    """The chat page, its socket, the history route and two test-only controls."""
+    from api.channels.web import ChatConnections
+    from api.channels.web import router as web_router
+    from api.conversations.gateway import ChatGateway
+    from api.conversations.routes import chat_router
+    from api.db import make_engine, make_sessionmaker
+
+    bot = ScriptedBot()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        engine = make_engine(database_url)
+        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.gateway = ChatGateway(sessionmaker=app.state.sessionmaker, bot=bot)
+        app.state.connections = ChatConnections()
+        app.state.chat_reply_timeout_ms = REPLY_TIMEOUT_MS
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(lifespan=lifespan)
+    app.state.bot = bot
+    app.include_router(chat_router)
+    app.include_router(web_router)
+
+    @app.post("/test/push/{sender_id}")
+    async def push(sender_id: str, body: dict) -> dict:
+        """What the agent console will do: push an agent's message to the customer's page."""
+        delivered = await app.state.connections.push(sender_id, body)
+        return {"delivered": delivered}
+
+    @app.post("/test/drop/{sender_id}")
+    async def drop(sender_id: str) -> dict:
+        """Close the customer's sockets as a restart or a flaky network would."""
+        await app.state.connections.close(sender_id, code=1012)
+        return {"ok": True}
+
+    return app
+
+
+@pytest.fixture(scope="session")
+def chat_server(tmp_path_factory):
+    """Base URL of the browser-test app running in uvicorn on a free port."""
+    from api.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'chat.db'}"
+    upgrade(url)
+    port = free_port()
+    server = ThreadedUvicorn(uvicorn.Config(build_app(url), host="127.0.0.1", port=port,
+                                            log_level="warning", lifespan="on"))
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+def _context(browser, **options):
+    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **options)
+    context.set_default_timeout(10_000)
+    return context
+
+
+@pytest.fixture
+def desktop(browser):
+    """A fresh desktop browser (its own localStorage, so its own customer)."""
+    context = _context(browser, viewport={"width": 1280, "height": 800})
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def mobile(browser):
+    """A fresh phone-sized browser (390×844, touch)."""
+    context = _context(browser, viewport={"width": 390, "height": 844}, device_scale_factor=1,
+                       is_mobile=True, has_touch=True)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS

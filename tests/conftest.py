@@ -1,0 +1,194 @@
+"""Shared fixtures: a seeded database per backend, cloned for every test, and a running API.
+
+SQLite always; PostgreSQL as well when DATABASE_URL is set (CI sets it). Each test gets its own
+copy of a seeded template database, so tests never see each other's writes.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import pytest
+import uvicorn
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from api.db import make_engine, make_sessionmaker
+from api.migrate import upgrade
+from api.settings import Settings
+
+TEST_TOKEN = "test-service-token"
+DEMO_CUSTOMERS = 160
+DEMO_DAYS = 8
+
+
+def _backends() -> list[str]:
+    return ["sqlite", "postgresql"] if os.environ.get("DATABASE_URL", "").startswith("postgres") else ["sqlite"]
+
+
+def demo_end() -> datetime:
+    """The demo's live situations are planted at the current hour, as in `make demo`."""
+    return datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+
+
+class PostgresDatabases:
+    """Creates and drops throw-away databases on the server named by DATABASE_URL."""
+
+    def __init__(self, url: str):
+        self.url = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        self.admin = create_engine(self.url, isolation_level="AUTOCOMMIT")
+
+    def create(self, template: str | None = None) -> str:
+        name = f"zhidian_t_{uuid.uuid4().hex[:12]}"
+        clause = f" TEMPLATE {template}" if template else ""
+        with self.admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name}{clause}"))
+        return self.url.set(database=name).render_as_string(hide_password=False)
+
+    def drop(self, url: str) -> None:
+        name = make_url(url).database
+        with self.admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture(scope="session")
+def postgres() -> PostgresDatabases | None:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        return None
+    databases = PostgresDatabases(url)
+    yield databases
+    databases.admin.dispose()
+
+
+def seed_database(url: str, *, customers: int = DEMO_CUSTOMERS, days: int = DEMO_DAYS) -> None:
+    """Migrate and seed a small but complete demo (outage area, household outages, …)."""
+    from api.demo.generator import generate
+
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        generate(engine, seed=7, customers=customers, days=days, end=demo_end())
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session", params=_backends())
+def template_db(request, tmp_path_factory, postgres) -> tuple[str, str]:
+    """(backend, url) of a migrated and seeded template database."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "template.db"
+        url = f"sqlite:///{path}"
+        seed_database(url)
+        yield "sqlite", url
+    else:
+        url = postgres.create()
+        seed_database(url)
+        yield "postgresql", url
+        postgres.drop(url)
+
+
+@pytest.fixture
+def db_url(template_db, tmp_path, postgres) -> str:
+    """A private copy of the seeded database for one test."""
+    backend, url = template_db
+    if backend == "sqlite":
+        source = url.split("///", 1)[1]
+        target = tmp_path / "test.db"
+        shutil.copyfile(source, target)
+        yield f"sqlite:///{target}"
+    else:
+        clone = postgres.create(template=make_url(url).database)
+        yield clone
+        postgres.drop(clone)
+
+
+@pytest.fixture
+def settings(db_url) -> Settings:
+    """Settings for one test: its own database, a closed port for Rasa unless a test says so."""
+    return Settings(database_url=db_url, service_token=TEST_TOKEN, rasa_url="http://127.0.0.1:9",
+                    rasa_timeout_seconds=1.0)
+
+
+@pytest.fixture
+def session(db_url):
+    """A SQLAlchemy session on the test's database."""
+    engine = make_engine(db_url)
+    with make_sessionmaker(engine)() as s:
+        yield s
+    engine.dispose()
+
+
+@pytest.fixture
+def client(settings):
+    """FastAPI's test client on a fully started app (lifespan run)."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {TEST_TOKEN}"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RunningServer:
+    url: str
+    token: str
+    settings: Settings
+
+
+class ThreadedUvicorn(uvicorn.Server):
+    """A uvicorn server in a background thread, stopped when the fixture ends."""
+
+    def install_signal_handlers(self) -> None:  # not the main thread
+        pass
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("API server did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def start_api(settings: Settings) -> tuple[ThreadedUvicorn, RunningServer]:
+    """Run the real API app on a free port."""
+    from api.main import create_app
+
+    port = free_port()
+    server = ThreadedUvicorn(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+                                            log_level="warning", lifespan="on"))
+    server.start()
+    return server, RunningServer(url=f"http://127.0.0.1:{port}", token=settings.service_token,
+                                 settings=settings)
+
+
+@pytest.fixture
+def api_server(settings) -> RunningServer:
+    """The real API listening on a free port with a private seeded database."""
+    server, running = start_api(settings)
+    yield running
+    server.stop()
