@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.db import make_engine, make_sessionmaker
+from api.logs import install_masking
 from api.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from api.conversations.rasa import RasaClient
         from api.geo.address import AddressParser
 
+        install_masking()
         engine = make_engine(settings.database_url)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
