@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout_seconds: float = 2.5
     service_token: str = "dev-service-token"
-    session_idle_minutes: int = 30
+    chat_reply_timeout_ms: int = 8000  # the chat page's "reply is late" notice
     demo_seed: int = 20261123
     # Arrival commitments for fault tickets, in minutes, by area class.
     sla_arrival_minutes: dict[str, int] = {"城区": 45, "农村": 90, "边远": 120}

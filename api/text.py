@@ -5,11 +5,14 @@ import re
 import unicodedata
 
 _SPACES = re.compile(r"\s+")
+# Chinese punctuation stays as typed (NFKC would turn ，。？ into ASCII and change the transcript).
+_KEEP = set("，。？！：；（）【】《》、“”‘’…—～")
 
 
 def normalize_text(text: str) -> str:
-    """NFKC (full-width digits and letters become ASCII), collapse whitespace, trim."""
-    return _SPACES.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+    """NFKC except Chinese punctuation (full-width digits/letters become ASCII); trim spaces."""
+    folded = "".join(ch if ch in _KEEP else unicodedata.normalize("NFKC", ch) for ch in text)
+    return _SPACES.sub(" ", folded).strip()
 
 
 def mask_phone(phone: str | None) -> str | None:

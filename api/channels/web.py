@@ -25,7 +25,9 @@ server → client
   ``{"type": "reply", "client_msg_id": ..., "messages": [BotMessage...], "handled_by":
      "bot"|"agent"|"fallback", "conversation_id": ..., "at": "<ISO +08:00>"}``
       the answer to that message. ``BotMessage`` is ``{"text", "buttons": [{"title",
-      "payload"}], "image"}``.
+      "payload"}], "image"}``. ``handled_by: "agent"`` with no messages: an agent owns the
+      conversation and will answer by a push. ``"fallback"``: the gateway answered for a bot
+      that is down (the page shows it as a system notice, as the history does).
   ``{"type": "reply", "messages": [...], "handled_by": "agent", "at": ...}``
       pushed later by other code (an agent's message) through ``ChatConnections.push``; it has no
       ``client_msg_id``.
@@ -36,6 +38,10 @@ server → client
 Other code pushes through ``app.state.connections`` (a ``ChatConnections``):
 ``await app.state.connections.push(sender_id, {"type": "reply", "messages": [...],
 "handled_by": "agent"})``.
+
+The registry is per process: with several API replicas a push must reach the replica holding
+the socket (Redis pub/sub, see DESIGN.md); until then the page's reconnect also fetches the
+history and shows agent turns it missed.
 
 Messages from one socket are handled in order, one at a time. Pushes may arrive at any moment;
 all sends to one socket go through one lock so frames never interleave.
@@ -79,7 +85,7 @@ router = APIRouter(tags=["channels:web"])
 
 
 def _now_iso() -> str:
-    return datetime.now(SHANGHAI).isoformat(timespec="seconds")
+    return datetime.now(SHANGHAI).isoformat(timespec="milliseconds")
 
 
 class _Socket:
@@ -135,7 +141,10 @@ class ChatConnections:
         """Send ``payload`` to every open socket of ``sender_id``; return how many got it.
 
         ``payload`` is a server frame, e.g. ``{"type": "reply", "messages": [...],
-        "handled_by": "agent"}``; ``at`` is added when missing. Broken sockets are dropped.
+        "handled_by": "agent", "at": <the stored turn's time>}``; ``at`` (ISO with offset) is
+        set to now when missing. The page uses it after a reconnect to fetch from the history
+        only the agent turns it has not shown, so pass the stored turn's time when there is one.
+        Broken sockets are dropped.
         """
         frame = {"at": _now_iso(), **payload}
         delivered = 0
@@ -174,7 +183,8 @@ def _templates(app: Any) -> Jinja2Templates:
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 async def chat_page(request: Request) -> HTMLResponse:
     """The customer chat page."""
-    timeout_ms = getattr(request.app.state, "chat_reply_timeout_ms", DEFAULT_REPLY_TIMEOUT_MS)
+    settings = getattr(request.app.state, "settings", None)
+    timeout_ms = getattr(settings, "chat_reply_timeout_ms", DEFAULT_REPLY_TIMEOUT_MS)
     return _templates(request.app).TemplateResponse(
         request,
         "chat.html",

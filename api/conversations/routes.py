@@ -31,12 +31,8 @@ async def post_message(message: ChatMessageCreate, request: Request) -> ChatRepl
 
 @chat_router.get("/{sender_id}/history", response_model=ConversationRead)
 def history(sender_id: str = SENDER_ID, session: Session = Depends(get_session)) -> ConversationRead:
-    """The customer's own transcript, for the chat page after a reload (the id is the secret)."""
-    try:
-        return service.get(session=session, conversation_id=sender_id)
-    except service.ConversationNotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND,
-                            detail={"code": "conversation_not_found", "message": "没有找到这段对话"})
+    """The customer's own transcript for the chat page (the id is the secret); empty if new."""
+    return service.get_or_empty(session=session, conversation_id=sender_id)
 
 
 @staff_router.get("/{conversation_id}", response_model=ConversationRead)

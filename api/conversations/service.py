@@ -57,6 +57,8 @@ def record_customer_turn(*, session: Session, conversation_id: str, channel: str
     """Store what the customer said before anything else can fail."""
     conversation = get_or_create(session=session, conversation_id=conversation_id, channel=channel, now=now)
     conversation.last_active_at = now
+    if text.startswith("/"):  # a button click: keep what the customer saw in the transcript
+        text = button_title(session=session, conversation_id=conversation_id, payload=text) or text
     message = Message(conversation_id=conversation_id, at=now, sender="customer", text=text,
                       client_msg_id=client_msg_id, delivery="pending")
     session.add(message)
@@ -79,6 +81,28 @@ def record_replies(*, session: Session, customer_message_id: int, sender: str,
         conversation.handoff_requested = True
         conversation.handoff_reason = handoff_reason
     session.commit()
+
+
+def get_or_empty(*, session: Session, conversation_id: str) -> ConversationRead:
+    """A conversation's turns, or an empty web conversation when none exists yet."""
+    try:
+        return get(session=session, conversation_id=conversation_id)
+    except ConversationNotFound:
+        now = datetime.now(SHANGHAI)
+        return ConversationRead(conversation_id=conversation_id, channel="web", owner="bot",
+                                handoff_requested=False, handoff_reason=None, created_at=now,
+                                last_active_at=now, turns=[])
+
+
+def button_title(*, session: Session, conversation_id: str, payload: str) -> str | None:
+    """The title of the button with this payload in the latest answer, if the customer clicked one."""
+    last = session.scalar(select(Message).where(
+        Message.conversation_id == conversation_id, Message.sender != "customer",
+        Message.buttons.is_not(None)).order_by(Message.id.desc()).limit(1))
+    for button in (last.buttons if last else None) or []:
+        if button.get("payload") == payload:
+            return button.get("title")
+    return None
 
 
 def get(*, session: Session, conversation_id: str) -> ConversationRead:

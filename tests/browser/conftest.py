@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -102,18 +103,29 @@ def build_app(database_url: str) -> FastAPI:
     return app
 
 
+@dataclass
+class ChatServer:
+    url: str
+    app: FastAPI
+
+    @property
+    def bot(self) -> ScriptedBot:
+        return self.app.state.bot
+
+
 @pytest.fixture(scope="session")
-def chat_server(tmp_path_factory):
-    """Base URL of the browser-test app running in uvicorn on a free port."""
+def chat_server(tmp_path_factory) -> ChatServer:
+    """The browser-test app running in uvicorn on a free port."""
     from api.migrate import upgrade
 
     url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'chat.db'}"
     upgrade(url)
     port = free_port()
-    server = ThreadedUvicorn(uvicorn.Config(build_app(url), host="127.0.0.1", port=port,
+    app = build_app(url)
+    server = ThreadedUvicorn(uvicorn.Config(app, host="127.0.0.1", port=port,
                                             log_level="warning", lifespan="on"))
     server.start()
-    yield f"http://127.0.0.1:{port}"
+    yield ChatServer(url=f"http://127.0.0.1:{port}", app=app)
     server.stop()
 
 

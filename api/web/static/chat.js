@@ -35,6 +35,7 @@
   var attempts = 0;
   var reconnectTimer = null;
   var pingTimer = null;
+  var lastFrameAt = 0;
   var lastServerAt = 0; // ms of the newest server time seen (frames and history)
   var pending = new Map(); // client_msg_id -> {id, text, row, state, timer, slow, sent}
   var payloadTitles = new Map(); // button payload -> title, to never show a raw payload
@@ -195,7 +196,14 @@
       }
       chip.addEventListener("click", function () {
         if (chip.disabled) return;
-        if (!opts.menu) chip.classList.add("chip--chosen");
+        if (opts.menu) {
+          // menu chips stay usable; a double tap must not ask twice
+          var now = Date.now();
+          if (now - (Number(chip.getAttribute("data-clicked-at")) || 0) < 1000) return;
+          chip.setAttribute("data-clicked-at", String(now));
+        } else {
+          chip.classList.add("chip--chosen");
+        }
         sendMessage(payload, String(b.title));
       });
       group.appendChild(chip);
@@ -292,7 +300,7 @@
         }
         i += 1;
       } else if (turn.sender === "system") {
-        if (turn.text) append(notice(turn.text), true);
+        if (turn.text) append(notice(turn.text, "system"), true);
         i += 1;
       } else {
         var sender = turn.sender === "agent" ? "agent" : "bot";
@@ -347,8 +355,7 @@
     p.row = append(renderCustomer(shown, Date.now(), "发送中"), true);
     pending.set(p.id, p);
     p.timer = window.setTimeout(function () { onSlow(p); }, REPLY_TIMEOUT_MS);
-    transmit(p);
-    showTyping();
+    if (transmit(p)) showTyping(); // offline: no one is typing yet; the banner says why
   }
 
   function transmit(p) {
@@ -417,7 +424,11 @@
       els.banner.hidden = true;
       var reconnected = everConnected;
       everConnected = true;
+      lastFrameAt = Date.now();
       pingTimer = window.setInterval(function () {
+        // A socket that has heard nothing, not even a pong, for two rounds is dead (a silent
+        // network drop never fires onclose): give up on it and reconnect.
+        if (Date.now() - lastFrameAt > 2 * PING_MS + 5000) { lost(ws); return; }
         if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "ping" }));
       }, PING_MS);
       var flush = function () {
@@ -429,20 +440,24 @@
     };
     ws.onmessage = function (event) {
       if (socket !== ws) return;
+      lastFrameAt = Date.now();
       var frame;
       try { frame = JSON.parse(event.data); } catch (e) { return; }
       if (frame && typeof frame === "object") onFrame(frame);
     };
-    ws.onclose = function () {
-      if (socket !== ws) return;
-      socket = null;
-      if (pingTimer) { window.clearInterval(pingTimer); pingTimer = null; }
-      hideTyping();
-      pending.forEach(function (p) { setRowState(p.row, "等待网络"); });
-      setStatus("offline");
-      els.banner.hidden = false;
-      scheduleReconnect();
-    };
+    ws.onclose = function () { lost(ws); };
+  }
+
+  function lost(ws) {
+    if (socket !== ws) return;
+    socket = null;
+    try { ws.close(); } catch (e) { /* already closed */ }
+    if (pingTimer) { window.clearInterval(pingTimer); pingTimer = null; }
+    hideTyping();
+    pending.forEach(function (p) { setRowState(p.row, "等待网络"); });
+    setStatus("offline");
+    els.banner.hidden = false;
+    scheduleReconnect();
   }
 
   function scheduleReconnect() {
@@ -468,7 +483,11 @@
       // An agent owns the conversation: the gateway answers nothing now, the agent will.
       if (p) setRowState(p.row, frame.handled_by === "agent" && !(frame.messages || []).length ? "已送达" : "");
       var messages = Array.isArray(frame.messages) ? frame.messages : [];
-      if (messages.length) {
+      if (frame.handled_by === "fallback" && messages.every(function (m) { return !(m.buttons || []).length && !m.image; })) {
+        // The gateway answered for a bot that is down; the history keeps it as a system turn,
+        // so show it the same way now and after a reload.
+        messages.forEach(function (m) { if (m.text) append(notice(m.text, "system"), !!p); });
+      } else if (messages.length) {
         var sender = frame.handled_by === "agent" ? "agent" : "bot";
         append(renderAnswer(sender, messages, { at: parseTime(frame.at) }), !!p);
       }
@@ -522,7 +541,7 @@
       var i = 0;
       while (i < missed.length) {
         if (missed[i].sender === "system") {
-          if (missed[i].text) append(notice(missed[i].text));
+          if (missed[i].text) append(notice(missed[i].text, "system"));
           i += 1;
           continue;
         }
@@ -567,6 +586,17 @@
     syncComposer();
     sendMessage(text.trim(), null);
     els.input.focus();
+  }
+
+  // Phones: keep the composer above the on-screen keyboard (iOS does not resize 100dvh).
+  if (window.visualViewport) {
+    var fitViewport = function () {
+      var stick = isNearBottom();
+      document.documentElement.style.setProperty("--app-height", window.visualViewport.height + "px");
+      if (stick) scrollToBottom(true);
+    };
+    window.visualViewport.addEventListener("resize", fitViewport);
+    fitViewport();
   }
 
   window.addEventListener("online", reconnectNow);

@@ -42,8 +42,16 @@ def test_message_goes_to_the_bot_and_both_turns_are_stored(chat, rasa, auth):
 
 
 def test_full_width_digits_are_normalised_before_the_bot_sees_them(chat, rasa):
-    send(chat, "户号０４０１０００００１")
-    assert rasa.received[-1]["message"] == "户号0401000001"
+    send(chat, "户号０４０１０００００１，停电了？")
+    assert rasa.received[-1]["message"] == "户号0401000001，停电了？"
+
+
+def test_button_click_is_sent_as_payload_but_stored_as_its_title(chat, rasa, auth):
+    send(chat, "我家停电了", sender="web-btn")
+    send(chat, "/affirm", sender="web-btn")
+    assert rasa.received[-1]["message"] == "/affirm"
+    turns = chat.get("/api/conversations/web-btn", headers=auth).json()["turns"]
+    assert [t["text"] for t in turns if t["sender"] == "customer"] == ["我家停电了", "是的"]
 
 
 def test_slow_bot_gets_a_chinese_fallback_within_three_seconds_and_nothing_is_lost(chat, rasa, auth):
@@ -103,5 +111,6 @@ def test_history_is_public_by_conversation_id_but_transcripts_need_the_token(cha
     history = chat.get("/api/chat/web-hist/history")
     assert history.status_code == 200
     assert history.json()["turns"][0]["text"] == "你好"
-    assert chat.get("/api/chat/nobody/history").status_code == 404
+    fresh = chat.get("/api/chat/nobody/history")
+    assert fresh.status_code == 200 and fresh.json()["turns"] == []
     assert chat.get("/api/conversations/web-hist").status_code == 401
