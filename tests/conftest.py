@@ -61,7 +61,8 @@ class PostgresDatabases:
 def postgres() -> PostgresDatabases | None:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
-        return None
+        yield None
+        return
     databases = PostgresDatabases(url)
     yield databases
     databases.admin.dispose()

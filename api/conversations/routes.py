@@ -1,6 +1,8 @@
 """HTTP for the chat gateway and conversation transcripts."""
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
 from sqlalchemy.orm import Session
 
@@ -10,7 +12,7 @@ from api.conversations.gateway import InvalidMessage
 from api.conversations.schemas import ChatMessageCreate, ChatReply, ConversationRead
 from api.db import get_session
 
-SENDER_ID = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")
+ConversationId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 
 chat_router = APIRouter(prefix="/api/chat", tags=["chat"])
 staff_router = APIRouter(prefix="/api/conversations", tags=["conversations"],
@@ -25,18 +27,18 @@ async def post_message(message: ChatMessageCreate, request: Request) -> ChatRepl
             sender_id=message.sender_id, text=message.text, channel=message.channel,
             client_msg_id=message.client_msg_id)
     except InvalidMessage as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             detail={"code": "invalid_message", "message": exc.message})
 
 
 @chat_router.get("/{sender_id}/history", response_model=ConversationRead)
-def history(sender_id: str = SENDER_ID, session: Session = Depends(get_session)) -> ConversationRead:
+def history(sender_id: ConversationId, session: Session = Depends(get_session)) -> ConversationRead:
     """The customer's own transcript for the chat page (the id is the secret); empty if new."""
     return service.get_or_empty(session=session, conversation_id=sender_id)
 
 
 @staff_router.get("/{conversation_id}", response_model=ConversationRead)
-def get_conversation(conversation_id: str = SENDER_ID,
+def get_conversation(conversation_id: ConversationId,
                      session: Session = Depends(get_session)) -> ConversationRead:
     """A whole transcript with owner and handoff state."""
     try:
