@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
-from functools import lru_cache
 
 import httpx
 from fastapi import FastAPI, Request
@@ -27,7 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from api.channels.web import ChatConnections
         from api.conversations.gateway import ChatGateway
         from api.conversations.rasa import RasaClient
-        from api.geo.address import AddressParser
+        from api.geo.address import get_parser
 
         install_masking()
         engine = make_engine(settings.database_url)
@@ -36,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         http = httpx.AsyncClient(limits=httpx.Limits(max_connections=100))
         app.state.bot = RasaClient(settings.rasa_url, settings.rasa_timeout_seconds, http)
         app.state.gateway = ChatGateway(sessionmaker=app.state.sessionmaker, bot=app.state.bot)
-        app.state.address_parser = lru_cache(maxsize=1)(AddressParser)
+        app.state.address_parser = get_parser
         app.state.connections = ChatConnections()
         try:
             yield

@@ -28,7 +28,7 @@ DEMO_CUSTOMERS = 160
 DEMO_DAYS = 8
 
 
-def _backends() -> list[str]:
+def backends() -> list[str]:
     return ["sqlite", "postgresql"] if os.environ.get("DATABASE_URL", "").startswith("postgres") else ["sqlite"]
 
 
@@ -80,7 +80,7 @@ def seed_database(url: str, *, customers: int = DEMO_CUSTOMERS, days: int = DEMO
         engine.dispose()
 
 
-@pytest.fixture(scope="session", params=_backends())
+@pytest.fixture(scope="session", params=backends())
 def template_db(request, tmp_path_factory, postgres) -> tuple[str, str]:
     """(backend, url) of a migrated and seeded template database."""
     if request.param == "sqlite":

@@ -92,7 +92,7 @@ _COUNTY_SEATS = {"西吉": "吉强镇", "隆德": "城关镇", "泾源": "香水
 _CITY_ALIASES = ("固原市", "固原")
 _DISTRICT_ALIASES = {"固原市区": "原州区", "固原城区": "原州区", "固原县": "原州区"}
 # Administrative words that are ours or above us: never evidence of a foreign address.
-_HOME_ADMIN = frozenset({"宁夏", "宁夏回族自治区", "宁夏自治区", "固原市", "固原"})
+_HOME_ADMIN = frozenset({"宁夏", "宁夏回族自治区", "宁夏自治区", "宁夏省", "固原市", "固原"})
 _FOREIGN_ADMIN = re.compile(r"^[\u4e00-\u9fff]{2,7}(?:省|市|县|区|自治州|盟|旗)$")
 _NOT_ADMIN_SUFFIX = (
     "小区", "社区", "园区", "城区", "市区", "景区", "新区", "片区", "校区", "厂区", "矿区",

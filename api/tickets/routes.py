@@ -5,6 +5,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from sqlalchemy.orm import Session
 
 from api.auth import require_service
+from api.clock import request_now
 from api.db import get_session
 from api.tickets import service
 from api.tickets.schemas import FaultReportCreate, TicketList, TicketRead
@@ -18,7 +19,7 @@ def create_fault_ticket(report: FaultReportCreate, request: Request,
     """Open a fault or hazard ticket; the same idempotency_key returns the same ticket."""
     return service.create_fault_ticket(
         session=session, report=report, settings=request.app.state.settings,
-        parser=request.app.state.address_parser(),
+        parser=request.app.state.address_parser(), now=request_now(request),
     )
 
 

@@ -4,10 +4,10 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-24 10:14:52.684231
 """
-from alembic import op
 import sqlalchemy as sa
-import api.db
+from alembic import op
 
+import api.db
 
 revision = '0001'
 down_revision = None

@@ -1,0 +1,102 @@
+"""`python -m api.demo seed|accounts`: seed the deterministic demo, list its showcase customers."""
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timezone
+
+from api.settings import get_settings
+
+
+def _engine():
+    from api.db import make_engine
+
+    return make_engine(get_settings().database_url)
+
+
+def _prepare_schema(url: str) -> None:
+    """Bring the schema to the latest migration (creates the tables on a fresh database)."""
+    from api.migrate import upgrade
+
+    upgrade(url)
+
+
+def seed(args: argparse.Namespace) -> int:
+    """Seed the demo, or with --if-missing move an existing demo's live situations to now."""
+    from api.demo.generator import generate, has_demo_data, refresh_live
+
+    settings = get_settings()
+    _prepare_schema(settings.database_url)
+    engine = _engine()
+    end = datetime.now(timezone.utc)
+    try:
+        if has_demo_data(engine):
+            if not args.if_missing:
+                print("数据库中已有演示数据 (demo data already present); "
+                      "use --if-missing to refresh it, or delete the database to re-seed.", file=sys.stderr)
+                return 1
+            refresh_live(engine, end=end, progress=print)
+            return 0
+        seed_value = settings.demo_seed if args.seed is None else args.seed
+        try:
+            generate(engine, seed=seed_value, customers=args.customers, days=args.days, end=end, progress=print)
+        except (RuntimeError, ValueError) as exc:  # e.g. a half-seeded database, too few customers
+            print(f"演示数据生成失败 (demo seed failed): {exc}", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        engine.dispose()
+
+
+def accounts(_args: argparse.Namespace) -> int:
+    """Print the fixed demo customers (role, 户号, mobile, and the stored name/place if seeded)."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from api.customers.models import Customer
+    from api.demo.showcase import EXTRA_ACCOUNTS, ROLE_LABELS, SHOWCASE
+
+    stored: dict[str, Customer] = {}
+    try:
+        engine = _engine()
+        with engine.connect() as conn:
+            numbers = [a for a, _ in {**SHOWCASE, **EXTRA_ACCOUNTS}.values()]
+            for row in conn.execute(select(Customer.__table__).where(Customer.account_no.in_(numbers))):
+                stored[row.account_no] = row
+        engine.dispose()
+    except SQLAlchemyError:  # no database or no tables yet: the fixed numbers are still worth printing
+        stored = {}
+
+    def table(title: str, items: dict[str, tuple[str, str]]) -> None:
+        print(title)
+        print(f"{'role':<24}{'户号 account':<14}{'手机 mobile':<14}说明 / description")
+        for role, (account_no, mobile) in items.items():
+            zh, en = ROLE_LABELS.get(role, ("", ""))
+            row = stored.get(account_no)
+            place = f"  [{row.name}，{row.district}{row.town}，{row.area_class}]" if row is not None else ""
+            print(f"{role:<24}{account_no:<14}{mobile:<14}{zh} / {en}{place}")
+
+    table("演示客户 Showcase customers", SHOWCASE)
+    print()
+    table("其他固定客户 Other fixed customers", EXTRA_ACCOUNTS)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m api.demo", description="智电 deterministic demo data")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_seed = sub.add_parser("seed", help="seed the demo into the configured database")
+    p_seed.add_argument("--customers", type=int, default=2000)
+    p_seed.add_argument("--days", type=int, default=90)
+    p_seed.add_argument("--seed", type=int, default=None, help="default: settings.demo_seed")
+    p_seed.add_argument("--if-missing", action="store_true",
+                        help="if demo data exists, only move its live situations to the current hour")
+    p_seed.set_defaults(func=seed)
+    p_accounts = sub.add_parser("accounts", help="print the showcase customers")
+    p_accounts.set_defaults(func=accounts)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

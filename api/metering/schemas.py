@@ -1,0 +1,88 @@
+"""Metering output shapes: readings, meter events, a transformer area's state, a meter snapshot."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def to_shanghai(value: datetime) -> datetime:
+    """Show an instant in Asia/Shanghai (+08:00); naive values are taken as UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(SHANGHAI)
+
+
+LocalDateTime = Annotated[datetime, AfterValidator(to_shanghai)]
+
+
+class ReadingRead(BaseModel):
+    """One hourly reading: energy in the hour, mean power, per-phase voltage and current."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    ts: LocalDateTime
+    kwh: float
+    kw: float
+    voltage_a: float
+    current_a: float
+    voltage_b: float | None = None
+    current_b: float | None = None
+    voltage_c: float | None = None
+    current_c: float | None = None
+
+
+class MeterEventRead(BaseModel):
+    """An event the meter reported (失压, 断相, 停电, 上电, 开盖, 反向电量)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    ts: LocalDateTime
+    kind: str
+    phase: str | None = None
+    detail: str | None = None
+
+
+class AreaState(BaseModel):
+    """A transformer area (台区) right now: how many meters lost voltage in the last hour, load."""
+
+    area_code: str
+    area_name: str
+    district: str
+    town: str
+    area_class: str
+    feeder_code: str
+    feeder_name: str
+    substation: str
+    meters_total: int
+    meters_lost_voltage_last_hour: int
+    share: float  # meters_lost_voltage_last_hour / meters_total
+    load_kw: float  # sum of the meters' mean power over the last hour
+    capacity_kva: float
+    load_ratio: float  # load_kw / capacity_kva
+    overloaded: bool  # load_ratio > 1.0
+    as_of: LocalDateTime
+
+
+class AreaOutagesRead(BaseModel):
+    """Areas whose share of meters without voltage is at least `min_share` now."""
+
+    as_of: LocalDateTime
+    min_share: float
+    areas: list[AreaState]
+
+
+class MeterSnapshot(BaseModel):
+    """A meter as a dispatcher sees it: last three hours of readings, last day of events, its area."""
+
+    meter_no: str
+    phases: int
+    transformer_area_code: str
+    as_of: LocalDateTime
+    readings: list[ReadingRead]
+    events: list[MeterEventRead]
+    area_state: AreaState
