@@ -1,6 +1,7 @@
 """App factory: settings, routers, error shapes, and the lifespan that builds shared parts."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 
@@ -37,9 +38,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.gateway = ChatGateway(sessionmaker=app.state.sessionmaker, bot=app.state.bot)
         app.state.address_parser = get_parser
         app.state.connections = ChatConnections()
+        feed = None
+        if settings.demo_live:
+            from api.demo.jobs import run_live_feed
+
+            feed = asyncio.create_task(run_live_feed(engine))
         try:
             yield
         finally:
+            if feed is not None:
+                feed.cancel()
             await http.aclose()
             engine.dispose()
 

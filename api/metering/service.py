@@ -14,6 +14,7 @@ from api.metering.schemas import SHANGHAI, AreaState, MeterEventRead, MeterSnaps
 LOSS_KINDS = ("失压", "停电")
 RESTORE_KIND = "上电"
 DEAD_VOLTS = 50.0  # a reading below this voltage means the meter had no supply
+READING_SPAN = timedelta(hours=1)  # an hourly reading covers [ts, ts + 1 h)
 WINDOW = timedelta(hours=1)
 SNAPSHOT_READINGS = timedelta(hours=3)
 SNAPSHOT_EVENTS = timedelta(hours=24)
@@ -47,15 +48,16 @@ def get_feeder(*, session: Session, feeder_id: int) -> Feeder | None:
 def _lost_meters(
     *, session: Session, now: datetime, meter_ids: list[int], all_meters: bool
 ) -> tuple[set[int], dict[int, float]]:
-    """Meters without supply in (now - 1 h, now] and every meter's mean power in that hour.
+    """Meters without supply in (now - 1 h, now] and every meter's latest mean power.
 
-    A meter counts when it reported 失压/停电 or read below 50 V in the window, unless its
-    latest supply event in the window is 上电 (power came back).
+    A meter counts when it reported 失压/停电 or its latest reading is below 50 V in the
+    window, unless its latest supply event in the window is 上电 (power came back). Readings
+    are stamped at the start of their hour, so one stamped up to 2 h ago still overlaps it.
     """
     lo = now - WINDOW
     # by meter id, so the (meter_id, ts) unique index serves the time range on any backend
     readings = select(Reading.meter_id, Reading.ts, Reading.kw, Reading.voltage_a).where(
-        Reading.meter_id.in_(meter_ids), Reading.ts > lo, Reading.ts <= now)
+        Reading.meter_id.in_(meter_ids), Reading.ts > lo - READING_SPAN, Reading.ts <= now)
     events = select(MeterEvent.meter_id, MeterEvent.ts, MeterEvent.kind).where(
         MeterEvent.kind.in_((*LOSS_KINDS, RESTORE_KIND)), MeterEvent.ts > lo, MeterEvent.ts <= now)
     if not all_meters:  # one area: (meter_id, ts); every area: the (kind, ts) index
@@ -63,9 +65,9 @@ def _lost_meters(
     load: dict[int, float] = defaultdict(float)
     latest_reading: dict[int, tuple[datetime, bool]] = {}
     for meter_id, ts, kw, volts in session.execute(readings):
-        load[meter_id] += float(kw)
         if meter_id not in latest_reading or ts > latest_reading[meter_id][0]:
             latest_reading[meter_id] = (ts, float(volts) < DEAD_VOLTS)
+            load[meter_id] = float(kw)
     last_event: dict[int, tuple[datetime, str]] = {}
     lost_by_event: set[int] = set()
     for meter_id, ts, kind in session.execute(events):

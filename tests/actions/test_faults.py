@@ -30,6 +30,7 @@ def test_short_account_number_is_re_asked_with_where_to_find_it():
     slots = slot_events(events)
     assert slots["fault_contact"] is None
     assert slots["fault_failures"] == {"fault_contact": 1}
+    assert slots["prompted_slot"] == "fault_contact"
     assert slots["requested_slot"] == "fault_contact"
 
 
@@ -62,11 +63,37 @@ def test_second_failure_of_the_same_slot_offers_exit_and_human():
 
 def test_question_stays_silent_right_after_a_failed_answer_but_is_asked_otherwise():
     state = contact_turn("12345")
-    state["events"].append({"event": "slot", "name": "fault_contact", "value": None})
+    state["events"] += [{"event": "slot", "name": "fault_contact", "value": None},
+                        {"event": "slot", "name": "prompted_slot", "value": "fault_contact"}]
     messages, _ = run(run_action(ActionAskFaultContact(), state))
     assert messages == []
     messages, _ = run(run_action(ActionAskFaultContact(), snapshot("fault_form_started")))
     assert "10位户号" in texts(messages)
+
+
+def test_cancel_words_at_the_address_question_ask_what_is_meant():
+    state = user_turn(snapshot("fault_form_started", fault_contact="0401000003",
+                               fault_account="0401000003", fault_masked_address="原州区古雁街道古雁路**号",
+                               requested_slot="fault_address_confirmed"),
+                      "算了", "deny", candidates={"fault_address_confirmed": False})
+    messages, events = run(run_action(ValidateFaultReportForm(), state))
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/change_address", "/stop_report"]
+    slots = slot_events(events)
+    assert slots["fault_address_confirmed"] is None
+    assert slots["requested_slot"] == "fault_address_confirmed"
+
+
+def test_plain_no_at_the_address_question_asks_for_another_address():
+    state = user_turn(snapshot("fault_form_started", fault_contact="0401000003",
+                               fault_account="0401000003", fault_masked_address="原州区古雁街道古雁路**号",
+                               requested_slot="fault_address_confirmed"),
+                      "不是", "deny", candidates={"fault_address_confirmed": False})
+    messages, events = run(run_action(ValidateFaultReportForm(), state))
+    assert messages == []
+    slots = slot_events(events)
+    assert slots["fault_address_confirmed"] is False
+    # Required slots equal the domain's list here, so Rasa picks the next one: fault_address.
+    assert slots.get("requested_slot", "fault_address") == "fault_address"
 
 
 # ---------------------------------------------------------------- reuse
