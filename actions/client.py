@@ -1,0 +1,177 @@
+"""The only code in the action server that talks to the Zhidian API.
+
+One small async client per call (nothing is built at import time). Every failure is turned
+into one of two exceptions so that actions can answer the customer calmly:
+
+- ``ApiUnavailable``: network error, timeout, 5xx, unexpected payload → apologise, point to 95598.
+- ``ApiRejected``: a 4xx with ``{detail: {code, message}}`` (bad input, unknown ticket) → the
+  action words it for the customer.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+DEFAULT_TOKEN = "dev-service-token"
+# Short: a customer is waiting. Creating a ticket may take a little longer (diagnosis).
+TIMEOUT = httpx.Timeout(4.0, connect=2.0)
+CREATE_TIMEOUT = httpx.Timeout(8.0, connect=2.0)
+
+
+class ApiError(Exception):
+    """Base class of the errors an action may see."""
+
+
+class ApiUnavailable(ApiError):
+    """The API could not be reached or failed (timeout, connection refused, 5xx)."""
+
+
+class ApiRejected(ApiError):
+    """The API refused the request (4xx); ``code`` and ``message`` come from its detail."""
+
+    def __init__(self, status: int, code: str, message: str = "") -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Where the API is and how to authenticate."""
+
+    url: str
+    token: str
+
+    @classmethod
+    def from_env(cls) -> "ApiSettings":
+        """Read ZHIDIAN_API_URL and ZHIDIAN_SERVICE_TOKEN (with laptop defaults)."""
+        return cls(
+            url=os.environ.get("ZHIDIAN_API_URL", DEFAULT_URL).rstrip("/"),
+            token=os.environ.get("ZHIDIAN_SERVICE_TOKEN", DEFAULT_TOKEN),
+        )
+
+
+class ZhidianClient:
+    """Typed-ish wrapper of the API endpoints the dialogue needs."""
+
+    def __init__(self, settings: ApiSettings | None = None) -> None:
+        self.settings = settings or ApiSettings.from_env()
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        timeout: httpx.Timeout = TIMEOUT,
+    ) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self.settings.token}"}
+        clean_params = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            async with httpx.AsyncClient(
+                base_url=self.settings.url, timeout=timeout, headers=headers
+            ) as http:
+                response = await http.request(method, path, json=json, params=clean_params)
+        except httpx.HTTPError as exc:
+            logger.warning("API %s %s unreachable: %r", method, path, exc)
+            raise ApiUnavailable(str(exc)) from exc
+        if response.status_code >= 500:
+            logger.warning("API %s %s failed: %s", method, path, response.status_code)
+            raise ApiUnavailable(f"status {response.status_code}")
+        if response.status_code >= 400:
+            code, message = "http_%d" % response.status_code, ""
+            try:
+                detail = response.json().get("detail")
+                if isinstance(detail, dict):
+                    code = str(detail.get("code", code))
+                    message = str(detail.get("message", ""))
+                elif isinstance(detail, str):
+                    message = detail
+            except ValueError:
+                pass
+            raise ApiRejected(response.status_code, code, message)
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise ApiUnavailable("response is not JSON") from exc
+        if not isinstance(data, dict):
+            raise ApiUnavailable("response is not a JSON object")
+        return data
+
+    # ------------------------------------------------------------------ customers
+    async def identify(
+        self, *, account_no: str | None = None, phone: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Customers matching a 户号 or a mobile number (masked data only); [] if none."""
+        body = {k: v for k, v in {"account_no": account_no, "phone": phone}.items() if v}
+        data = await self._request("POST", "/api/customers/identify", json=body)
+        if not data.get("found"):
+            return []
+        return list(data.get("customers") or [])
+
+    async def verify(self, *, account_no: str, phone_last4: str) -> bool:
+        """True when the last 4 digits match the phone on file for the account."""
+        data = await self._request(
+            "POST",
+            "/api/customers/verify",
+            json={"account_no": account_no, "phone_last4": phone_last4},
+        )
+        return bool(data.get("verified"))
+
+    async def bills(self, *, account_no: str, months: int = 6) -> list[dict[str, Any]]:
+        """The last ``months`` monthly bills, as the API orders them."""
+        data = await self._request(
+            "GET", f"/api/customers/{account_no}/bills", params={"months": months}
+        )
+        return list(data.get("bills") or [])
+
+    async def balance(self, *, account_no: str) -> dict[str, Any]:
+        """{balance_fen, balance_yuan, in_arrears}."""
+        return await self._request("GET", f"/api/customers/{account_no}/balance")
+
+    async def usage(self, *, account_no: str, days: int = 30) -> dict[str, Any]:
+        """{days: [{date, kwh}], total_kwh, previous_total_kwh}."""
+        return await self._request(
+            "GET", f"/api/customers/{account_no}/usage", params={"days": days}
+        )
+
+    # ------------------------------------------------------------------ outages
+    async def outages(
+        self, *, account_no: str | None = None, district: str | None = None
+    ) -> dict[str, Any]:
+        """{area_outage: {...} | None, planned: [...]} for an account or a district."""
+        return await self._request(
+            "GET", "/api/outages", params={"account_no": account_no, "district": district}
+        )
+
+    # ------------------------------------------------------------------ tickets
+    async def create_fault_ticket(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Open (or attach to) a fault ticket; idempotent on payload['idempotency_key']."""
+        return await self._request(
+            "POST", "/api/tickets/faults", json=payload, timeout=CREATE_TIMEOUT
+        )
+
+    async def get_ticket(self, number: str) -> dict[str, Any] | None:
+        """The ticket with its timeline, or None when the number is unknown."""
+        try:
+            return await self._request("GET", f"/api/tickets/{number}")
+        except ApiRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def list_tickets(self, *, account_no: str, limit: int = 5) -> list[dict[str, Any]]:
+        """The account's most recent tickets."""
+        data = await self._request(
+            "GET", "/api/tickets", params={"account_no": account_no, "limit": limit}
+        )
+        return list(data.get("items") or [])

@@ -1,0 +1,310 @@
+"""Helpers shared by the actions: text normalisation, number parsing, masking, wording."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Iterable
+from zoneinfo import ZoneInfo
+
+from rasa_sdk import Tracker
+
+from api.text import normalize_text
+
+from api.text import normalize_text
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+API_DOWN = (
+    "非常抱歉，系统暂时繁忙，没能完成查询。请稍后再试，"
+    "或拨打95598供电服务热线，我们的客服会为您处理。"
+)
+
+ACCOUNT_HELP = "户号是10位数字，您可以在电费单或网上国网App里找到，请再输入一次。"
+PHONE_HELP = "手机号是11位数字、以1开头（例如139开头），请再输入一次。"
+
+RE_ACCOUNT = re.compile(r"^\d{10}$")
+RE_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+RE_TICKET = re.compile(r"GD\d{8}-\d{4}", re.IGNORECASE)
+
+DISTRICTS = ("原州区", "西吉县", "隆德县", "泾源县", "彭阳县")
+
+BILLING_INTENTS = (
+    "query_bill",
+    "query_balance",
+    "query_usage",
+    "pay_bill",
+    "forecast_bill",
+    "energy_advice",
+)
+
+# Chinese titles of intents, for clarification buttons.
+INTENT_TITLES = {
+    "greet": "打个招呼",
+    "goodbye": "结束咨询",
+    "thank": "表示感谢",
+    "affirm": "是的",
+    "deny": "不是",
+    "bot_challenge": "了解智电助手",
+    "request_human": "转人工客服",
+    "inform": "提供户号/地址等信息",
+    "out_of_scope": "其他问题",
+    "faq": "咨询用电常见问题",
+    "query_bill": "查电费账单",
+    "query_balance": "查余额/是否欠费",
+    "query_usage": "查用电量",
+    "pay_bill": "交电费",
+    "report_outage": "报停电故障",
+    "report_hazard": "报安全隐患",
+    "query_outage_notice": "查停电通知",
+    "query_ticket_status": "查工单进度",
+    "apply_service": "办理用电业务",
+    "complaint": "投诉/意见",
+    "charging_find_station": "找充电站",
+    "charging_book": "预约充电",
+    "charging_status": "查充电状态",
+    "forecast_bill": "电费走势",
+    "energy_advice": "节电建议",
+    "change_address": "修改报修地址",
+    "stop_report": "退出报修",
+}
+
+
+# ---------------------------------------------------------------------- text
+def normalize(text: Any) -> str:
+    """The API's normalisation (full-width digits → ASCII, Chinese punctuation kept); '' for None."""
+    return "" if text is None else normalize_text(str(text))
+
+
+def digit_runs(text: Any) -> list[str]:
+    """Runs of digits, ignoring spaces and dashes people put inside numbers."""
+    compact = re.sub(r"[\s\-—_]", "", normalize(text))
+    return re.findall(r"\d+", compact)
+
+
+def parse_contact(text: Any) -> tuple[str, str]:
+    """Classify what the customer typed as an identifier.
+
+    Returns (kind, value): ("account", "6403001234"), ("phone", "13995541234"), or
+    ("invalid", reason) with reason "no_digits", "account_format" or "phone_format".
+    """
+    runs = digit_runs(text)
+    for run in runs:
+        if RE_MOBILE.match(run):
+            return "phone", run
+    for run in runs:
+        if RE_ACCOUNT.match(run):
+            return "account", run
+    if not runs:
+        return "invalid", "no_digits"
+    longest = max(runs, key=len)
+    if len(longest) == 11:
+        return "invalid", "phone_format"
+    return "invalid", "account_format"
+
+
+def parse_last4(text: Any) -> str | None:
+    """The 4 digits of '后四位1234', '1234', or the tail of a full mobile number."""
+    runs = digit_runs(text)
+    for run in runs:
+        if len(run) == 4:
+            return run
+    for run in runs:
+        if RE_MOBILE.match(run):
+            return run[-4:]
+    return None
+
+
+def mask_account(account_no: str | None) -> str:
+    """6403****34: enough for the customer to recognise, useless to anyone else."""
+    if not account_no:
+        return ""
+    s = str(account_no)
+    return s[:4] + "*" * max(len(s) - 6, 0) + s[-2:] if len(s) > 6 else s
+
+
+def mask_phone(phone: str | None) -> str:
+    """139****1234."""
+    if not phone:
+        return ""
+    s = str(phone)
+    return s[:3] + "****" + s[-4:] if len(s) >= 8 else s
+
+
+# ---------------------------------------------------------------------- money, time
+def yuan(amount: Any) -> str:
+    """'123.45' from a yuan string/Decimal; never via float."""
+    try:
+        return f"{Decimal(str(amount)).quantize(Decimal('0.01'))}"
+    except (InvalidOperation, ValueError):
+        return str(amount)
+
+
+def fen_to_yuan(fen: Any) -> str:
+    """Integer fen → '123.45'."""
+    try:
+        return f"{(Decimal(int(fen)) / 100).quantize(Decimal('0.01'))}"
+    except (TypeError, ValueError, InvalidOperation):
+        return str(fen)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """ISO timestamp (with offset, or UTC when naive) → aware datetime in Beijing time."""
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=ZoneInfo("UTC"))
+    return dt.astimezone(TZ)
+
+
+def fmt_time(value: Any) -> str:
+    """'11月25日 08:00' in Beijing time."""
+    dt = parse_time(value)
+    if dt is None:
+        return str(value or "")
+    return f"{dt.month}月{dt.day}日 {dt:%H:%M}"
+
+
+def fmt_span(start: Any, end: Any) -> str:
+    """'11月25日 08:00 至 18:00' (or with the end date when it differs)."""
+    s, e = parse_time(start), parse_time(end)
+    if s is None or e is None:
+        return f"{fmt_time(start)} 至 {fmt_time(end)}"
+    if s.date() == e.date():
+        return f"{s.month}月{s.day}日 {s:%H:%M} 至 {e:%H:%M}"
+    return f"{s.month}月{s.day}日 {s:%H:%M} 至 {e.month}月{e.day}日 {e:%H:%M}"
+
+
+def fmt_period(period: str) -> str:
+    """'2026-10' → '2026年10月'."""
+    m = re.match(r"^(\d{4})-(\d{1,2})", str(period))
+    return f"{m.group(1)}年{int(m.group(2))}月" if m else str(period)
+
+
+def fmt_kwh(value: Any) -> str:
+    """A kWh figure without float noise: 12.5 → '12.5', 120.0 → '120'."""
+    try:
+        d = Decimal(str(value)).quantize(Decimal("0.1"))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    return f"{d:f}".rstrip("0").rstrip(".") if "." in f"{d:f}" else f"{d:f}"
+
+
+def now_local() -> datetime:
+    """Current time in Beijing."""
+    return datetime.now(TZ)
+
+
+_CN_NUM = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
+           "九": 9, "十": 10, "十一": 11, "十二": 12}
+
+
+def parse_period(text: Any, today: date | None = None) -> str | None:
+    """A month asked for in Chinese → 'YYYY-MM'; None when the text names no month.
+
+    Handles 上个月/上月, 这个月/本月, 前两个月, 10月(份), 十月, 2026年10月, 去年12月.
+    """
+    t = normalize(text)
+    if not t:
+        return None
+    today = today or now_local().date()
+
+    def shift(months: int) -> str:
+        y, m = today.year, today.month - months
+        while m <= 0:
+            y, m = y - 1, m + 12
+        return f"{y:04d}-{m:02d}"
+
+    if re.search(r"上上个?月", t):
+        return shift(2)
+    if re.search(r"上个?月", t):
+        return shift(1)
+    if re.search(r"(这个|本|当)月", t):
+        return shift(0)
+    m = re.search(r"(\d{4})\s*年\s*(\d{1,2})\s*月", t) or re.search(r"(\d{4})-(\d{1,2})", t)
+    if m:
+        return f"{int(m.group(1)):04d}-{int(m.group(2)):02d}"
+    last_year = "去年" in t
+    m = re.search(r"(\d{1,2})\s*月", t)
+    month = int(m.group(1)) if m else None
+    if month is None:
+        m = re.search(r"(十二|十一|十|[一二两三四五六七八九])\s*月", t)
+        month = _CN_NUM.get(m.group(1)) if m else None
+    if month is None or not 1 <= month <= 12:
+        return None
+    year = today.year - 1 if last_year or month > today.month else today.year
+    return f"{year:04d}-{month:02d}"
+
+
+# ---------------------------------------------------------------------- tracker
+def latest_entity(tracker: Tracker, entity: str) -> str | None:
+    """Value of an entity in the latest user message, if any."""
+    value = next(tracker.get_latest_entity_values(entity), None)
+    return normalize(value) if value else None
+
+
+def latest_intent(tracker: Tracker, among: Iterable[str] | None = None) -> str | None:
+    """The most recent user intent (optionally the most recent one among ``among``)."""
+    wanted = set(among) if among is not None else None
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        name = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if wanted is None or name in wanted:
+            return name
+    return None
+
+
+def events_since_user(tracker: Tracker) -> list[dict[str, Any]]:
+    """Events after the latest user message."""
+    out: list[dict[str, Any]] = []
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            break
+        out.append(event)
+    return list(reversed(out))
+
+
+def rejected_this_turn(tracker: Tracker, slot: str) -> bool:
+    """True when a validation (or the change-address action) already spoke about ``slot``.
+
+    It then said what is needed, so the form's question for the slot stays silent instead of
+    repeating it. The marker is a ``prompted_slot`` SlotSet since the customer's last message.
+    """
+    return any(
+        e.get("event") == "slot" and e.get("name") == "prompted_slot" and e.get("value") == slot
+        for e in events_since_user(tracker)
+    )
+
+
+CANCEL_WORDS = ("算了", "取消", "不报", "不修", "不用了", "退出", "不要了")
+
+
+def sounds_like_cancel(text: Any) -> bool:
+    """'算了/取消/不报了…' (NLU calls these `deny`, like a plain '不是')."""
+    t = normalize(text)
+    return any(w in t for w in CANCEL_WORDS)
+
+
+def known_account(tracker: Tracker) -> str | None:
+    """An account number given in this conversation (verified or not)."""
+    for slot in ("verified_account", "account_no", "fault_account"):
+        value = tracker.get_slot(slot)
+        if value and RE_ACCOUNT.match(str(value)):
+            return str(value)
+    return None
+
+
+def channel_of(tracker: Tracker) -> str:
+    """The channel the gateway put in the message metadata (default 'web')."""
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    if not metadata:
+        for event in reversed(tracker.events):
+            if event.get("event") == "user" and event.get("metadata"):
+                metadata = event["metadata"]
+                break
+    return str(metadata.get("channel") or "web")
