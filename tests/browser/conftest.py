@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from api.conversations.rasa import BotAnswer, BotUnavailable
 from api.conversations.schemas import BotMessage, Button
+from api.settings import Settings
 from tests.conftest import ThreadedUvicorn, free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -77,7 +78,7 @@ def build_app(database_url: str) -> FastAPI:
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.gateway = ChatGateway(sessionmaker=app.state.sessionmaker, bot=bot)
         app.state.connections = ChatConnections()
-        app.state.chat_reply_timeout_ms = REPLY_TIMEOUT_MS
+        app.state.settings = Settings(database_url=database_url, chat_reply_timeout_ms=REPLY_TIMEOUT_MS)
         try:
             yield
         finally:

@@ -327,10 +327,11 @@
     return text;
   }
 
-  function markChosen(payload) {
+  /* The gateway stores a click as the button's title; older turns may hold the payload. */
+  function markChosen(said) {
     var chips = els.messages.querySelectorAll(".buttons:not(.buttons--menu) .chip");
     for (var k = chips.length - 1; k >= 0; k -= 1) {
-      if (chips[k].getAttribute("data-payload") === payload) {
+      if (chips[k].getAttribute("data-payload") === said || chips[k].textContent === said) {
         chips[k].classList.add("chip--chosen");
         return;
       }
