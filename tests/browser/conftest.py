@@ -8,7 +8,6 @@ socket protocol; the e2e tests run the real Rasa.
 from __future__ import annotations
 
 import asyncio
-import shutil
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +19,8 @@ from fastapi import FastAPI
 from api.conversations.rasa import BotAnswer, BotUnavailable
 from api.conversations.schemas import BotMessage, Button
 from api.settings import Settings
-from tests.conftest import ThreadedUvicorn, free_port
+from tests.conftest import ThreadedUvicorn, free_port, new_context
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 REPLY_TIMEOUT_MS = 1500  # the page's "slow reply" notice, shortened for the tests (default 8 s)
 SLOW_BOT_SECONDS = 2.5
@@ -130,28 +126,10 @@ def chat_server(tmp_path_factory) -> ChatServer:
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
-
-
-def _context(browser, **options):
-    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **options)
-    context.set_default_timeout(10_000)
-    return context
-
-
 @pytest.fixture
 def desktop(browser):
     """A fresh desktop browser (its own localStorage, so its own customer)."""
-    context = _context(browser, viewport={"width": 1280, "height": 800})
+    context = new_context(browser, viewport={"width": 1280, "height": 800})
     yield context
     context.close()
 
@@ -159,7 +137,7 @@ def desktop(browser):
 @pytest.fixture
 def mobile(browser):
     """A fresh phone-sized browser (390×844, touch)."""
-    context = _context(browser, viewport={"width": 390, "height": 844}, device_scale_factor=1,
+    context = new_context(browser, viewport={"width": 390, "height": 844}, device_scale_factor=1,
                        is_mobile=True, has_touch=True)
     yield context
     context.close()
