@@ -5,7 +5,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p var
 export TF_CPP_MIN_LOG_LEVEL=3
-RASA=.venv-bot/bin/rasa
+RASA="env PYTHONWARNINGS=ignore .venv-bot/bin/rasa"
 BOT_ARGS=(--config bot/config.yml --domain bot/domain)
 
 echo "==> rasa data validate"

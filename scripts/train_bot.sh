@@ -2,7 +2,7 @@
 # Trains the Rasa model only when the NLU data, domain, stories or config changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export TF_CPP_MIN_LOG_LEVEL=3
+export TF_CPP_MIN_LOG_LEVEL=3 PYTHONWARNINGS=ignore
 inputs=$(find nlu_data bot/config.yml bot/domain bot/data -type f | sort)
 hash=$(cat $inputs | sha256sum | cut -c1-16)
 model=bot/models/zhidian.tar.gz

@@ -25,7 +25,8 @@ from api.db import get_session
 router = APIRouter(prefix="/api/customers", tags=["customers"], dependencies=[Depends(require_service)])
 
 
-def _customer(session: Session, account_no: str) -> Customer:
+def lookup_customer(session: Session, account_no: str) -> Customer:
+    """The customer for an account number from a URL, or a structured 422/404."""
     try:
         number = service.normalize_account_no(account_no)
     except ValueError:
@@ -54,7 +55,7 @@ def verify(body: VerifyRequest, session: Session = Depends(get_session)) -> Veri
 @router.get("/{account_no}", response_model=CustomerDetail)
 def get_customer(account_no: str, request: Request, session: Session = Depends(get_session)) -> CustomerDetail:
     """The customer, its meter's last readings and events, and its transformer area now."""
-    customer = _customer(session, account_no)
+    customer = lookup_customer(session, account_no)
     return service.detail(session=session, customer=customer, now=request_now(request))
 
 
@@ -62,7 +63,7 @@ def get_customer(account_no: str, request: Request, session: Session = Depends(g
 def get_bills(account_no: str, months: int = Query(6, ge=1, le=36),
               session: Session = Depends(get_session)) -> BillsRead:
     """The latest monthly bills, newest first (fen and 元)."""
-    customer = _customer(session, account_no)
+    customer = lookup_customer(session, account_no)
     bills = service.list_bills(session=session, customer_id=customer.id, months=months)
     return service.bills_read(customer=customer, bills=bills)
 
@@ -70,7 +71,7 @@ def get_bills(account_no: str, months: int = Query(6, ge=1, le=36),
 @router.get("/{account_no}/balance", response_model=BalanceRead)
 def get_balance(account_no: str, session: Session = Depends(get_session)) -> BalanceRead:
     """The prepaid balance; negative means arrears."""
-    customer = _customer(session, account_no)
+    customer = lookup_customer(session, account_no)
     balance = service.get_balance(session=session, customer_id=customer.id)
     if balance is None:
         raise HTTPException(status_code=404, detail={
@@ -82,6 +83,6 @@ def get_balance(account_no: str, session: Session = Depends(get_session)) -> Bal
 def get_usage(account_no: str, request: Request, days: int = Query(30, ge=1, le=366),
               session: Session = Depends(get_session)) -> UsageRead:
     """Daily energy for the last `days` local days (today included) against the month before."""
-    customer = _customer(session, account_no)
+    customer = lookup_customer(session, account_no)
     end = service.local_today(request_now(request))
     return service.usage(session=session, customer_id=customer.id, start=end - timedelta(days=days - 1), end=end)

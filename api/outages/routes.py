@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from api.auth import require_service
 from api.clock import request_now
-from api.customers import service as customers
+from api.customers.routes import lookup_customer
 from api.db import get_session
 from api.geo.gazetteer import DISTRICTS
 from api.outages import service
@@ -33,15 +33,7 @@ def get_outages(
     """With account_no: the customer's area outage and notices; else the district's notices."""
     now = request_now(request)
     if account_no:
-        try:
-            number = customers.normalize_account_no(account_no)
-        except ValueError:
-            raise HTTPException(status_code=422, detail={
-                "code": "invalid_account_no", "message": "户号应为10位数字"}) from None
-        customer = customers.get_by_account_no(session=session, account_no=number)
-        if customer is None:
-            raise HTTPException(status_code=404, detail={
-                "code": "customer_not_found", "message": f"未找到户号 {number} 对应的用电客户"})
+        customer = lookup_customer(session, account_no)
         return service.outages_for_customer(
             session=session, customer=customer, now=now,
             min_share=request.app.state.settings.area_outage_share, days_ahead=days_ahead)
