@@ -5,7 +5,7 @@ BOT_PY := .venv-bot/bin/python
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install chromium db train demo test bench lint clean
+.PHONY: help install chromium db train demo test bench crossval lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,6 +31,12 @@ test: install train chromium  ## run the whole test suite (PostgreSQL too when D
 
 bench: install train  ## run the benchmarks, results in bench/results/
 	@$(PY) bench/chat_latency.py
+
+crossval: install  ## intent cross-validation report into bot/reports/
+	@scripts/nlu_crossval.sh
+
+lint: install  ## ruff over the Python code
+	@.venv/bin/ruff check api actions tests bench scripts --select E9,F
 
 clean:  ## remove the virtualenvs, trained models and local data
 	rm -rf .venv .venv-bot bot/models var

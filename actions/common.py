@@ -11,7 +11,6 @@ from rasa_sdk import Tracker
 
 from api.text import normalize_text
 
-from api.text import normalize_text
 
 TZ = ZoneInfo("Asia/Shanghai")
 
