@@ -14,7 +14,7 @@ HUMAN_BUTTON = [{"title": "转人工", "payload": "/request_human"}]
 
 
 class ActionRequestHuman(Action):
-    """Sets the slot the API gateway watches (the rule utters utter_handoff just before)."""
+    """Tells the API gateway a person is wanted (a custom payload it reads from the REST reply)."""
 
     def name(self) -> Text:
         return "action_request_human"
@@ -22,6 +22,7 @@ class ActionRequestHuman(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(json_message={"handoff": True, "reason": "request_human"})
         return [SlotSet("handoff_requested", True)]
 
 

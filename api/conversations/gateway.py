@@ -60,6 +60,11 @@ class ChatGateway:
             log.warning("bot unavailable for conversation %s: %s", sender_id, exc)
             await run_in_threadpool(self._record, message_id, "system", [FALLBACK_REPLY], "fallback", None)
             return ChatReply(conversation_id=sender_id, messages=[FALLBACK_REPLY], handled_by="fallback")
+        if not answer.messages and not answer.handoff_reason:
+            # Rasa answered nothing: typically its action server is down. Never leave silence.
+            log.warning("bot gave no answer for conversation %s", sender_id)
+            await run_in_threadpool(self._record, message_id, "system", [FALLBACK_REPLY], "fallback", None)
+            return ChatReply(conversation_id=sender_id, messages=[FALLBACK_REPLY], handled_by="fallback")
         await run_in_threadpool(self._record, message_id, "bot", answer.messages, "ok", answer.handoff_reason)
         return ChatReply(conversation_id=sender_id, messages=answer.messages, handled_by="bot")
 

@@ -37,8 +37,9 @@ def test_second_fallback_in_a_row_gives_the_help_and_human():
     assert messages[0]["response"] == "utter_fallback_help"
 
 
-def test_handoff_sets_the_slot_the_gateway_reads():
-    _, events = run(run_action(ActionRequestHuman(), snapshot("idle_unverified")))
+def test_handoff_tells_the_gateway_and_sets_the_slot():
+    messages, events = run(run_action(ActionRequestHuman(), snapshot("idle_unverified")))
+    assert messages[0]["custom"] == {"handoff": True, "reason": "request_human"}
     assert slot_events(events) == {"handoff_requested": True}
 
 

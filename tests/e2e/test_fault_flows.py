@@ -124,3 +124,12 @@ def test_every_turn_is_stored_in_the_conversation(stack):
     customer_turns = [t["text"] for t in transcript["turns"] if t["sender"] == "customer"]
     assert customer_turns == ["你好", "西吉县最近有停电通知吗"]
     assert any(t["sender"] == "bot" for t in transcript["turns"])
+
+
+def test_request_for_a_person_is_flagged_on_the_conversation(stack):
+    sender = new_sender()
+    answer = texts(stack.say(sender, "我要转人工"))
+    assert "人工" in answer
+    conversation = stack.http.get(f"/api/conversations/{sender}", headers=stack.auth).json()
+    assert conversation["handoff_requested"] is True
+    assert conversation["handoff_reason"] == "request_human"

@@ -12,7 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FakeRasa:
-    """mode: "ok" echoes the message, "slow" stalls `delay` seconds, "error" answers 500."""
+    """mode: "ok" echoes, "slow" stalls `delay` s, "error" answers 500, "empty" answers []
+    (what Rasa does when its action server is down)."""
 
     def __init__(self):
         self.mode = "ok"
@@ -35,6 +36,8 @@ class FakeRasa:
                     time.sleep(fake.delay)
                 reply = [{"recipient_id": body["sender"], "text": f"收到：{body['message']}",
                           "buttons": [{"title": "是的", "payload": "/affirm"}]}]
+                if fake.mode == "empty":
+                    reply = []
                 if "人工" in body["message"]:
                     reply.append({"recipient_id": body["sender"],
                                   "custom": {"handoff": True, "reason": "request_human"}})

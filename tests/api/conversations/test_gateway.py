@@ -76,6 +76,15 @@ def test_bot_error_gets_a_fallback(chat, rasa):
     assert send(chat, "查电费").json()["handled_by"] == "fallback"
 
 
+def test_bot_with_no_answer_gets_a_fallback_rather_than_silence(chat, rasa, auth):
+    rasa.mode = "empty"
+    body = send(chat, "查一下我的电费", sender="web-empty").json()
+    assert body["handled_by"] == "fallback"
+    assert "95598" in body["messages"][0]["text"]
+    turns = chat.get("/api/conversations/web-empty", headers=auth).json()["turns"]
+    assert [t["sender"] for t in turns] == ["customer", "system"]
+
+
 def test_retry_with_the_same_client_id_is_answered_once(chat, rasa, auth):
     first = send(chat, "我要查余额", sender="web-retry", client_msg_id="m-1").json()
     again = send(chat, "我要查余额", sender="web-retry", client_msg_id="m-1").json()
