@@ -5,6 +5,8 @@ free port with a seeded demo. Nothing is mocked; "API down" is a closed local po
 """
 from __future__ import annotations
 
+import asyncio
+
 import copy
 import json
 import socket
@@ -114,3 +116,12 @@ def showcase():
     from api.demo.showcase import SHOWCASE
 
     return SHOWCASE
+
+
+def run(coro):
+    """Run an action's coroutine to completion, even when another event loop is running in
+    this thread (Playwright's sync API keeps one open for the browser tests)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()

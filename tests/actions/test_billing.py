@@ -1,7 +1,6 @@
 """Billing answers: nothing without verification; real numbers after it."""
 from __future__ import annotations
 
-import asyncio
 import re
 
 import pytest
@@ -18,14 +17,11 @@ from actions.billing import (
 from actions.client import ZhidianClient
 from actions.common import parse_period
 from actions.identity import ValidateVerifyForm
-from tests.actions.conftest import run_action, slot_events, snapshot, texts, user_turn
+from tests.actions.conftest import run, run_action, slot_events, snapshot, texts, user_turn
 
 ALL = [ActionQueryBill, ActionQueryBalance, ActionQueryUsage, ActionPayBill, ActionForecastBill,
        ActionEnergyAdvice]
 
-
-def run(coro):
-    return asyncio.run(coro)
 
 
 @pytest.mark.parametrize("action", ALL)

@@ -1,7 +1,6 @@
 """fault_report_form: validation wording, two failures → exit offer, reuse, ticket wording."""
 from __future__ import annotations
 
-import asyncio
 import re
 
 from actions.faults import (
@@ -11,11 +10,8 @@ from actions.faults import (
     ValidateFaultReportForm,
     ticket_confirmation,
 )
-from tests.actions.conftest import run_action, slot_events, snapshot, texts, user_turn
+from tests.actions.conftest import run, run_action, slot_events, snapshot, texts, user_turn
 
-
-def run(coro):
-    return asyncio.run(coro)
 
 
 def contact_turn(text: str, **slots):
