@@ -1,18 +1,9 @@
-"""Chinese text normalisation, applied once at the edge (NFKC, ASCII digits, trimmed)."""
+"""Text helpers of the API: normalisation (shared with the knowledge base) and masking."""
 from __future__ import annotations
 
-import re
-import unicodedata
+from knowledge_base.text import normalize_text
 
-_SPACES = re.compile(r"\s+")
-# Chinese punctuation stays as typed (NFKC would turn ，。？ into ASCII and change the transcript).
-_KEEP = set("，。？！：；（）【】《》、“”‘’…—～")
-
-
-def normalize_text(text: str) -> str:
-    """NFKC except Chinese punctuation (full-width digits/letters become ASCII); trim spaces."""
-    folded = "".join(ch if ch in _KEEP else unicodedata.normalize("NFKC", ch) for ch in text)
-    return _SPACES.sub(" ", folded).strip()
+__all__ = ["normalize_text", "mask_phone", "mask_name"]
 
 
 def mask_phone(phone: str | None) -> str | None:

@@ -1,0 +1,258 @@
+"""Build an index version: chunk, tokenise, embed (with a cache), index, calibrate, swap.
+
+A version is a directory under KB_DIR/index/; KB_DIR/CURRENT names the live one and is
+replaced atomically, so a reader either sees the old version or the new one, never half.
+Embeddings are cached per encoder by chunk text, so a rebuild only embeds what changed.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import random
+import shutil
+import sqlite3
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from knowledge_base import dense
+from knowledge_base.bm25 import BM25Index
+from knowledge_base.chunking import Chunk, chunk_article
+from knowledge_base.confidence import FEATURES, Calibrator, expected_calibration_error, features
+from knowledge_base.config import KbConfig
+from knowledge_base.corpus import Article, Region, load_articles, load_external
+from knowledge_base.encoder import encoder_slug
+from knowledge_base.text import Tokenizer
+
+logger = logging.getLogger(__name__)
+
+KEEP_VERSIONS = 3
+CALIBRATION_SAMPLE = 800
+NEGATIVES = Path(__file__).resolve().parent / "eval" / "negatives.txt"
+
+Progress = Callable[[str, int], "object"]  # (label, total) → a tqdm-like bar with update()/close()
+
+
+@dataclass
+class BuildReport:
+    """What a build did."""
+
+    version: str
+    articles: int
+    chunks: int
+    embedded: int
+    reused: int
+    encoder: str | None
+    index_kind: str
+    seconds: float
+    up_to_date: bool = False
+    calibration: dict | None = None
+
+
+class EmbeddingCache:
+    """sqlite file per encoder: chunk-text digest → vector."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path)
+        self.db.execute("CREATE TABLE IF NOT EXISTS vec (digest TEXT PRIMARY KEY, data BLOB NOT NULL)")
+
+    def get_many(self, digests: Sequence[str]) -> dict[str, np.ndarray]:
+        """Cached vectors of these digests."""
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(digests), 500):
+            part = list(digests[start:start + 500])
+            marks = ",".join("?" * len(part))
+            for digest, data in self.db.execute(f"SELECT digest, data FROM vec WHERE digest IN ({marks})", part):
+                found[digest] = np.frombuffer(data, dtype=np.float32)
+        return found
+
+    def put_many(self, items: dict[str, np.ndarray]) -> None:
+        """Store vectors (same digest → same text → same vector)."""
+        self.db.executemany("INSERT OR REPLACE INTO vec VALUES (?, ?)",
+                            [(k, v.astype(np.float32).tobytes()) for k, v in items.items()])
+        self.db.commit()
+
+    def close(self) -> None:
+        """Close the file."""
+        self.db.close()
+
+
+def _null_progress(label: str, total: int):
+    class _Bar:
+        def update(self, n: int = 1) -> None: ...
+        def close(self) -> None: ...
+    return _Bar()
+
+
+def corpus(config: KbConfig) -> list[Article]:
+    """The articles under docs/ (figures of the configured region) and every ingested document."""
+    articles = load_articles(config.docs_dir, Region.load(config.region_file))
+    external = load_external(config.external_dir)
+    ids = {a.id for a in articles}
+    clash = [a.id for a in external if a.id in ids]
+    if clash:
+        raise ValueError(f"ingested ids clash with articles: {clash[:5]}")
+    return articles + external
+
+
+def corpus_fingerprint(articles: Sequence[Article], encoder: str | None) -> str:
+    """Same articles + same encoder weights → same fingerprint → nothing to rebuild."""
+    digest = hashlib.sha1((encoder or "-").encode())
+    for article in articles:
+        digest.update(article.fingerprint.encode())
+    return digest.hexdigest()
+
+
+def current_version(kb_dir: Path) -> Path | None:
+    """The live version directory, if any."""
+    pointer = kb_dir / "CURRENT"
+    if not pointer.exists():
+        return None
+    path = kb_dir / "index" / pointer.read_text(encoding="utf-8").strip()
+    return path if (path / "manifest.json").exists() else None
+
+
+def embed_chunks(chunks: Sequence[Chunk], encoder, cache: EmbeddingCache, progress: Progress,
+                 batch: int = 256) -> tuple[np.ndarray, int, int]:
+    """Vectors of all chunks; only texts missing from the cache are encoded."""
+    digests = [c.digest for c in chunks]
+    cached = cache.get_many(list(dict.fromkeys(digests)))
+    todo = list(dict.fromkeys(c.text for c in chunks if c.digest not in cached))
+    bar = progress("embedding", len(todo))
+    for start in range(0, len(todo), batch):
+        texts = todo[start:start + batch]
+        vectors = encoder.encode(texts)
+        new = {hashlib.sha1(t.encode("utf-8")).hexdigest(): v for t, v in zip(texts, vectors)}
+        cache.put_many(new)
+        cached.update(new)
+        bar.update(len(texts))
+    bar.close()
+    matrix = np.vstack([cached[d] for d in digests]) if chunks else np.zeros((0, encoder.dim), np.float32)
+    return np.ascontiguousarray(matrix, dtype=np.float32), len(todo), len(chunks) - len(todo)
+
+
+def build(config: KbConfig, *, encoder=None, tokenizer: Tokenizer | None = None, force: bool = False,
+          progress: Progress = _null_progress, index_kind: str = "auto") -> BuildReport:
+    """Build a new version if the corpus or encoder changed, and make it current."""
+    started = time.perf_counter()
+    articles = corpus(config)
+    encoder_name = encoder.name if encoder is not None else None
+    fingerprint = corpus_fingerprint(articles, encoder.fingerprint if encoder is not None else None)
+    live = current_version(config.kb_dir)
+    if live and not force:
+        manifest = json.loads((live / "manifest.json").read_text(encoding="utf-8"))
+        if manifest.get("fingerprint") == fingerprint:
+            return BuildReport(version=live.name, articles=manifest["articles"], chunks=manifest["chunks"],
+                               embedded=0, reused=0, encoder=encoder_name, index_kind=manifest["index_kind"],
+                               seconds=round(time.perf_counter() - started, 2), up_to_date=True)
+    tokenizer = tokenizer or Tokenizer()
+    chunks = [chunk for article in articles for chunk in chunk_article(article)]
+
+    bar = progress("tokenising", len(chunks))
+    token_lists = []
+    for chunk in chunks:
+        token_lists.append(tokenizer.tokens(chunk.text))
+        bar.update(1)
+    bar.close()
+    bm25 = BM25Index.build(token_lists)
+
+    version = f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%f}-{fingerprint[:8]}"
+    directory = config.kb_dir / "index" / version
+    directory.mkdir(parents=True)
+    embedded = reused = 0
+    kind = "none"
+    if encoder is not None:
+        cache = EmbeddingCache(config.kb_dir / "cache" / f"{encoder_slug(encoder_name, encoder.fingerprint)}.sqlite")
+        try:
+            vectors, embedded, reused = embed_chunks(chunks, encoder, cache, progress)
+        finally:
+            cache.close()
+        index = dense.build_index(vectors, kind=index_kind)
+        kind = dense.index_kind(index)
+        dense.save(index, directory / "dense.faiss")
+    bm25.save(directory)
+    with (directory / "articles.jsonl").open("w", encoding="utf-8") as handle:
+        for article in articles:
+            handle.write(json.dumps(article.to_dict(), ensure_ascii=False) + "\n")
+    with (directory / "chunks.jsonl").open("w", encoding="utf-8") as handle:
+        for chunk in chunks:
+            handle.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
+    manifest = {
+        "version": version, "fingerprint": fingerprint, "encoder": encoder_name,
+        "dim": int(encoder.dim) if encoder is not None else None, "index_kind": kind,
+        "articles": len(articles), "chunks": len(chunks), "region": config.region,
+        "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "calibration": {"weights": Calibrator.default().weights, "features": list(FEATURES)},
+    }
+    _write_json(directory / "manifest.json", manifest)
+    calibration = calibrate(directory, tokenizer=tokenizer, encoder=encoder, progress=progress)
+    manifest["calibration"] = calibration
+    _write_json(directory / "manifest.json", manifest)
+    make_current(config.kb_dir, version)
+    return BuildReport(version=version, articles=len(articles), chunks=len(chunks), embedded=embedded,
+                       reused=reused, encoder=encoder_name, index_kind=kind,
+                       seconds=round(time.perf_counter() - started, 2), calibration=calibration)
+
+
+def calibrate(directory: Path, *, tokenizer: Tokenizer, encoder, progress: Progress = _null_progress) -> dict:
+    """Fit the confidence model: own questions held out one at a time, plus off-topic questions."""
+    from knowledge_base.search import KnowledgeBase
+
+    from knowledge_base.encoder import read_heldout
+
+    kb = KnowledgeBase(directory, tokenizer=tokenizer, encoder=encoder)
+    questions = [(i, c) for i, c in enumerate(kb.chunks) if c.kind == "question"]
+    # An encoder has seen its training questions: calibrate on the ones it was not trained on.
+    held = read_heldout(encoder.name) if encoder is not None else set()
+    if held:
+        questions = [(i, c) for i, c in questions if (c.text, c.article_id) in held]
+    random.Random(11).shuffle(questions)
+    questions = questions[:CALIBRATION_SAMPLE]
+    negatives = [line.strip() for line in NEGATIVES.read_text(encoding="utf-8").splitlines()
+                 if line.strip() and not line.startswith("#")] if NEGATIVES.exists() else []
+    rows, labels = [], []
+    bar = progress("calibrating", len(questions) + len(negatives))
+    for position, chunk in questions:
+        hits, ceiling = kb.rank(chunk.text, exclude=frozenset({position}))
+        rows.append(features(hits, ceiling))
+        labels.append(1.0 if hits and hits[0].article_id == chunk.article_id else 0.0)
+        bar.update(1)
+    for text in negatives:
+        hits, ceiling = kb.rank(text)
+        rows.append(features(hits, ceiling))
+        labels.append(0.0)
+        bar.update(1)
+    bar.close()
+    if len(rows) < 30:
+        return {"weights": Calibrator.default().weights, "features": list(FEATURES), "fitted_on": len(rows)}
+    x, y = np.asarray(rows), np.asarray(labels)
+    calibrator = Calibrator.fit(x, y)
+    probabilities = [calibrator.probability(r) for r in rows]
+    return {
+        "weights": calibrator.weights, "features": list(FEATURES), "fitted_on": len(rows),
+        "positives": int(y.sum()), "negatives": len(negatives),
+        "ece": round(expected_calibration_error(probabilities, y.astype(bool).tolist()), 4),
+    }
+
+
+def make_current(kb_dir: Path, version: str) -> None:
+    """Point CURRENT at a version (atomic rename) and drop old versions beyond KEEP_VERSIONS."""
+    tmp = kb_dir / "CURRENT.tmp"
+    tmp.write_text(version, encoding="utf-8")
+    tmp.replace(kb_dir / "CURRENT")
+    versions = sorted(p for p in (kb_dir / "index").iterdir() if p.is_dir())
+    for old in versions[:-KEEP_VERSIONS]:
+        if old.name != version:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    tmp.replace(path)

@@ -1,0 +1,170 @@
+"""Open a built index and answer queries: BM25, dense, or both fused, with a confidence."""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Sequence
+
+import numpy as np
+
+from knowledge_base import dense
+from knowledge_base.bm25 import BM25Index
+from knowledge_base.chunking import Chunk, summary
+from knowledge_base.confidence import Calibrator, features
+from knowledge_base.corpus import Article
+from knowledge_base.fusion import ArticleHit, article_ranking, fuse
+from knowledge_base.text import Tokenizer, normalize_text
+
+logger = logging.getLogger(__name__)
+
+Mode = Literal["hybrid", "bm25", "dense"]
+CANDIDATES = 50  # chunks taken from each list before fusion
+MAX_QUERY_CHARS = 300  # longer questions are cut (a pasted letter still finds its topic)
+
+
+@dataclass
+class Hit:
+    """One article of a result: what a caller shows."""
+
+    article_id: str
+    title: str
+    category: str
+    score: float
+    snippet: str  # the best-matching chunk's text
+    answer: str  # the article's short answer
+    bm25: float = 0.0
+    cosine: float = 0.0
+
+
+@dataclass
+class SearchResult:
+    """Articles best first, the calibrated confidence of the first, and whether to answer."""
+
+    query: str
+    hits: list[Hit]
+    confidence: float
+    answerable: bool
+    mode: str
+    truncated: bool = False
+    features: list[float] = field(default_factory=list)
+
+
+class KnowledgeBase:
+    """One built index version, read-only and safe to share between threads."""
+
+    def __init__(self, directory: Path, *, tokenizer: Tokenizer, encoder=None,
+                 answer_threshold: float = 0.5) -> None:
+        self.directory = directory
+        self.manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+        self.articles = {a.id: a for a in (Article.from_dict(json.loads(line)) for line in
+                                           (directory / "articles.jsonl").read_text(encoding="utf-8").splitlines() if line)}
+        self.chunks = [Chunk(**json.loads(line)) for line in
+                       (directory / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line]
+        self.chunk_article = [c.article_id for c in self.chunks]
+        self.tokenizer = tokenizer
+        self.bm25 = BM25Index.load(directory)
+        self.encoder = encoder if self.manifest.get("encoder") else None
+        self.dense = dense.load(directory / "dense.faiss") if self.encoder is not None else None
+        self.calibrator = Calibrator(self.manifest["calibration"]["weights"])
+        self.answer_threshold = answer_threshold
+        self.version = directory.name
+
+    @classmethod
+    def open(cls, directory: Path, *, tokenizer: Tokenizer, encoders: "EncoderCache",
+             answer_threshold: float = 0.5) -> "KnowledgeBase":
+        """Open a version directory, loading (or reusing) the encoder its manifest names."""
+        manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+        encoder = encoders.get(manifest["encoder"]) if manifest.get("encoder") else None
+        return cls(directory, tokenizer=tokenizer, encoder=encoder, answer_threshold=answer_threshold)
+
+    # ------------------------------------------------------------------ search
+
+    def bm25_ceiling(self, tokens: Sequence[str]) -> float:
+        """The highest BM25 score the query's terms could reach (for coverage)."""
+        ids = {self.bm25.vocab[t] for t in tokens if t in self.bm25.vocab}
+        if not ids:
+            return 0.0
+        return float(sum(self.bm25.weights[i].max() for i in ids))
+
+    def rank(self, query: str, *, mode: Mode = "hybrid", exclude: frozenset[int] = frozenset(),
+             candidates: int = CANDIDATES) -> tuple[list[ArticleHit], float]:
+        """Article hits for a normalised query, and the BM25 ceiling (for confidence)."""
+        rankings = {}
+        tokens = self.tokenizer.tokens(query)
+        if mode in ("hybrid", "bm25"):
+            ids, scores = self.bm25.search(tokens, candidates + len(exclude))
+            keep = [(i, s) for i, s in zip(ids.tolist(), scores.tolist()) if i not in exclude]
+            rankings["bm25"] = article_ranking([i for i, _ in keep], [s for _, s in keep], self.chunk_article)
+        if mode in ("hybrid", "dense") and self.dense is not None:
+            vector = self.encoder.encode([query])
+            ids, scores = dense.search(self.dense, vector, candidates + len(exclude))
+            keep = [(i, s) for i, s in zip(ids[0].tolist(), scores[0].tolist()) if i >= 0 and i not in exclude]
+            rankings["dense"] = article_ranking([i for i, _ in keep], [s for _, s in keep], self.chunk_article)
+        if mode == "dense" and self.dense is None:
+            raise ValueError("this index has no dense part (built without an encoder)")
+        hits = fuse(rankings)
+        if mode == "hybrid" and self.dense is not None:
+            self._fill_cosines(hits[:10], query)
+        return hits, self.bm25_ceiling(tokens)
+
+    def _fill_cosines(self, hits: list[ArticleHit], query: str) -> None:
+        """Articles found only by BM25 get their best cosine too, so confidence sees both."""
+        missing = [h for h in hits if "dense" not in h.ranks]
+        if not missing:
+            return
+        vector = self.encoder.encode([query])[0]
+        for hit in missing:
+            rows = [i for i, c in enumerate(self.chunk_article) if c == hit.article_id]
+            vectors = np.vstack([self.dense.reconstruct(i) for i in rows]) if rows else np.zeros((0, len(vector)))
+            hit.cosine = float((vectors @ vector).max()) if len(rows) else 0.0
+
+    def search(self, query: str, *, k: int = 5, mode: Mode = "hybrid") -> SearchResult:
+        """Top-k articles for a customer's question (normalised and cut to MAX_QUERY_CHARS here)."""
+        text = normalize_text(query)
+        truncated = len(text) > MAX_QUERY_CHARS
+        text = text[:MAX_QUERY_CHARS]
+        if not text:
+            return SearchResult(query=text, hits=[], confidence=0.0, answerable=False, mode=mode)
+        hits, ceiling = self.rank(text, mode=mode)
+        x = features(hits, ceiling)
+        confidence = self.calibrator.probability(x) if hits else 0.0
+        return SearchResult(
+            query=text, hits=[self._hit(h) for h in hits[:k]], confidence=round(confidence, 4),
+            answerable=bool(hits) and confidence >= self.answer_threshold, mode=mode, truncated=truncated,
+            features=[round(v, 4) for v in x],
+        )
+
+    def _hit(self, hit: ArticleHit) -> Hit:
+        article = self.articles[hit.article_id]
+        return Hit(
+            article_id=article.id, title=article.title, category=article.category, score=round(hit.score, 5),
+            snippet=self.chunks[hit.chunk].text if hit.chunk >= 0 else "", answer=summary(article),
+            bm25=round(hit.bm25, 4), cosine=round(hit.cosine, 4),
+        )
+
+    def get(self, article_id: str) -> Article | None:
+        """The article with this id, if indexed."""
+        return self.articles.get(article_id)
+
+
+class EncoderCache:
+    """Encoders loaded once per process, by name (an index swap reuses the loaded model)."""
+
+    def __init__(self) -> None:
+        self._encoders: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str):
+        """The loaded encoder of this name (loaded on first use)."""
+        with self._lock:
+            if name not in self._encoders:
+                from knowledge_base.encoder import SentenceTransformerEncoder
+
+                started = time.perf_counter()
+                self._encoders[name] = SentenceTransformerEncoder(name)
+                logger.info("encoder %s loaded in %.1f s", name, time.perf_counter() - started)
+            return self._encoders[name]
