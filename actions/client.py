@@ -175,3 +175,24 @@ class ZhidianClient:
             "GET", "/api/tickets", params={"account_no": account_no, "limit": limit}
         )
         return list(data.get("items") or [])
+
+    # ------------------------------------------------------------------ knowledge base
+    async def kb_search(self, query: str, *, k: int = 3) -> dict[str, Any]:
+        """{confidence, answerable, hits: [{article_id, title, answer, …}]} for a question."""
+        return await self._request("GET", "/api/kb/search", params={"q": query, "k": k})
+
+    async def kb_article(self, article_id: str) -> dict[str, Any] | None:
+        """One article (title, body, answer, notice), or None when the id is unknown."""
+        try:
+            return await self._request("GET", f"/api/kb/articles/{article_id}")
+        except ApiRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def kb_feedback(self, *, article_id: str, conversation_id: str, helpful: bool,
+                          query: str | None = None) -> dict[str, Any]:
+        """Store 有帮助 / 没解决 for an answer shown in a conversation (idempotent)."""
+        return await self._request("POST", "/api/kb/feedback", json={
+            "article_id": article_id, "conversation_id": conversation_id, "helpful": helpful,
+            "query": query})

@@ -38,6 +38,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.gateway = ChatGateway(sessionmaker=app.state.sessionmaker, bot=app.state.bot)
         app.state.address_parser = get_parser
         app.state.connections = ChatConnections()
+        app.state.kb = kb_holder(settings)
+        await asyncio.to_thread(app.state.kb.refresh)
+        kb_watch = asyncio.create_task(watch_kb(app.state.kb, settings.kb_reload_seconds))
         feed = None
         if settings.demo_live:
             from api.demo.jobs import run_live_feed
@@ -46,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            kb_watch.cancel()
             if feed is not None:
                 feed.cancel()
             await http.aclose()
@@ -59,15 +63,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+def kb_holder(settings: Settings):
+    """The process's knowledge base, configured from the API settings."""
+    from knowledge_base.config import KbConfig
+    from knowledge_base.holder import KnowledgeBaseHolder
+
+    return KnowledgeBaseHolder(KbConfig(
+        kb_dir=settings.kb_dir, region=settings.kb_region, embedding_model=settings.embedding_model,
+        answer_threshold=settings.kb_answer_threshold))
+
+
+async def watch_kb(holder, every_seconds: float) -> None:
+    """Swap to a newer index version when `python -m knowledge_base build` makes one current."""
+    while True:
+        await asyncio.sleep(every_seconds)
+        try:
+            await asyncio.to_thread(holder.refresh)
+        except Exception:  # keep serving the version in use
+            log.exception("knowledge base refresh failed")
+
+
 def _include_routers(app: FastAPI) -> None:
     from api.channels.web import router as web_router
     from api.conversations.routes import chat_router, staff_router
     from api.customers.routes import router as customers_router
+    from api.kb.routes import router as kb_router
     from api.metering.routes import router as metering_router
     from api.outages.routes import router as outages_router
     from api.tickets.routes import router as tickets_router
 
-    for router in (chat_router, staff_router, customers_router, metering_router,
+    for router in (chat_router, staff_router, customers_router, kb_router, metering_router,
                    outages_router, tickets_router, web_router):
         app.include_router(router)
 

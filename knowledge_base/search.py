@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Sequence
 
@@ -57,7 +58,7 @@ class KnowledgeBase:
     """One built index version, read-only and safe to share between threads."""
 
     def __init__(self, directory: Path, *, tokenizer: Tokenizer, encoder=None,
-                 answer_threshold: float = 0.5) -> None:
+                 answer_threshold: float | None = None) -> None:
         self.directory = directory
         self.manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
         self.articles = {a.id: a for a in (Article.from_dict(json.loads(line)) for line in
@@ -70,12 +71,13 @@ class KnowledgeBase:
         self.encoder = encoder if self.manifest.get("encoder") else None
         self.dense = dense.load(directory / "dense.faiss") if self.encoder is not None else None
         self.calibrator = Calibrator(self.manifest["calibration"]["weights"])
-        self.answer_threshold = answer_threshold
+        calibration = self.manifest["calibration"]
+        self.answer_threshold = answer_threshold if answer_threshold is not None else calibration.get("threshold", 0.5)
         self.version = directory.name
 
     @classmethod
     def open(cls, directory: Path, *, tokenizer: Tokenizer, encoders: "EncoderCache",
-             answer_threshold: float = 0.5) -> "KnowledgeBase":
+             answer_threshold: float | None = None) -> "KnowledgeBase":
         """Open a version directory, loading (or reusing) the encoder its manifest names."""
         manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
         encoder = encoders.get(manifest["encoder"]) if manifest.get("encoder") else None
@@ -149,6 +151,12 @@ class KnowledgeBase:
     def get(self, article_id: str) -> Article | None:
         """The article with this id, if indexed."""
         return self.articles.get(article_id)
+
+
+@lru_cache(maxsize=1)
+def shared_encoders() -> "EncoderCache":
+    """The process's encoders (several holders and index versions share loaded models)."""
+    return EncoderCache()
 
 
 class EncoderCache:
