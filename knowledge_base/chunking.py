@@ -114,4 +114,4 @@ def summary(article: Article, max_chars: int = 220) -> str:
         if out and len(out) + len(sentence) > max_chars:
             break
         out += sentence
-    return out or article.title
+    return (out[:-1] + "。" if out.endswith(("；", ";")) else out) or article.title

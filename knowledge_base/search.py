@@ -37,6 +37,7 @@ class Hit:
     score: float
     snippet: str  # the best-matching chunk's text
     answer: str  # the article's short answer
+    notice: str = ""  # the region's disclaimer when the answer quotes its figures
     bm25: float = 0.0
     cosine: float = 0.0
 
@@ -145,6 +146,7 @@ class KnowledgeBase:
         return Hit(
             article_id=article.id, title=article.title, category=article.category, score=round(hit.score, 5),
             snippet=self.chunks[hit.chunk].text if hit.chunk >= 0 else "", answer=summary(article),
+            notice=article.notice,
             bm25=round(hit.bm25, 4), cosine=round(hit.cosine, 4),
         )
 

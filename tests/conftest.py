@@ -13,6 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 import uvicorn
@@ -110,11 +111,47 @@ def db_url(template_db, tmp_path, postgres) -> str:
         postgres.drop(clone)
 
 
+@dataclass
+class BuiltKb:
+    """A knowledge base trained and built from the real corpus, once per test session."""
+
+    kb_dir: Path
+    encoder_dir: Path
+
+    def copy(self, target: Path) -> Path:
+        """A private copy (for tests that rebuild or swap versions)."""
+        shutil.copytree(self.kb_dir, target)
+        return target
+
+
+@pytest.fixture(scope="session")
+def built_kb(tmp_path_factory) -> BuiltKb:
+    """Train the Chinese static encoder (held-out questions as in production) and build the index."""
+    from knowledge_base.config import KbConfig
+    from knowledge_base.encoder import SentenceTransformerEncoder, train_static_encoder, write_heldout
+    from knowledge_base.index import build, corpus
+    from knowledge_base.pairs import corpus_pairs, corpus_texts, hold_out
+
+    kb_dir = tmp_path_factory.mktemp("kb")
+    config = KbConfig(kb_dir=kb_dir)
+    articles, held = hold_out(corpus(config))
+    train_static_encoder(corpus_pairs(articles), corpus_texts(articles), config.encoder_dir, epochs=20)
+    write_heldout(config.encoder_dir, held)
+    build(config, encoder=SentenceTransformerEncoder(str(config.encoder_dir)))
+    return BuiltKb(kb_dir=kb_dir, encoder_dir=config.encoder_dir)
+
+
 @pytest.fixture
-def settings(db_url) -> Settings:
+def kb_home(tmp_path) -> Path:
+    """The API's KB_DIR: empty by default (no index); KB tests override this fixture."""
+    return tmp_path / "no-kb"
+
+
+@pytest.fixture
+def settings(db_url, kb_home) -> Settings:
     """Settings for one test: its own database, a closed port for Rasa unless a test says so."""
     return Settings(database_url=db_url, service_token=TEST_TOKEN, rasa_url="http://127.0.0.1:9",
-                    rasa_timeout_seconds=1.0)
+                    rasa_timeout_seconds=1.0, kb_dir=kb_home)
 
 
 @pytest.fixture

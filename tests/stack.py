@@ -55,15 +55,19 @@ def _wait_until(url: str, process: subprocess.Popen, log: Path, seconds: float) 
 
 
 @contextmanager
-def running_stack(workdir: Path, *, customers: int | None = None):
-    """Seed a database in `workdir`, start API, action server and Rasa; stop them afterwards."""
+def running_stack(workdir: Path, *, customers: int | None = None, kb_dir: Path | None = None):
+    """Seed a database in `workdir`, start API, action server and Rasa; stop them afterwards.
+
+    kb_dir: a built knowledge base for the API (none: knowledge questions get the fallback).
+    """
     if not MODEL.exists():
         raise RuntimeError(f"no trained model at {MODEL}: run `make train` (make test does)")
     db_url = f"sqlite:///{workdir / 'stack.db'}"
     seed_database(db_url, **({"customers": customers} if customers else {}))
     rasa_port, actions_port = free_port(), free_port()
     settings = Settings(database_url=db_url, service_token=TEST_TOKEN,
-                        rasa_url=f"http://127.0.0.1:{rasa_port}", rasa_timeout_seconds=10)
+                        rasa_url=f"http://127.0.0.1:{rasa_port}", rasa_timeout_seconds=10,
+                        kb_dir=kb_dir or workdir / "no-kb")
     api, running = start_api(settings)
 
     endpoints = workdir / "endpoints.yml"

@@ -14,6 +14,7 @@ class KbHitRead(BaseModel):
     category: str
     score: float
     answer: str = Field(description="the article's short answer, for a chat reply")
+    notice: str = Field(description="the region's disclaimer when the answer quotes its figures")
     snippet: str = Field(description="the passage or question that matched best")
 
 

@@ -19,7 +19,7 @@ def search(kb: KnowledgeBase, *, query: str, k: int = 5, mode: str = "hybrid") -
         query=result.query, confidence=result.confidence, threshold=kb.answer_threshold,
         answerable=result.answerable, truncated=result.truncated, version=kb.version,
         hits=[KbHitRead(article_id=h.article_id, title=h.title, category=h.category, score=h.score,
-                        answer=h.answer, snippet=h.snippet) for h in result.hits],
+                        answer=h.answer, notice=h.notice, snippet=h.snippet) for h in result.hits],
     )
 
 

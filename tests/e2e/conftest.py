@@ -7,6 +7,6 @@ from tests.stack import Stack, running_stack
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory) -> Stack:
-    with running_stack(tmp_path_factory.mktemp("e2e")) as running:
+def stack(tmp_path_factory, built_kb) -> Stack:
+    with running_stack(tmp_path_factory.mktemp("e2e"), kb_dir=built_kb.kb_dir) as running:
         yield running
