@@ -5,7 +5,7 @@ BOT_PY := .venv-bot/bin/python
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install chromium db train demo test bench crossval lint clean
+.PHONY: help install chromium db train kb demo test bench crossval lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,20 +23,25 @@ db: install  ## migrate the database and seed the demo (refresh the live situati
 train: install  ## train the Rasa model when its inputs changed
 	@scripts/train_bot.sh
 
-demo: install db train  ## install, seed, train, then start Rasa, actions and the API (Ctrl-C stops)
+kb: install  ## train the Chinese encoder if the articles changed, build the knowledge-base index
+	@scripts/build_kb.sh
+
+demo: install db train kb  ## install, seed, train, build the KB, then start Rasa, actions and the API (Ctrl-C stops)
 	@scripts/demo.sh
 
 test: install train chromium  ## run the whole test suite (PostgreSQL too when DATABASE_URL is set)
 	@scripts/test.sh
 
-bench: install train  ## run the benchmarks, results in bench/results/
+bench: install train kb  ## run the benchmarks, results in bench/results/
 	@$(PY) bench/chat_latency.py
+	@$(PY) bench/kb_search.py
+	@$(PY) -m knowledge_base evaluate --questions knowledge_base/eval/dev.tsv --out bench/results/kb_dev_eval.json >/dev/null
 
 crossval: install  ## intent cross-validation report into bot/reports/
 	@scripts/nlu_crossval.sh
 
 lint: install  ## ruff over the Python code
-	@.venv/bin/ruff check api actions tests bench scripts --select E9,F
+	@.venv/bin/ruff check api actions knowledge_base tests bench scripts --select E9,F
 
 clean:  ## remove the virtualenvs, trained models and local data
 	rm -rf .venv .venv-bot bot/models var

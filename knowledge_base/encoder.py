@@ -15,6 +15,8 @@ import os
 import random
 import re
 import time
+import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Protocol, Sequence
@@ -134,12 +136,17 @@ def build_tokenizer(texts: Iterable[str], vocab_size: int, kind: str = "char"):
     """
     from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
 
+    texts = list(texts)
     if kind == "char":
-        tokenizer = Tokenizer(models.WordLevel(unk_token="[UNK]"))
-        trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, min_frequency=1, special_tokens=["[UNK]"],
-                                            show_progress=False)
-        # every CJK character is a token; runs of letters/digits stay whole
+        # every CJK character is a token; runs of letters/digits stay whole. The vocabulary is
+        # counted here (most frequent first, ties by character) so training is reproducible.
+        pattern = re.compile(r"[\u3400-\u9fff]|[0-9a-z]+")
+        counts = Counter(t for text in texts for t in pattern.findall(unicodedata.normalize("NFKC", text).lower()))
+        ranked = sorted(counts, key=lambda t: (-counts[t], t))[: vocab_size - 1]
+        tokenizer = Tokenizer(models.WordLevel(vocab={"[UNK]": 0, **{t: i + 1 for i, t in enumerate(ranked)}},
+                                               unk_token="[UNK]"))
         split = pre_tokenizers.Split(Regex(r"[\u3400-\u9fff]|[0-9a-z]+"), behavior="isolated")
+        trainer = None
     else:
         tokenizer = Tokenizer(models.BPE(unk_token="[UNK]"))
         trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2, special_tokens=["[UNK]"],
@@ -147,7 +154,8 @@ def build_tokenizer(texts: Iterable[str], vocab_size: int, kind: str = "char"):
         split = pre_tokenizers.Sequence([pre_tokenizers.Whitespace(), pre_tokenizers.Punctuation()])
     tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
     tokenizer.pre_tokenizer = split
-    tokenizer.train_from_iterator(list(texts), trainer=trainer)
+    if trainer is not None:
+        tokenizer.train_from_iterator(texts, trainer=trainer)
     return tokenizer
 
 

@@ -130,8 +130,9 @@ class KnowledgeBase:
         text = normalize_text(query)
         truncated = len(text) > MAX_QUERY_CHARS
         text = text[:MAX_QUERY_CHARS]
-        if not text:
-            return SearchResult(query=text, hits=[], confidence=0.0, answerable=False, mode=mode)
+        if not self.tokenizer.tokens(text):  # nothing searchable: only punctuation, emoji, stop words
+            return SearchResult(query=text, hits=[], confidence=0.0, answerable=False, mode=mode,
+                                truncated=truncated)
         hits, ceiling = self.rank(text, mode=mode)
         x = features(hits, ceiling)
         confidence = self.calibrator.probability(x) if hits else 0.0
