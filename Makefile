@@ -35,7 +35,7 @@ test: install train chromium  ## run the whole test suite (PostgreSQL too when D
 bench: install train kb  ## run the benchmarks, results in bench/results/
 	@$(PY) bench/chat_latency.py
 	@$(PY) bench/kb_search.py
-	@$(PY) -m knowledge_base evaluate --questions knowledge_base/eval/dev.tsv --out bench/results/kb_dev_eval.json >/dev/null
+	@$(PY) bench/kb_quality.py
 
 crossval: install  ## intent cross-validation report into bot/reports/
 	@scripts/nlu_crossval.sh

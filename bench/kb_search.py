@@ -87,11 +87,13 @@ class LoadMeter:
         busy1, t1, own1 = self._sample()
         cores = os.cpu_count() or 1
         other = max(0.0, (busy1 - busy0) - (own1 - own0)) / max(1e-9, (t1 - t0) * cores)
-        return {"wall_s": round(t1 - t0, 1), "other_processes_cpu_share": round(other, 3),
+        # /proc/stat counts in 10 ms ticks: over less than a second the share is mostly rounding.
+        share = round(other, 3) if t1 - t0 >= 1.0 else None
+        return {"wall_s": round(t1 - t0, 1), "other_processes_cpu_share": share,
                 "loadavg_start": [round(v, 2) for v in self.load_start],
                 "loadavg_end": [round(v, 2) for v in os.getloadavg()],
-                "note": "share of all cores used by other processes during the run; "
-                        "above ~0.1 the latencies are not those of a quiet machine"}
+                "note": "share of all cores used by other processes during the run (null if timed for "
+                        "under 1 s); above ~0.1 the latencies are not those of a quiet machine"}
 
 
 def latency_stats(timings_ms: list[float]) -> dict:
@@ -128,23 +130,14 @@ class Mixture:
 
 # ------------------------------------------------------------------ one index
 
-def measure_index(kind: str, vectors: np.ndarray, queries: np.ndarray,
-                  k: int) -> tuple[dict, np.ndarray, np.ndarray]:
-    """Build with dense.build_index, size it, time single-query dense.search calls."""
-    n = len(vectors)
-    log(f"{label(n)}: building {kind}" + (" (minutes at this size on 2 cores)" if kind == "hnsw" and n >= LARGE else ""))
-    started = time.perf_counter()
-    index = dense.build_index(vectors, kind=kind)
-    build_s = time.perf_counter() - started
-    assert dense.index_kind(index) == kind and index.ntotal == n
-    memory_bytes = int(faiss.serialize_index(index).nbytes)
-    log(f"{label(n)}: {kind} built in {build_s:.1f} s, {memory_bytes / 2**20:.1f} MB; timing {len(queries)} queries")
-
+def time_queries(index, queries: np.ndarray, k: int) -> tuple[list[float], np.ndarray, np.ndarray, float]:
+    """Single-query dense.search calls: latencies (ms), ids, scores, other processes' CPU share meanwhile."""
     for i in range(min(WARMUP_QUERIES, len(queries))):
         dense.search(index, queries[i:i + 1], k)
     ids = np.empty((len(queries), k), dtype=np.int64)
     scores = np.empty((len(queries), k), dtype=np.float32)
     timings: list[float] = []
+    meter = LoadMeter()
     gc.disable()
     try:
         for i in range(len(queries)):
@@ -154,12 +147,43 @@ def measure_index(kind: str, vectors: np.ndarray, queries: np.ndarray,
             ids[i], scores[i] = found[0], cosines[0]
     finally:
         gc.enable()
+    return timings, ids, scores, meter.report()["other_processes_cpu_share"]
+
+
+def measure_index(kind: str, vectors: np.ndarray, queries: np.ndarray,
+                  k: int) -> tuple[dict, np.ndarray, np.ndarray, dict | None]:
+    """Build with dense.build_index, size it, time single-query dense.search calls.
+
+    For the flat index, when FAISS runs more than one thread, the same queries are timed again
+    with one thread (supplementary figures, not the baseline).
+    """
+    n = len(vectors)
+    log(f"{label(n)}: building {kind}" + (" (minutes at this size on 2 cores)" if kind == "hnsw" and n >= LARGE else ""))
+    started = time.perf_counter()
+    index = dense.build_index(vectors, kind=kind)
+    build_s = time.perf_counter() - started
+    assert dense.index_kind(index) == kind and index.ntotal == n
+    memory_bytes = int(faiss.serialize_index(index).nbytes)
+    log(f"{label(n)}: {kind} built in {build_s:.1f} s, {memory_bytes / 2**20:.1f} MB; timing {len(queries)} queries")
+
+    threads = faiss.omp_get_max_threads()
+    timings, ids, scores, other = time_queries(index, queries, k)
+    figures = {"kind": kind, "build_s": round(build_s, 3), "memory_mb": round(memory_bytes / 2**20, 2),
+               "threads": threads, **latency_stats(timings), "other_processes_cpu_share": other}
+    log(f"{label(n)}: {kind} p50 {figures['p50_ms']:.3f} ms  p95 {figures['p95_ms']:.3f} ms"
+        + (f"  (other processes {other:.0%} CPU)" if other is not None else ""))
+    one_thread = None
+    if kind == "flat" and threads > 1:
+        faiss.omp_set_num_threads(1)
+        try:
+            timings, _, _, other = time_queries(index, queries, k)
+        finally:
+            faiss.omp_set_num_threads(threads)
+        one_thread = {**figures, "threads": 1, **latency_stats(timings), "other_processes_cpu_share": other}
+        log(f"{label(n)}: flat with 1 thread p50 {one_thread['p50_ms']:.3f} ms  p95 {one_thread['p95_ms']:.3f} ms")
     del index
     gc.collect()
-    figures = {"kind": kind, "build_s": round(build_s, 3), "memory_mb": round(memory_bytes / 2**20, 2),
-               **latency_stats(timings)}
-    log(f"{label(n)}: {kind} p50 {figures['p50_ms']:.3f} ms  p95 {figures['p95_ms']:.3f} ms")
-    return figures, ids, scores
+    return figures, ids, scores, one_thread
 
 
 def recall_at_k(approx: np.ndarray, exact: np.ndarray) -> float:
@@ -178,8 +202,8 @@ def auto_kind(n: int) -> str:
 def measure_size(n: int, data: np.ndarray, queries: np.ndarray, k: int) -> tuple[list[dict], dict]:
     """Rows exact / hnsw / auto for the first n vectors, and the exact neighbour cosines of the queries."""
     vectors = data[:n]
-    exact, exact_ids, exact_scores = measure_index("flat", vectors, queries, k)
-    approx, approx_ids, _ = measure_index("hnsw", vectors, queries, k)
+    exact, exact_ids, exact_scores, exact_one_thread = measure_index("flat", vectors, queries, k)
+    approx, approx_ids, _, _ = measure_index("hnsw", vectors, queries, k)
     recall = round(recall_at_k(approx_ids, exact_ids), 4)
     exact.update(recall_at_10=1.0, p50_ratio_vs_exact=1.0, p95_ratio_vs_exact=1.0)
     approx.update(recall_at_10=recall,
@@ -191,6 +215,13 @@ def measure_size(n: int, data: np.ndarray, queries: np.ndarray, k: int) -> tuple
             {"size": n, "index": "auto", "baseline": False, **chosen,
              "note": f"build_index(kind='auto') picks {chosen['kind']} at {n:,} (APPROX_FROM={dense.APPROX_FROM:,}); "
                      f"figures of that row"}]
+    if exact_one_thread is not None:
+        rows.append({"size": n, "index": "exact_1thread", "baseline": False, **exact_one_thread,
+                     "recall_at_10": 1.0,
+                     "p50_ratio_vs_exact": round(exact_one_thread["p50_ms"] / exact["p50_ms"], 3),
+                     "p95_ratio_vs_exact": round(exact_one_thread["p95_ms"] / exact["p95_ms"], 3),
+                     "note": "supplementary: the same flat index timed with faiss.omp_set_num_threads(1); "
+                             "not the baseline (production runs one thread per query)"})
     stats = {"median_top1_cosine": round(float(np.median(exact_scores[:, 0])), 3),
              f"median_top{k}_cosine": round(float(np.median(exact_scores[:, -1])), 3)}
     return rows, stats
@@ -208,6 +239,13 @@ def recommendation(rows: list[dict]) -> dict:
             found = n
             break
         previous = n
+    one_thread = None
+    for n in sizes:
+        flat1 = by_size[n].get("exact_1thread")
+        hnsw = by_size[n]["hnsw"]
+        if flat1 and hnsw["p50_ms"] * SPEEDUP_NEEDED <= flat1["p50_ms"] and hnsw["recall_at_10"] >= RECALL_NEEDED:
+            one_thread = n
+            break
     approx_from = dense.APPROX_FROM
     if found is None:
         verdict = (f"no measured size meets the rule; HNSW never pays off up to {label(sizes[-1])} "
@@ -226,7 +264,8 @@ def recommendation(rows: list[dict]) -> dict:
         verdict = (f"APPROX_FROM={approx_from:,} is too high: the rule is met already at {label(found)}")
     return {"rule": f"smallest size with hnsw p50 <= exact p50 / {SPEEDUP_NEEDED:g} and recall@10 >= {RECALL_NEEDED}",
             "smallest_size": found, "previous_measured_size": previous, "sizes_measured": sizes,
-            "approx_from_in_dense_py": approx_from, "verdict": verdict}
+            "approx_from_in_dense_py": approx_from, "verdict": verdict,
+            "smallest_size_if_exact_ran_on_1_thread": one_thread}
 
 
 # ------------------------------------------------------------------ real corpus
@@ -316,7 +355,7 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--seed", type=int, default=20261125)
     parser.add_argument("--threads", type=int, default=None,
-                        help="faiss.omp_set_num_threads (default: leave FAISS's default, as production does)")
+                        help="faiss.omp_set_num_threads (default 1: one thread per query, as the API runs)")
     parser.add_argument("--no-real", action="store_true", help="skip the real-corpus end-to-end timings")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "kb_search.json")
     args = parser.parse_args()
@@ -324,6 +363,8 @@ def main() -> None:
     sizes = QUICK_SIZES if args.quick else sorted({parse_size(s) for s in args.sizes.split(",") if s.strip()})
     if args.threads is not None:
         faiss.omp_set_num_threads(args.threads)
+    else:
+        dense.one_thread_per_query()
     machine = machine_info()
     log(f"sizes {[label(n) for n in sizes]}, dim {args.dim}, faiss {faiss.__version__} "
         f"with {machine['faiss_omp_threads']} OpenMP threads")
@@ -367,7 +408,10 @@ def main() -> None:
                    "memory": "bytes of faiss.serialize_index(index) (what dense.save writes), in MiB",
                    "recall": f"recall@{args.k} of the HNSW top-{args.k} against the exact top-{args.k}, mean over queries",
                    "threads": f"faiss.omp_get_max_threads() = {machine['faiss_omp_threads']}"
-                              + (" (set by --threads)" if args.threads is not None else " (FAISS default, as in production)"),
+                              + (" (set by --threads)" if args.threads is not None else " (dense.one_thread_per_query, as in production)"),
+                   "exact_1thread": "supplementary row: the flat index timed again with one FAISS thread",
+                   "other_processes_cpu_share": "per row: share of all cores used by other processes while it was "
+                                                "timed (null when the timing took under 1 s: too short to tell)",
                    "auto": "the kind dense.build_index(kind='auto') picks (n >= APPROX_FROM -> hnsw); "
                            "figures of that kind's row"},
         "rows": rows,
@@ -381,13 +425,13 @@ def main() -> None:
 
     print(f"dense index, dim {args.dim}, k={args.k}, faiss {faiss.__version__}, "
           f"{machine['faiss_omp_threads']} threads, {machine['cpus']} cpus; memory = serialize_index bytes")
-    header = (f"{'size':>6} {'index':<12} {'build s':>9} {'mem MB':>9} {'p50 ms':>9} {'p95 ms':>9} "
+    header = (f"{'size':>6} {'index':<13} {'build s':>9} {'mem MB':>9} {'p50 ms':>9} {'p95 ms':>9} "
               f"{'recall@10':>9} {'p50 x':>7} {'p95 x':>7}")
     print(header)
     print("-" * len(header))
     for row in rows:
         name = row["index"] + (f"->{row['kind']}" if row["index"] == "auto" else "")
-        print(f"{label(row['size']):>6} {name:<12} {row['build_s']:9.2f} {row['memory_mb']:9.1f} "
+        print(f"{label(row['size']):>6} {name:<13} {row['build_s']:9.2f} {row['memory_mb']:9.1f} "
               f"{row['p50_ms']:9.3f} {row['p95_ms']:9.3f} {row['recall_at_10']:9.3f} "
               f"{row['p50_ratio_vs_exact']:7.3f} {row['p95_ratio_vs_exact']:7.3f}")
     print("(p50 x / p95 x: latency over the exact baseline at the same size)")
@@ -403,8 +447,15 @@ def main() -> None:
           f"{label(rec['smallest_size']) if rec['smallest_size'] else 'none'}; "
           f"APPROX_FROM in dense.py = {rec['approx_from_in_dense_py']:,}")
     print(f"  {rec['verdict']}")
+    if any(row["index"] == "exact_1thread" for row in rows):
+        print(f"  (same rule against the exact index on 1 thread: "
+              f"{label(rec['smallest_size_if_exact_ran_on_1_thread']) if rec['smallest_size_if_exact_ran_on_1_thread'] else 'none'})")
+    busy = [f"{label(r['size'])} {r['index']} {r['other_processes_cpu_share']:.0%}" for r in rows
+            if r["index"] != "auto" and (r["other_processes_cpu_share"] or 0) > 0.1]
+    if busy:
+        print("  rows timed while other processes used >10% CPU: " + ", ".join(busy))
     load = report["machine_load_during_run"]
-    if load["other_processes_cpu_share"] > 0.1:
+    if (load["other_processes_cpu_share"] or 0) > 0.1:
         print(f"WARNING: other processes used {load['other_processes_cpu_share']:.0%} of the CPUs during the run; "
               "the latencies are not those of a quiet machine")
     print(f"written to {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")

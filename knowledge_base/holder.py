@@ -9,6 +9,7 @@ import logging
 import threading
 from pathlib import Path
 
+from knowledge_base import dense
 from knowledge_base.config import KbConfig
 from knowledge_base.index import current_version
 from knowledge_base.search import KnowledgeBase, shared_encoders
@@ -25,6 +26,7 @@ class KnowledgeBaseHolder:
         self.current: KnowledgeBase | None = None
         self.error: str | None = None
         self._lock = threading.Lock()
+        dense.one_thread_per_query()
 
     def refresh(self) -> bool:
         """Open the version CURRENT names if it is not the one in use; True when swapped."""
