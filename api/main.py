@@ -38,6 +38,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.gateway = ChatGateway(sessionmaker=app.state.sessionmaker, bot=app.state.bot)
         app.state.address_parser = get_parser
         app.state.connections = ChatConnections()
+        app.state.sms = sms_sender(settings)
+        workers = start_workers(app, settings) if settings.background_workers else []
         app.state.kb = kb_holder(settings)
         await asyncio.to_thread(app.state.kb.refresh)
         kb_watch = asyncio.create_task(watch_kb(app.state.kb, settings.kb_reload_seconds))
@@ -50,6 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             kb_watch.cancel()
+            for task in workers:
+                task.cancel()
             if feed is not None:
                 feed.cancel()
             await http.aclose()
@@ -61,6 +65,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _add_error_handlers(app)
     _include_routers(app)
     return app
+
+
+def sms_sender(settings: Settings):
+    """Twilio when configured; None keeps SMS in the outbox (supervisors see them waiting)."""
+    if not (settings.twilio_account_sid and settings.twilio_auth_token):
+        return None
+    from api.notify.sms import TwilioSms
+
+    return TwilioSms(account_sid=settings.twilio_account_sid, auth_token=settings.twilio_auth_token,
+                     from_number=settings.twilio_from_number,
+                     messaging_service_sid=settings.twilio_messaging_service_sid,
+                     base_url=settings.twilio_base_url)
+
+
+def start_workers(app: FastAPI, settings: Settings) -> list[asyncio.Task]:
+    """The embedded workers: the outbox, and the ticket jobs (SLA, re-dispatch, backlog)."""
+    from datetime import timedelta
+
+    from api.notify.worker import OutboxWorker
+    from api.tickets.jobs import run_ticket_jobs
+
+    worker = OutboxWorker(sessionmaker=app.state.sessionmaker, sms=app.state.sms,
+                          status_callback_url=settings.public_base_url.rstrip("/") + "/api/notify/twilio/status",
+                          connections=app.state.connections)
+    return [asyncio.create_task(worker.run()),
+            asyncio.create_task(run_ticket_jobs(
+                sessionmaker=app.state.sessionmaker, supervisors=settings.supervisor_mobiles,
+                offer_timeout=timedelta(minutes=settings.dispatch_offer_timeout_minutes)))]
 
 
 def kb_holder(settings: Settings):
@@ -87,12 +119,16 @@ def _include_routers(app: FastAPI) -> None:
     from api.channels.web import router as web_router
     from api.conversations.routes import chat_router, staff_router
     from api.customers.routes import router as customers_router
+    from api.dispatch.routes import router as dispatch_router
     from api.kb.routes import router as kb_router
     from api.metering.routes import router as metering_router
+    from api.notify.routes import staff_router as notify_router
+    from api.notify.routes import twilio_router
     from api.outages.routes import router as outages_router
     from api.tickets.routes import router as tickets_router
 
-    for router in (chat_router, staff_router, customers_router, kb_router, metering_router,
+    for router in (chat_router, staff_router, customers_router, dispatch_router, kb_router, metering_router,
+                   notify_router, twilio_router,
                    outages_router, tickets_router, web_router):
         app.include_router(router)
 

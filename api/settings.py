@@ -29,6 +29,18 @@ class Settings(BaseSettings):
     area_outage_share: float = 0.5
     low_voltage_volts: float = 198.0
     timezone: str = "Asia/Shanghai"
+    # Dispatch, SLA and notifications. Background workers run in the API process unless turned off
+    # (production runs them as their own processes; tests turn them off and drive them directly).
+    background_workers: bool = True
+    dispatch_offer_timeout_minutes: int = 10  # an offer nobody accepts goes to another crew
+    supervisor_mobiles: list[str] = ["13700009901"]  # warned before and told at an SLA breach
+    # Twilio: without an account SID and token, SMS wait in the outbox (visible to supervisors).
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_base_url: str | None = None  # only for a local fake of Twilio's REST API in tests
+    public_base_url: str = "http://127.0.0.1:8000"  # how Twilio reaches us: callbacks and signatures
     # Knowledge base: built indexes live in kb_dir (python -m knowledge_base build).
     kb_dir: Path = ROOT / "var" / "kb"
     kb_region: str = "nx-guyuan-demo"

@@ -151,7 +151,7 @@ def kb_home(tmp_path) -> Path:
 def settings(db_url, kb_home) -> Settings:
     """Settings for one test: its own database, a closed port for Rasa unless a test says so."""
     return Settings(database_url=db_url, service_token=TEST_TOKEN, rasa_url="http://127.0.0.1:9",
-                    rasa_timeout_seconds=1.0, kb_dir=kb_home)
+                    rasa_timeout_seconds=1.0, kb_dir=kb_home, background_workers=False)
 
 
 @pytest.fixture

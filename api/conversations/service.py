@@ -83,6 +83,16 @@ def record_replies(*, session: Session, customer_message_id: int, sender: str,
     session.commit()
 
 
+def record_notice(*, session: Session, conversation_id: str, text: str, now: datetime) -> Message | None:
+    """A system notice in a conversation (ticket progress); None when the conversation is unknown."""
+    if session.get(Conversation, conversation_id) is None:
+        return None
+    message = Message(conversation_id=conversation_id, at=now, sender="system", text=text)
+    session.add(message)
+    session.flush()
+    return message
+
+
 def get_or_empty(*, session: Session, conversation_id: str) -> ConversationRead:
     """A conversation's turns, or an empty web conversation when none exists yet."""
     try:

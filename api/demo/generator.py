@@ -34,6 +34,8 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
 from api.customers.models import AccountBalance, Bill, Customer
+from api.demo.crews import AHEAD, crew_rows, local_day, shift_rows
+from api.dispatch.models import Crew, CrewMember, CrewShift
 from api.demo.showcase import HOUSEHOLD_OUTAGE_ROLES, LOW_VOLTAGE_ROLES, SHOWCASE, fixed_accounts
 from api.geo.gazetteer import TOWNS, Town
 from api.metering.models import Feeder, Meter, MeterEvent, Reading, TransformerArea, WeatherHour
@@ -1378,6 +1380,10 @@ def generate(
                 balance = int(500 + scale * u)
             balances.append({"customer_id": r["customer_id"], "balance_fen": balance, "updated_at": end})
         _insert(conn, AccountBalance, balances)
+        crews, members = crew_rows(seed)
+        _insert(conn, Crew, crews)
+        _insert(conn, CrewMember, members)
+        _insert(conn, CrewShift, shift_rows(local_day(start), local_day(end + AHEAD)))
         _analyze(conn)
         conn.commit()
 
@@ -1404,6 +1410,17 @@ def _analyze(conn: Connection) -> None:
         conn.exec_driver_sql("ANALYZE readings, meter_events, meters, customers, transformer_areas")
 
 
+def _extend_shifts(conn: Connection, end: datetime) -> None:
+    """Crews keep working while the live demo runs: shifts reach 30 days past `end`."""
+    last = conn.execute(select(func.max(CrewShift.starts_at))).scalar_one()
+    if last is None:
+        return
+    first_day, last_day = local_day(last) + timedelta(days=1), local_day(end + AHEAD)
+    if first_day <= last_day:
+        _insert(conn, CrewShift, shift_rows(first_day, last_day))
+        conn.commit()
+
+
 def refresh_live(engine: Engine, *, end: datetime | None = None, progress: Progress | None = None) -> RefreshSummary:
     """Extend the readings up to `end` and move the live situations there (no full re-seed)."""
     started = time.monotonic()
@@ -1424,6 +1441,7 @@ def refresh_live(engine: Engine, *, end: datetime | None = None, progress: Progr
         if new_end == old_end:
             say(f"demo already current at {old_end.isoformat()}")
             return RefreshSummary(old_end, new_end, 0, 0, 0, 0, 0, round(time.monotonic() - started, 1))
+        _extend_shifts(conn, new_end)
         say(f"demo: moving live situations from {old_end.isoformat()} to {new_end.isoformat()}")
 
         regen_from = min(old_end + HOUR, new_end - (LIVE_HOURS - 1) * HOUR)

@@ -8,8 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.db import Base, UTCDateTime
 
-TICKET_TYPES = ("故障报修", "安全隐患")
-TICKET_STATUSES = ("新建", "已派单", "已接单", "已到达", "已处理", "已回访", "已关闭", "挂起", "退单")
+TICKET_TYPES = ("故障报修", "安全隐患", "投诉", "业务办理", "咨询回访", "稽查任务", "充电设施故障")
 
 
 class Ticket(Base):
@@ -46,14 +45,32 @@ class Ticket(Base):
     diagnosis_summary: Mapped[str] = mapped_column(String(256))
     crew_note: Mapped[str] = mapped_column(Text)
     metering_snapshot: Mapped[dict | None] = mapped_column(JSON)
-    arrive_by: Mapped[datetime] = mapped_column(UTCDateTime)
+    arrive_by: Mapped[datetime] = mapped_column(UTCDateTime)  # the SLA due time (arrival for faults)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # What the ticket asks for beyond a fault (业务办理: service type, preferred time; 投诉: subject).
+    details: Mapped[dict | None] = mapped_column(JSON)
+    # Work in progress: the crew, when each step happened, the crew's estimated arrival.
+    crew_id: Mapped[str | None] = mapped_column(ForeignKey("crews.id"), index=True)
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    crew_eta: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # SLA: the clock stops while 挂起 (remaining minutes kept), warnings and breaches recorded once.
+    suspended_from: Mapped[str | None] = mapped_column(String(8))
+    sla_remaining_minutes: Mapped[float | None]
+    sla_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    satisfaction: Mapped[int | None] = mapped_column(Integer)  # 1–5 from the customer's survey
 
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan"
     )
     parent: Mapped[Ticket | None] = relationship(remote_side=[id])
+    crew: Mapped["Crew | None"] = relationship(lazy="joined")  # noqa: F821 (api.dispatch.models)
 
 
 class TicketEvent(Base):

@@ -7,8 +7,10 @@ from sqlalchemy.orm import Session
 from api.auth import require_service
 from api.clock import request_now
 from api.db import get_session
-from api.tickets import service
-from api.tickets.schemas import FaultReportCreate, TicketList, TicketRead
+from api.dispatch import service as dispatch
+from api.dispatch.schemas import ReassignCreate
+from api.tickets import flows, lifecycle, service
+from api.tickets.schemas import FaultReportCreate, TicketList, TicketRead, TransitionCreate
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"], dependencies=[Depends(require_service)])
 
@@ -17,10 +19,15 @@ router = APIRouter(prefix="/api/tickets", tags=["tickets"], dependencies=[Depend
 def create_fault_ticket(report: FaultReportCreate, request: Request,
                         session: Session = Depends(get_session)) -> TicketRead:
     """Open a fault or hazard ticket; the same idempotency_key returns the same ticket."""
-    return service.create_fault_ticket(
+    now = request_now(request)
+    created = service.create_fault_ticket(
         session=session, report=report, settings=request.app.state.settings,
-        parser=request.app.state.address_parser(), now=request_now(request),
+        parser=request.app.state.address_parser(), now=now,
     )
+    if created.status == "新建" and not created.attached_to_existing:
+        flows.dispatch_new(session=session, number=created.number, now=now)
+        created = service.get_by_number(session=session, number=created.number)
+    return created
 
 
 @router.get("", response_model=TicketList)
@@ -47,3 +54,57 @@ def get_ticket(number: str, session: Session = Depends(get_session)) -> TicketRe
     except service.TicketNotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND,
                             detail={"code": "ticket_not_found", "message": f"没有找到工单 {number}"})
+
+
+def _locked(session: Session, number: str):
+    try:
+        return service.get_for_update(session=session, number=number)
+    except service.TicketNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            detail={"code": "ticket_not_found", "message": f"没有找到工单 {number}"})
+
+
+def _conflict(exc: lifecycle.InvalidTransition) -> HTTPException:
+    return HTTPException(status.HTTP_409_CONFLICT, detail={"code": exc.code, "message": exc.message})
+
+
+@router.post("/{number}/transitions", response_model=TicketRead)
+def transition(number: str, body: TransitionCreate, request: Request,
+               session: Session = Depends(get_session)) -> TicketRead:
+    """Move a ticket through its lifecycle; an action not allowed from its status is a 409."""
+    ticket = _locked(session, number)
+    now = request_now(request)
+    try:
+        if body.action in ("accept", "arrive", "resolve", "reject") and ticket.crew is not None:
+            flows.apply_crew_action(session=session, ticket=ticket, crew=ticket.crew, action=body.action,
+                                    note=body.note or "", now=now, actor=body.actor)
+        elif body.action == "dispatch":
+            lifecycle.target("dispatch", status=ticket.status, ticket_type=ticket.type)
+            if not dispatch.dispatch(session=session, ticket=ticket, now=now, actor=body.actor):
+                raise lifecycle.InvalidTransition("no_crew", "当前没有可以接单的班组，工单已进入待派队列")
+        else:
+            service.transition(session=session, ticket=ticket, action=body.action, actor=body.actor, now=now,
+                               note=body.note)
+    except lifecycle.InvalidTransition as exc:
+        session.rollback()
+        raise _conflict(exc)
+    session.commit()
+    return service.get_by_number(session=session, number=number)
+
+
+@router.post("/{number}/reassign", response_model=TicketRead)
+def reassign(number: str, body: ReassignCreate, request: Request,
+             session: Session = Depends(get_session)) -> TicketRead:
+    """A supervisor gives the ticket to another crew; the reason goes on the timeline."""
+    ticket = _locked(session, number)
+    try:
+        dispatch.reassign(session=session, ticket=ticket, crew_id=body.crew_id, reason=body.reason,
+                          actor="supervisor", now=request_now(request))
+    except dispatch.NoSuchCrew:
+        session.rollback()
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            detail={"code": "crew_not_found", "message": f"没有找到班组 {body.crew_id}"})
+    except lifecycle.InvalidTransition as exc:
+        session.rollback()
+        raise _conflict(exc)
+    return service.get_by_number(session=session, number=number)

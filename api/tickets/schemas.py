@@ -42,9 +42,22 @@ class Diagnosis(BaseModel):
 
 
 class Sla(BaseModel):
+    """The commitment: for faults arrival on site, for complaints contacting the customer, …"""
+
     area_class: str
+    what: str = "到达现场"
     arrive_minutes: int
-    arrive_by: datetime
+    arrive_by: datetime  # the due time (moved on when a paused ticket resumes)
+    paused: bool = False
+    warned: bool = False
+    breached: bool = False
+
+
+class CrewRef(BaseModel):
+    """The crew on a ticket (the customer sees the name only)."""
+
+    id: str
+    name: str
 
 
 class TicketEventRead(BaseModel):
@@ -80,9 +93,23 @@ class TicketRead(BaseModel):
     sla: Sla
     metering_snapshot: dict | None
     created_at: datetime
+    details: dict | None = None
+    crew: CrewRef | None = None
+    crew_eta: datetime | None = None
+    satisfaction: int | None = None
+    escalation_level: int = 0
+    allowed_actions: list[str] = []
     events: list[TicketEventRead] = []
 
 
 class TicketList(BaseModel):
     items: list[TicketRead]
     total: int
+
+
+class TransitionCreate(BaseModel):
+    """A state-machine action on a ticket (接单, 到达现场, 挂起 …) with the reason where one is needed."""
+
+    action: str = Field(min_length=1, max_length=16)
+    note: str | None = Field(default=None, max_length=1000)
+    actor: str = Field(default="service", min_length=1, max_length=64)

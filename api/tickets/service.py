@@ -13,12 +13,13 @@ from api.db import utcnow
 from api.metering import service as metering
 from api.settings import Settings
 from api.text import mask_phone
+from api.tickets import lifecycle, sla
 from api.tickets.diagnosis import diagnose
 from api.tickets.models import Ticket, TicketCounter, TicketEvent
-from api.tickets.schemas import Diagnosis, FaultReportCreate, Sla, TicketEventRead, TicketRead
+from api.tickets.schemas import CrewRef, Diagnosis, FaultReportCreate, Sla, TicketEventRead, TicketRead
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-OPEN_STATUSES = ("新建", "已派单", "已接单", "已到达", "挂起")
+OPEN_STATUSES = lifecycle.OPEN
 TYPE_BY_KIND = {"outage": "故障报修", "hazard": "安全隐患"}
 PRIORITY_BY_DIAGNOSIS = {"hazard": 1, "area_outage": 2, "household_outage": 2}
 
@@ -132,6 +133,55 @@ def create_fault_ticket(
     return to_read(ticket, attached=parent is not None, parent_number=parent.number if parent else None)
 
 
+STEP_TIMES = {"已派单": "assigned_at", "已接单": "accepted_at", "已到达": "arrived_at", "已处理": "resolved_at",
+              "已关闭": "closed_at"}
+
+
+def transition(*, session: Session, ticket: Ticket, action: str, actor: str, now: datetime,
+               note: str | None = None, commit: bool = False) -> TicketEvent:
+    """Apply one state-machine action: the status, step times, the SLA pause, and the event row.
+
+    Raises lifecycle.InvalidTransition when the action is not allowed from the current status.
+    The caller commits (so outbox messages go in the same transaction), unless commit=True.
+    """
+    before = ticket.status
+    after = lifecycle.target(action, status=before, ticket_type=ticket.type,
+                             suspended_from=ticket.suspended_from, note=note)
+    policy = sla.policy_for(ticket.type, ticket.area_class)
+    if action == "suspend":  # the SLA clock stops: keep what is left of it
+        ticket.suspended_from = before
+        ticket.sla_remaining_minutes = sla.remaining(policy, ticket.arrive_by, now)
+    elif action == "resume":
+        ticket.arrive_by = sla.resume(policy, ticket.sla_remaining_minutes or 0.0, now)
+        ticket.suspended_from = ticket.sla_remaining_minutes = None
+    elif action == "escalate":
+        ticket.priority = max(1, ticket.priority - 1)
+        ticket.escalation_level += 1
+    if action in ("reassign", "reject", "cancel"):
+        ticket.crew_eta = None
+    if after in STEP_TIMES and after != before:
+        setattr(ticket, STEP_TIMES[after], now)
+    ticket.status = after
+    ticket.updated_at = now
+    event = TicketEvent(at=now, actor=actor, action=lifecycle.ACTIONS[action].label,
+                        from_status=before, to_status=after, note=(note or "").strip() or None)
+    ticket.events.append(event)
+    if commit:
+        session.commit()
+    return event
+
+
+def get_for_update(*, session: Session, number: str) -> Ticket:
+    """The ticket row to change (locked on PostgreSQL so two crews' replies apply one after the other)."""
+    query = _with_events().where(Ticket.number == number.upper())
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(of=Ticket)
+    ticket = session.scalar(query)
+    if ticket is None:
+        raise TicketNotFound(number)
+    return ticket
+
+
 def _find_customer(*, session: Session, report: FaultReportCreate):
     if report.account_no:
         customer = customers.get_by_account_no(session=session, account_no=report.account_no)
@@ -172,8 +222,9 @@ def _with_events():
 
 
 def get_by_number(*, session: Session, number: str) -> TicketRead:
-    """One ticket with its timeline."""
-    ticket = session.scalar(_with_events().where(Ticket.number == number.upper()))
+    """One ticket with its timeline (fresh from the database, even if this session changed it)."""
+    ticket = session.scalar(_with_events().where(Ticket.number == number.upper())
+                            .execution_options(populate_existing=True))
     if ticket is None:
         raise TicketNotFound(number)
     return to_read(ticket, attached=ticket.parent_id is not None)
@@ -221,11 +272,18 @@ def to_read(ticket: Ticket, *, attached: bool, parent_number: str | None = None)
         attached_to_existing=attached,
         diagnosis=Diagnosis(code=ticket.diagnosis_code, summary=ticket.diagnosis_summary,
                             crew_note=ticket.crew_note),
-        sla=Sla(area_class=ticket.area_class,
+        sla=Sla(area_class=ticket.area_class, what=sla.policy_for(ticket.type, ticket.area_class).what,
                 arrive_minutes=round((ticket.arrive_by - ticket.created_at).total_seconds() / 60),
-                arrive_by=ticket.arrive_by.astimezone(SHANGHAI)),
+                arrive_by=ticket.arrive_by.astimezone(SHANGHAI), paused=ticket.status == "挂起",
+                warned=ticket.sla_warned_at is not None, breached=ticket.sla_breached_at is not None),
         metering_snapshot=ticket.metering_snapshot,
         created_at=ticket.created_at.astimezone(SHANGHAI),
+        details=ticket.details,
+        crew=CrewRef(id=ticket.crew.id, name=ticket.crew.name) if ticket.crew_id and ticket.crew else None,
+        crew_eta=ticket.crew_eta.astimezone(SHANGHAI) if ticket.crew_eta else None,
+        satisfaction=ticket.satisfaction,
+        escalation_level=ticket.escalation_level,
+        allowed_actions=lifecycle.allowed(ticket.status, ticket.type),
         events=[
             TicketEventRead.model_validate(e).model_copy(update={"at": e.at.astimezone(SHANGHAI)})
             for e in ticket.events

@@ -33,8 +33,8 @@ def test_area_outage_reports_attach_to_one_area_ticket(client, auth):
     assert second["sla"]["arrive_by"] == first["sla"]["arrive_by"]
 
     area_ticket = client.get(f"/api/tickets/{first['number']}", headers=auth).json()
-    assert [e["action"] for e in area_ticket["events"]] == ["创建", "关联报修"]
-    assert second["number"] in area_ticket["events"][1]["note"]
+    assert [e["action"] for e in area_ticket["events"]] == ["创建", "派单", "关联报修"]  # dispatched at once
+    assert second["number"] in area_ticket["events"][2]["note"]
 
 
 def test_household_outage_gets_its_own_ticket_with_the_household_diagnosis(client, auth):
@@ -138,5 +138,5 @@ def test_list_filters_by_status_and_type(client, auth):
     report(client, auth, kind="hazard", account_no=SHOWCASE["normal"][0], description="树枝碰到电线")
     hazards = client.get("/api/tickets", params={"type": "安全隐患"}, headers=auth).json()
     assert hazards["total"] == 1 and hazards["items"][0]["type"] == "安全隐患"
-    new = client.get("/api/tickets", params={"status": "新建"}, headers=auth).json()
-    assert new["total"] == 2
+    dispatched = client.get("/api/tickets", params={"status": "已派单"}, headers=auth).json()
+    assert dispatched["total"] == 2  # each went to a crew as it was created
