@@ -20,50 +20,38 @@ from actions.common import (
 )
 from actions.faults import arrival_sentence
 
-TYPE_NAMES = {"fault": "故障报修", "outage": "停电报修", "hazard": "安全隐患", "complaint": "投诉"}
-# The API's statuses (api/tickets/models.py TICKET_STATUSES) as a customer would hear them.
+# The API's statuses (api/tickets/lifecycle.py) and timeline actions as a customer would hear them.
 STATUS_NAMES = {
-    "新建": "已受理，正在安排抢修人员",
-    "已派单": "已派单给抢修班组",
-    "已接单": "抢修人员已接单，正在赶往现场",
-    "已到达": "抢修人员已到达现场",
+    "新建": "已受理，正在安排处理人员",
+    "已派单": "已派给处理班组，等待班组接单",
+    "已接单": "处理人员已接单，正在赶往现场",
+    "已到达": "处理人员已到达现场",
     "已处理": "已处理完毕",
     "已回访": "已处理完毕并完成回访",
     "已关闭": "已办结",
     "挂起": "暂时挂起，条件具备后继续处理",
-    "退单": "已退单",
-    "new": "已受理",
-    "open": "已受理",
-    "accepted": "已受理",
-    "attached": "已并入区域抢修工单",
-    "dispatched": "已派单",
-    "assigned": "已派单",
-    "en_route": "抢修人员已出发",
-    "arrived": "抢修人员已到达现场",
-    "on_site": "抢修人员已到达现场",
-    "in_progress": "抢修中",
-    "repairing": "抢修中",
-    "resolved": "已修复",
-    "closed": "已办结",
-    "cancelled": "已撤销",
+    "退单": "正在重新安排处理班组",
 }
+# Timeline steps a customer is told about (internal ones — 退单, 升级, 时限预警 — are not shown).
 ACTION_NAMES = {
     "创建": "工单已受理",
     "关联": "已并入区域抢修工单",
     "关联报修": "同一区域又有用户报修",
-    "created": "工单已受理",
-    "attached": "已并入区域抢修工单",
-    "dispatched": "已派单给抢修班组",
-    "assigned": "已派单给抢修班组",
-    "en_route": "抢修人员已出发",
-    "arrived": "抢修人员到达现场",
-    "resolved": "故障已修复",
-    "closed": "工单已办结",
-    "note": "备注",
-    "sms_sent": "已短信通知您",
-    "notified": "已通知您",
+    "派单": "已派单给处理班组",
+    "改派": "已改派其他班组处理",
+    "接单": "处理人员已接单",
+    "到达现场": "处理人员到达现场",
+    "处理完成": "处理完成",
+    "回访": "已完成回访",
+    "关闭": "工单已办结",
+    "挂起": "工单暂时挂起",
+    "恢复": "工单恢复处理",
+    "撤销": "工单已撤销",
 }
-FINISHED = {"已处理", "已回访", "已关闭", "退单", "resolved", "closed", "cancelled"}
+# Notes shown with the step (others are internal: crew names on 派单, reasons on 改派 …).
+NOTES_SHOWN = {"处理完成", "挂起", "撤销", "关联"}
+FINISHED = {"已处理", "已回访", "已关闭"}
+ON_SITE_TYPES = {"故障报修", "安全隐患", "充电设施故障"}
 
 
 def status_name(status: Any) -> str:
@@ -71,28 +59,37 @@ def status_name(status: Any) -> str:
 
 
 def ticket_message(ticket: Dict[str, Any]) -> str:
-    """Status, the last few events and the arrival commitment, in plain Chinese."""
+    """Status, who is handling it and when they arrive, the customer-facing timeline, the commitment."""
     number = ticket.get("number", "")
-    type_name = TYPE_NAMES.get(str(ticket.get("type")), str(ticket.get("type") or "工单"))
-    lines = [f"工单 {number}（{type_name}）当前状态：{status_name(ticket.get('status'))}。"]
+    lines = [f"工单 {number}（{ticket.get('type') or '工单'}）当前状态：{status_name(ticket.get('status'))}。"]
     created = ticket.get("created_at")
     if created:
         lines[0] += f"受理时间：{fmt_time(created)}。"
-    events = ticket.get("events") or []
-    if events:
-        lines.append("最近进展：")
-        for event in events[-4:]:
-            action = ACTION_NAMES.get(str(event.get("action")), str(event.get("action") or ""))
-            note = normalize(event.get("note"))
-            if note.startswith("诊断"):  # internal diagnosis codes are for the crew
-                note = ""
-            text = f"{action}：{note}" if note and note != action else action
+    crew = (ticket.get("crew") or {}).get("name")
+    status = str(ticket.get("status"))
+    if crew and status not in FINISHED:
+        eta = ticket.get("crew_eta")
+        arriving = status in ("已派单", "已接单") and eta and ticket.get("type") in ON_SITE_TYPES
+        lines.append(f"处理班组：{crew}" + (f"，预计{fmt_time(eta)}前到达" if arriving else "") + "。")
+    shown = [e for e in ticket.get("events") or [] if str(e.get("action")) in ACTION_NAMES]
+    if shown:
+        lines.append("办理进展：")
+        for event in shown[-5:]:
+            action = str(event.get("action"))
+            note = normalize(event.get("note")) if action in NOTES_SHOWN else ""
+            text = ACTION_NAMES[action] + (f"：{note}" if note else "")
             lines.append(f"· {fmt_time(event.get('at'))} {text}")
-    if str(ticket.get("status")) not in FINISHED and ticket.get("sla"):
-        lines.append("到场承诺：" + arrival_sentence(ticket.get("sla")))
+    sla = ticket.get("sla")
+    if status not in FINISHED and sla:
+        if ticket.get("type") in ON_SITE_TYPES and status in ("新建", "已派单", "已接单", "退单"):
+            lines.append("到场承诺：" + arrival_sentence(sla))
+        elif ticket.get("type") not in ON_SITE_TYPES:
+            lines.append(f"承诺时限：{sla.get('what') or '办结'}不晚于{fmt_time(sla.get('arrive_by'))}。")
     diagnosis = (ticket.get("diagnosis") or {}).get("summary")
-    if diagnosis:
+    if diagnosis and ticket.get("type") in ON_SITE_TYPES:
         lines.append(f"初步判断：{diagnosis}")
+    if status == "已处理" and not ticket.get("satisfaction"):
+        lines.append("我们已通过短信邀请您评价本次服务，回复数字1—5即可（5为非常满意）。")
     return "\n".join(lines)
 
 

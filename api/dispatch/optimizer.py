@@ -115,9 +115,9 @@ class Weights:
     """Weights of the cost terms, all in minutes-equivalent of travel.
 
     travel: per minute of driving. The unit of everything else.
-    lateness: per minute the crew is expected to arrive after `due_at`. Heavy, so that any
-        crew that makes the deadline beats one that misses it unless it is more than
-        `lateness` times farther; between crews that are both late, the earlier one wins.
+    lateness: per minute the crew is expected to arrive after `due_at`. Heavy: a crew that
+        would be x minutes late loses to one that is on time and drives up to 8·x minutes
+        more; between crews that are both late, the earlier one wins.
     load: per open ticket the crew already holds (its waiting queue and fairness). 15 means a
         crew with one ticket more must be 15 minutes closer to be preferred.
     junior_on_urgent: added for a priority-1 ticket when the crew is junior (experience 1);
@@ -193,27 +193,28 @@ def assign_batch(
     now: datetime,
     road: RoadModel = DEFAULT_ROAD,
     weights: Weights = DEFAULT_WEIGHTS,
-    *,
-    defer_minutes: float = 10.0,
 ) -> list[Assignment]:
     """Optimal crews for many tickets at once; tickets that get no crew are absent from the result.
 
     Each crew appears once per free slot (capacity − load − its pinned tickets here); the k-th
     slot of a crew is charged the load term for load + k, so work spreads over crews. `load`
-    counts the crew's open tickets *outside* this batch. Pinned tickets keep their crew
-    (even if it is now over capacity) and use up its slots. The solver then, in this order:
-    gives a crew to as many tickets as it can (no feasible crew is ever left idle while a ticket
-    it may take waits), and among those plans picks the one of least total cost, where a ticket
-    left waiting is charged the lateness it would gain by waiting `defer_minutes` (the
-    re-planning interval) for its best crew. So when crews are short, the tickets whose deadline
-    is at stake (or already past) go first; among the others, the cheap ones.
+    counts the crew's open tickets *outside* this batch. Pinned tickets keep their crew (even
+    if it is now off shift or over capacity) and use up its slots.
+
+    The solver gives a crew to as many tickets as it can (a crew is never left idle while a
+    ticket it may take waits) and, among those plans, picks the one of least total cost. When
+    there are more tickets than free slots, that serves the cheap tickets first, and a ticket
+    that can still make its deadline before one that will be late whoever goes: the most
+    tickets on time for the least driving. Lateness a ticket has already accrued (it is past
+    due) is the same whoever goes, so it is left out when tickets are weighed against each
+    other: a ticket is not pushed back for having waited.
 
     The result follows the order of `tickets`. Unassigned tickets are those whose id is not in
     it: `{t.id for t in tickets} - {a.ticket_id for a in result}`. Raises ValueError when a
     pinned crew is not among `crews`.
     """
     by_id = {c.id: c for c in crews}
-    pins: dict[str, int] = {}
+    pins: dict[str, int] = {}  # crew id -> pinned tickets of this batch
     result: dict[str, Assignment] = {}
     for ticket in tickets:
         if ticket.pinned_crew is None:
@@ -221,18 +222,17 @@ def assign_batch(
         crew = by_id.get(ticket.pinned_crew)
         if crew is None:
             raise ValueError(f"ticket {ticket.id} is pinned to unknown crew {ticket.pinned_crew}")
-        load = crew.load + pins.get(crew.id, 0)
+        held = crew.load + pins.get(crew.id, 0)
         pins[crew.id] = pins.get(crew.id, 0) + 1
         travel = road.travel_minutes(crew.lat, crew.lon, ticket.lat, ticket.lon, ticket.area_class)
-        cost_ = cost(replace(crew, load=load), ticket, now, road, weights)
+        cost_ = cost(replace(crew, load=held), ticket, now, road, weights)
         result[ticket.id] = _assignment(ticket, crew, travel, cost_, now)
 
     open_tickets = [t for t in tickets if t.pinned_crew is None]
     pool = [c for c in crews if c.on_shift and c.capacity - c.load - pins.get(c.id, 0) > 0]
     if open_tickets and pool:
-        for row, col, travel, cost_ in _solve(open_tickets, pool, pins, now, road, weights, defer_minutes):
-            ticket = open_tickets[row]
-            result[ticket.id] = _assignment(ticket, pool[col], travel, cost_, now)
+        for row, crew, travel, cost_ in _solve(open_tickets, pool, pins, now, road, weights):
+            result[open_tickets[row].id] = _assignment(open_tickets[row], crew, travel, cost_, now)
     return [result[t.id] for t in tickets if t.id in result]
 
 
@@ -251,52 +251,40 @@ def nearest_available(
 # ---------------------------------------------------------------------------------------- helpers
 
 
-def _solve(tickets, pool, pins, now, road, weights, defer_minutes):
-    """Rows (tickets) × slot columns → [(ticket index, crew index, travel, cost)] of the plan."""
-    m = len(pool)
-    crew_lat = np.radians([c.lat for c in pool])
-    crew_lon = np.radians([c.lon for c in pool])
+def _solve(tickets, pool, pins, now, road, weights) -> list[tuple[int, CrewState, float, float]]:
+    """The batch plan: [(ticket index, crew, travel, cost)] over tickets × free slots of `pool`."""
+    # tickets × crews: travel, lateness, junior penalty (as in `cost`, vectorised)
+    crew_lat = np.radians([c.lat for c in pool])[None, :]
+    crew_lon = np.radians([c.lon for c in pool])[None, :]
     t_lat = np.radians([t.lat for t in tickets])[:, None]
     t_lon = np.radians([t.lon for t in tickets])[:, None]
     per_km = np.array([road.minutes_per_km(t.area_class) for t in tickets])[:, None]
-    travel = _haversine_rad(t_lat, t_lon, crew_lat[None, :], crew_lon[None, :]) * per_km  # n × m
+    travel = _haversine_rad(t_lat, t_lon, crew_lat, crew_lon) * per_km
     until_due = np.array([_minutes_until(t.due_at, now) for t in tickets])[:, None]
     wait = np.array([_wait_minutes(c, now) for c in pool])[None, :]
-
-    allowed = _feasibility_matrix(tickets, pool)  # skills, districts; shift and slots already hold
-    experience = np.array([c.experience for c in pool])
     urgent = np.array([t.priority == 1 for t in tickets])[:, None]
-    junior = np.where(urgent, weights.junior_on_urgent * _gap(experience)[None, :], 0.0)
-    base = weights.travel * travel + junior  # n × m, without lateness and load
+    junior = np.where(urgent, weights.junior_on_urgent * _gap(np.array([c.experience for c in pool])), 0.0)
+    per_crew = (
+        weights.travel * travel
+        + weights.lateness * np.maximum(0.0, wait + travel - until_due)
+        + junior
+    )
+    allowed = _feasibility_matrix(tickets, pool)  # skill and district; shift and slots hold in `pool`
 
-    # Leaving a ticket waiting is charged what its best crew would cost `defer_minutes` later
-    # minus what it costs now: the lateness that the wait adds (see docstring).
-    later = base + weights.lateness * np.maximum(0.0, np.maximum(wait, defer_minutes) + travel - until_due)
-    load_now = np.array([c.load + pins.get(c.id, 0) for c in pool], dtype=float)
-    later += weights.load * load_now[None, :]
-    now_cost = base + weights.lateness * np.maximum(0.0, wait + travel - until_due)
-    best_later = np.where(allowed, later, np.inf).min(axis=1)
-    best_now = np.where(allowed, now_cost + weights.load * load_now[None, :], np.inf).min(axis=1)
-    reachable = np.isfinite(best_now)
-    defer = np.zeros(len(tickets))  # ≥ 0: the lateness that waiting adds
-    defer[reachable] = best_later[reachable] - best_now[reachable]
-    slots = np.array([c.capacity - c.load - pins.get(c.id, 0) for c in pool])
-    col_crew = np.repeat(np.arange(m), slots)  # one column per free slot
-    col_extra = np.concatenate([np.arange(k) for k in slots])  # 0 for a crew's first free slot, …
-    col_load = load_now[col_crew] + col_extra
-    matrix = now_cost[:, col_crew] + weights.load * col_load[None, :]  # n × slots
+    # tickets × slots: one column per free slot; the k-th slot of a crew carries load + k
+    held = np.array([c.load + pins.get(c.id, 0) for c in pool])
+    slots = np.array([c.capacity for c in pool]) - held
+    col_crew = np.repeat(np.arange(len(pool)), slots)
+    col_load = held[col_crew] + np.concatenate([np.arange(k) for k in slots])
+    matrix = per_crew[:, col_crew] + weights.load * col_load[None, :]
     ok = allowed[:, col_crew]
-    import os
-    if os.environ.get("SUNK"):
-        defer = weights.lateness * np.maximum(0.0, -until_due[:, 0])
-    solve_matrix = np.where(ok, matrix - defer[:, None], INFEASIBLE)
-    rows, cols = linear_sum_assignment(solve_matrix)
-    keep = ok[rows, cols]
-    rows, cols = rows[keep], cols[keep]
-    crews_of = col_crew[cols]
+
+    sunk = weights.lateness * np.maximum(0.0, -until_due)  # already late: the same whoever goes
+    rows, cols = linear_sum_assignment(np.where(ok, matrix - sunk, INFEASIBLE))
     return [
-        (int(r), int(j), float(travel[r, j]), float(matrix[r, c]))
-        for r, c, j in zip(rows, cols, crews_of)
+        (int(r), pool[col_crew[c]], float(travel[r, col_crew[c]]), float(matrix[r, c]))
+        for r, c in zip(rows, cols)
+        if ok[r, c]
     ]
 
 
@@ -312,6 +300,7 @@ def _feasibility_matrix(tickets, pool) -> np.ndarray:
 
 
 def _travel_from(candidates: Sequence[CrewState], ticket: TicketDemand, road: RoadModel) -> np.ndarray:
+    """Travel minutes from each candidate crew to the ticket."""
     n = len(candidates)
     lat = np.radians(np.fromiter((c.lat for c in candidates), float, n))
     lon = np.radians(np.fromiter((c.lon for c in candidates), float, n))
@@ -326,6 +315,7 @@ def _haversine_rad(lat1, lon1, lat2, lon2):
 
 
 def _haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle km between two points given in degrees."""
     p1, p2 = math.radians(lat1), math.radians(lat2)
     dlon = math.radians(lon2 - lon1)
     a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dlon / 2) ** 2
@@ -354,5 +344,4 @@ def _assignment(
     ticket: TicketDemand, crew: CrewState, travel: float, cost_: float, now: datetime
 ) -> Assignment:
     eta = now + timedelta(minutes=_wait_minutes(crew, now) + travel)
-    slack = _minutes_until(ticket.due_at, eta)
-    return Assignment(ticket.id, crew.id, travel, eta, slack, cost_)
+    return Assignment(ticket.id, crew.id, travel, eta, _minutes_until(ticket.due_at, eta), cost_)

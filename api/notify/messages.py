@@ -52,7 +52,14 @@ def sla_breach(ticket) -> str:
             f"{hhmm(ticket.arrive_by)}，当前状态“{ticket.status}”，请协调处理。")
 
 
-def customer_progress(ticket, step: str, *, crew_name: str | None = None, note: str | None = None) -> str:
+def survey(ticket) -> str:
+    """The satisfaction survey (回访), by SMS."""
+    return (f"{SIGN}您的工单 {ticket.number} 已处理完成。请您对本次服务评价：回复数字1—5（5为非常满意）。"
+            "感谢您的支持！")
+
+
+def customer_progress(ticket, step: str, *, crew_name: str | None = None, note: str | None = None,
+                      with_survey: bool = True) -> str:
     """To the customer, on the channel they used."""
     if step == "accepted":
         eta = f"，预计{hhmm(ticket.crew_eta)}前到达" if ticket.crew_eta else ""
@@ -61,8 +68,8 @@ def customer_progress(ticket, step: str, *, crew_name: str | None = None, note: 
         return f"抢修人员已到达现场处理您的工单 {ticket.number}。"
     if step == "resolved":
         extra = f"处理情况：{note}。" if note else ""
-        return (f"您的工单 {ticket.number} 已处理完成。{extra}请您对本次服务评价："
-                f"回复数字1—5（5为非常满意）。感谢您的支持！")
+        ask = "请您对本次服务评价：回复数字1—5（5为非常满意）。" if with_survey else "稍后我们会通过短信请您评价本次服务。"
+        return f"您的工单 {ticket.number} 已处理完成。{extra}{ask}感谢您的支持！"
     raise ValueError(step)
 
 

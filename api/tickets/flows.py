@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from api.dispatch import service as dispatch
@@ -37,11 +37,16 @@ def dispatch_new(*, session: Session, number: str, now: datetime) -> bool:
 def notify_customer(*, session: Session, ticket: Ticket, step: str, now: datetime, note: str | None = None) -> None:
     """Progress notice on the customer's channel: their web chat, else SMS to the contact number."""
     crew = session.get(Crew, ticket.crew_id) if ticket.crew_id else None
-    body = messages.customer_progress(ticket, step, crew_name=crew.name if crew else None, note=note)
+    in_chat = ticket.channel == "web" and bool(ticket.conversation_id)
+    body = messages.customer_progress(ticket, step, crew_name=crew.name if crew else None, note=note,
+                                      with_survey=not in_chat)
     key = f"ticket:{ticket.id}:customer:{step}:{len(ticket.events)}"
-    if ticket.channel == "web" and ticket.conversation_id:
+    if in_chat:
         notify.enqueue(session=session, key=key, channel="web", recipient=ticket.conversation_id,
                        audience="customer", body=body, ticket_id=ticket.id, now=now)
+        if step == "resolved" and ticket.contact_phone:  # the survey goes by SMS, answered by SMS
+            notify.enqueue(session=session, key=f"{key}:survey", channel="sms", recipient=ticket.contact_phone,
+                           audience="customer", body=messages.survey(ticket), ticket_id=ticket.id, now=now)
     elif ticket.contact_phone:
         notify.enqueue(session=session, key=key, channel="sms", recipient=ticket.contact_phone,
                        audience="customer", body=body, ticket_id=ticket.id, now=now)
@@ -140,8 +145,8 @@ def _crew_sms(session: Session, crew: Crew, body: str, now: datetime, record: In
 def _customer_sms(session: Session, sender: str, body: str, now: datetime, record: InboundSms) -> tuple[str, str | None]:
     """A customer answering the satisfaction survey of their latest resolved ticket."""
     ticket = session.scalar(select(Ticket).options(selectinload(Ticket.events)).where(
-        Ticket.contact_phone == sender, Ticket.status == "已处理", Ticket.satisfaction.is_(None),
-        or_(Ticket.channel != "web", Ticket.conversation_id.is_(None))).order_by(Ticket.resolved_at.desc()))
+        Ticket.contact_phone == sender, Ticket.status == "已处理", Ticket.satisfaction.is_(None))
+        .order_by(Ticket.resolved_at.desc()))
     if ticket is None:
         return "unknown_sender", None
     score = parse_satisfaction(body)

@@ -10,7 +10,7 @@ from api.db import get_session
 from api.dispatch import service as dispatch
 from api.dispatch.schemas import ReassignCreate
 from api.tickets import flows, lifecycle, service
-from api.tickets.schemas import FaultReportCreate, TicketList, TicketRead, TransitionCreate
+from api.tickets.schemas import FaultReportCreate, TicketCreate, TicketList, TicketRead, TransitionCreate
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"], dependencies=[Depends(require_service)])
 
@@ -25,6 +25,17 @@ def create_fault_ticket(report: FaultReportCreate, request: Request,
         parser=request.app.state.address_parser(), now=now,
     )
     if created.status == "新建" and not created.attached_to_existing:
+        flows.dispatch_new(session=session, number=created.number, now=now)
+        created = service.get_by_number(session=session, number=created.number)
+    return created
+
+
+@router.post("", response_model=TicketRead, status_code=status.HTTP_201_CREATED)
+def create_ticket(data: TicketCreate, request: Request, session: Session = Depends(get_session)) -> TicketRead:
+    """Open a 投诉 / 业务办理 / 咨询回访 / 充电设施故障 ticket and give it to a crew at once."""
+    now = request_now(request)
+    created = service.create_ticket(session=session, data=data, parser=request.app.state.address_parser(), now=now)
+    if created.status == "新建":
         flows.dispatch_new(session=session, number=created.number, now=now)
         created = service.get_by_number(session=session, number=created.number)
     return created

@@ -35,6 +35,34 @@ class FaultReportCreate(BaseModel):
         return self
 
 
+class TicketCreate(BaseModel):
+    """A ticket that is not a fault report: 投诉, 业务办理 (新装/增容/过户/销户/改类/峰谷电 …), 咨询回访."""
+
+    type: Literal["投诉", "业务办理", "咨询回访", "充电设施故障"]
+    account_no: str | None = Field(default=None, pattern=r"^\d{10}$")
+    phone: str = Field(pattern=r"^1[3-9]\d{9}$", description="how we reach the customer")
+    description: str = Field(min_length=1, max_length=1000)
+    service_type: str | None = Field(default=None, max_length=16, description="业务办理: 新装, 增容, 过户 …")
+    preferred_time: str | None = Field(default=None, max_length=64, description="业务办理: when to visit")
+    subject: str | None = Field(default=None, max_length=64, description="投诉: what it is about")
+    address_text: str = Field(default="", max_length=256)
+    channel: Channel = "web"
+    conversation_id: str | None = Field(default=None, max_length=64)
+    idempotency_key: str | None = Field(default=None, max_length=128)
+
+    @field_validator("account_no", "phone", "description", "service_type", "preferred_time", "subject",
+                     "address_text", mode="before")
+    @classmethod
+    def _normalize(cls, value):
+        return normalize_text(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _needs_its_details(self):
+        if self.type == "业务办理" and not self.service_type:
+            raise ValueError("业务办理 needs service_type")
+        return self
+
+
 class Diagnosis(BaseModel):
     code: str
     summary: str  # plain Chinese, for the customer

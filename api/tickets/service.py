@@ -16,7 +16,9 @@ from api.text import mask_phone
 from api.tickets import lifecycle, sla
 from api.tickets.diagnosis import diagnose
 from api.tickets.models import Ticket, TicketCounter, TicketEvent
-from api.tickets.schemas import CrewRef, Diagnosis, FaultReportCreate, Sla, TicketEventRead, TicketRead
+from api.tickets.schemas import (
+    CrewRef, Diagnosis, FaultReportCreate, Sla, TicketCreate, TicketEventRead, TicketRead,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 OPEN_STATUSES = lifecycle.OPEN
@@ -131,6 +133,55 @@ def create_fault_ticket(
                 return to_read(existing, attached=existing.parent_id is not None)
         raise
     return to_read(ticket, attached=parent is not None, parent_number=parent.number if parent else None)
+
+
+SUMMARY_BY_TYPE = {"投诉": "客户投诉，待客户服务人员联系核实", "业务办理": "业务申请，待受理并预约上门",
+                   "咨询回访": "待回访客户", "充电设施故障": "充电设施故障，待运维人员处理"}
+
+
+def create_ticket(*, session: Session, data: TicketCreate, parser, now: datetime) -> TicketRead:
+    """Open a 投诉 / 业务办理 / 咨询回访 / 充电设施故障 ticket (idempotent by key), SLA by its type."""
+    if data.idempotency_key:
+        existing = session.scalar(_with_events().where(Ticket.idempotency_key == data.idempotency_key))
+        if existing is not None:
+            return to_read(existing, attached=False)
+    customer = customers.get_by_account_no(session=session, account_no=data.account_no) if data.account_no else None
+    if customer is None:
+        found = customers.list_by_mobile(session=session, mobile=data.phone)
+        customer = found[0] if len(found) == 1 else None
+    report = FaultReportCreate(kind="outage", account_no=customer.account_no if customer else None,
+                               phone=data.phone, address_text=data.address_text, description=data.description)
+    address, area_class, lat, lon = _locate(report=report, customer=customer, parser=parser)
+    policy = sla.policy_for(data.type, area_class)
+    details = {k: v for k, v in {"service_type": data.service_type, "preferred_time": data.preferred_time,
+                                 "subject": data.subject}.items() if v}
+    what = data.service_type or data.subject or ""
+    ticket = Ticket(
+        number=next_number(session=session, now=now), type=data.type, priority=2 if data.type == "投诉" else 3,
+        status="新建", channel=data.channel, conversation_id=data.conversation_id,
+        idempotency_key=data.idempotency_key, customer_id=customer.id if customer else None,
+        account_no=customer.account_no if customer else data.account_no, contact_phone=data.phone,
+        description=data.description, address_text=data.address_text or (customer.address if customer else ""),
+        address=address, address_needs_review=bool(address.get("needs_review")) and data.type != "投诉",
+        district=address.get("district") or (customer.district if customer else None), area_class=area_class,
+        lat=lat, lon=lon, transformer_area_id=customer.transformer_area_id if customer else None,
+        diagnosis_code=data.type, diagnosis_summary=SUMMARY_BY_TYPE[data.type] + (f"（{what}）" if what else ""),
+        crew_note=data.description[:200], metering_snapshot=None, details=details or None,
+        arrive_by=sla.due_at(policy, now), created_at=now, updated_at=now,
+    )
+    ticket.events.append(TicketEvent(at=now, actor=f"customer:{data.channel}", action="创建", to_status="新建",
+                                     note=what or None))
+    session.add(ticket)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        if data.idempotency_key:
+            existing = session.scalar(_with_events().where(Ticket.idempotency_key == data.idempotency_key))
+            if existing is not None:
+                return to_read(existing, attached=False)
+        raise
+    return to_read(ticket, attached=False)
 
 
 STEP_TIMES = {"已派单": "assigned_at", "已接单": "accepted_at", "已到达": "arrived_at", "已处理": "resolved_at",

@@ -248,17 +248,24 @@ def test_batch_never_exceeds_capacity_and_respects_every_hard_rule():
     assert [a.ticket_id for a in result] == [t.id for t in tickets if t.id in {a.ticket_id for a in result}]
 
 
-def test_when_crews_are_short_the_ticket_about_to_be_late_goes_first():
-    # one crew; T_fresh is closer (cheaper) but has hours; T_urgent is due in 20 min, 12.5 min away
-    crews = [crew("A", 0)]
-    tickets = [ticket("T_fresh", 1, due_in=240), ticket("T_urgent", 4, due_in=20)]
-    assert by_ticket(assign_batch(tickets, crews, NOW)) == {"T_urgent": "A"}
-
-
-def test_when_crews_are_short_and_no_deadline_is_at_stake_the_cheap_ticket_goes_first():
+def test_when_crews_are_short_the_cheaper_ticket_goes_first():
     crews = [crew("A", 0)]
     tickets = [ticket("T_far", 6, due_in=240), ticket("T_near", 1, due_in=240)]
     assert by_ticket(assign_batch(tickets, crews, NOW)) == {"T_near": "A"}
+
+
+def test_when_crews_are_short_a_ticket_that_can_be_on_time_goes_before_one_late_anyway():
+    # T_lost is 30 min overdue already; T_savable is due in 20 min and 12.5 min away
+    crews = [crew("A", 0)]
+    tickets = [ticket("T_lost", 3, due_in=-30), ticket("T_savable", 4, due_in=20)]
+    assert by_ticket(assign_batch(tickets, crews, NOW)) == {"T_savable": "A"}
+
+
+def test_a_ticket_is_not_pushed_back_for_having_waited_longer():
+    # both overdue; the one overdue for two hours is nearer and gets the crew
+    crews = [crew("A", 0)]
+    tickets = [ticket("T_recent", 2.5, due_in=-5), ticket("T_old", 2, due_in=-120)]
+    assert by_ticket(assign_batch(tickets, crews, NOW)) == {"T_old": "A"}
 
 
 def test_batch_spreads_tickets_over_idle_crews():
@@ -270,7 +277,9 @@ def test_batch_spreads_tickets_over_idle_crews():
 def test_batch_of_one_agrees_with_assign_one():
     rng = random.Random(11)
     crews = [crew(f"C{i}", rng.uniform(-15, 15), load=rng.randint(0, 2), capacity=3,
-                  experience=rng.randint(1, 3)) for i in range(30)]
+                  experience=rng.randint(1, 3),
+                  free_at=NOW + timedelta(minutes=rng.uniform(0, 60)) if rng.random() < 0.3 else None)
+             for i in range(30)]
     for i in range(20):
         t = ticket(f"T{i}", rng.uniform(-15, 15), priority=rng.randint(1, 4), due_in=rng.uniform(5, 90))
         (batch,) = assign_batch([t], crews, NOW)

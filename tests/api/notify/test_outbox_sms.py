@@ -222,3 +222,19 @@ def test_delivery_reports_are_recorded_and_forged_ones_refused(api, twilio, work
     forged = httpx.post(url, data=form, headers={"X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl"})
     assert forged.status_code == 403
     assert rows(db)[0].status == "delivered"
+
+
+def test_the_customer_rates_the_work_by_sms_and_that_is_the_revisit(api, twilio, worker):
+    number = new_ticket(api)["number"]
+    worker.deliver_once()
+    leader = crew_leader(twilio)
+    for text in ("1", "2", "3 已修复"):
+        reply(api, twilio, leader, text)
+    worker.deliver_once()
+    customer = e164(HOUSEHOLD[1])
+    assert "回复数字1—5" in [m for m in twilio.messages if m["to"] == customer][-1]["body"]
+    reply(api, twilio, customer, "5分，很满意")
+    ticket = get_ticket(api, number)
+    assert ticket["status"] == "已回访" and ticket["satisfaction"] == 5
+    worker.deliver_once()
+    assert twilio.messages[-1]["to"] == customer and twilio.messages[-1]["body"].startswith("感谢您的评价")

@@ -1,8 +1,10 @@
 """Tickets through their lifecycle over HTTP: dispatch at creation, crew steps, 409s, SLA pause."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
 from api.demo.showcase import SHOWCASE
@@ -10,6 +12,7 @@ from api.dispatch.models import Crew, TicketAssignment
 from api.notify.models import OutboxMessage
 
 HOUSEHOLD = SHOWCASE["household_outage"]  # (account_no, mobile), 原州区 城区
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def report(client, auth, **fields):
@@ -111,3 +114,39 @@ def test_escalation_raises_priority_and_a_supervisor_can_reassign_with_a_reason(
     assert outcomes == ["reassigned", "offered"]
     assert client.post(f"/api/tickets/{number}/reassign", json={"crew_id": "NOPE", "reason": "x"},
                        headers=auth).status_code == 404
+
+
+@pytest.fixture
+def daytime(client):
+    """The API's clock at 10:00 tomorrow (Shanghai): the day crews are on shift."""
+    tomorrow = datetime.now(SHANGHAI).date() + timedelta(days=1)
+    at = datetime.combine(tomorrow, time(10), SHANGHAI).astimezone(timezone.utc)
+    client.app.state.clock = lambda: at
+    return at
+
+
+def test_complaints_and_service_applications_are_tickets_with_their_own_commitment(client, auth, daytime):
+    complaint = client.post("/api/tickets", headers=auth, json={
+        "type": "投诉", "phone": HOUSEHOLD[1], "subject": "抢修人员态度", "channel": "web",
+        "description": "昨天来修电的师傅态度很差", "idempotency_key": "web-1:complaint:1"}).json()
+    assert complaint["type"] == "投诉" and complaint["account_no"] == HOUSEHOLD[0]
+    assert complaint["sla"]["what"] == "联系客户" and complaint["details"] == {"subject": "抢修人员态度"}
+    assert complaint["status"] == "已派单" and complaint["crew"]["name"] == "客户服务班"
+    again = client.post("/api/tickets", headers=auth, json={
+        "type": "投诉", "phone": HOUSEHOLD[1], "subject": "抢修人员态度", "description": "重试",
+        "idempotency_key": "web-1:complaint:1"}).json()
+    assert again["number"] == complaint["number"]
+
+    application = client.post("/api/tickets", headers=auth, json={
+        "type": "业务办理", "phone": HOUSEHOLD[1], "account_no": HOUSEHOLD[0], "service_type": "增容",
+        "preferred_time": "周六上午", "description": "家里装了电采暖，申请增容"})
+    assert application.status_code == 201, application.text
+    application = application.json()
+    assert application["details"] == {"service_type": "增容", "preferred_time": "周六上午"}
+    assert application["crew"]["name"] == "原州计量班"  # 计量装表 skill
+
+    missing = client.post("/api/tickets", headers=auth, json={"type": "业务办理", "phone": HOUSEHOLD[1],
+                                                               "description": "想办业务"})
+    assert missing.status_code == 422 and missing.json()["detail"]["code"] == "validation_error"
+    assert client.post("/api/tickets", headers=auth, json={"type": "维修", "phone": HOUSEHOLD[1],
+                                                            "description": "x"}).status_code == 422

@@ -1,0 +1,107 @@
+"""Dispatch and SLA jobs on the demo database: re-dispatch on silence, shifts, backlog, warnings, breaches."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+
+from api.demo.showcase import SHOWCASE
+from api.dispatch import service as dispatch
+from api.dispatch.models import Crew, CrewShift, TicketAssignment
+from api.notify.models import OutboxMessage
+from api.tickets.jobs import watch_deadlines
+from api.tickets.models import Ticket
+
+HOUSEHOLD = SHOWCASE["household_outage"]
+SUPERVISOR = "13700009901"
+
+
+def new_ticket(client, auth, **fields) -> dict:
+    body = {"kind": "outage", "description": "家里没电了", "channel": "hotline", "account_no": HOUSEHOLD[0],
+            "phone": HOUSEHOLD[1], **fields}
+    response = client.post("/api/tickets/faults", json=body, headers=auth)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def ticket_row(session, number: str) -> Ticket:
+    session.expire_all()
+    return session.scalar(select(Ticket).where(Ticket.number == number))
+
+
+def test_an_offer_nobody_answers_goes_to_another_crew_after_the_timeout(client, auth, session):
+    ticket = new_ticket(client, auth)
+    first = ticket["crew"]["id"]
+    now = datetime.now(timezone.utc)
+    assert dispatch.expire_offers(session=session, now=now + timedelta(minutes=5), timeout=timedelta(minutes=10)) == 0
+    assert dispatch.expire_offers(session=session, now=now + timedelta(minutes=11), timeout=timedelta(minutes=10)) == 1
+    row = ticket_row(session, ticket["number"])
+    assert row.status == "已派单" and row.crew_id != first
+    offers = session.scalars(select(TicketAssignment).order_by(TicketAssignment.id)).all()
+    assert [(o.crew_id, o.outcome) for o in offers] == [(first, "timeout"), (row.crew_id, "offered")]
+    assert "超过10分钟未接单" in row.events[-1].note
+    new_leader = session.get(Crew, row.crew_id).leader_mobile
+    assert session.scalar(select(OutboxMessage).where(OutboxMessage.recipient == new_leader)) is not None
+
+
+def test_when_nobody_else_can_take_it_the_ticket_is_escalated_not_dropped(client, auth, session):
+    ticket = new_ticket(client, auth)
+    others = [c for c in session.scalars(select(Crew)) if c.id != ticket["crew"]["id"]]
+    for crew in others:
+        crew.active = False
+    session.commit()
+    later = datetime.now(timezone.utc) + timedelta(minutes=11)
+    assert dispatch.expire_offers(session=session, now=later, timeout=timedelta(minutes=10)) == 0
+    row = ticket_row(session, ticket["number"])
+    assert row.escalation_level == 1 and row.events[-1].action == "升级"
+    assert row.priority == ticket["priority"] - 1
+
+
+def test_crews_off_shift_get_nothing_and_the_backlog_is_assigned_when_they_come_on(client, auth, session):
+    now = datetime.now(timezone.utc)
+    shifts = session.scalars(select(CrewShift).where(CrewShift.starts_at <= now, CrewShift.ends_at > now)).all()
+    saved = [(s.id, s.ends_at) for s in shifts]
+    for shift in shifts:  # everybody goes home
+        shift.ends_at = now - timedelta(minutes=1)
+    session.commit()
+    ticket = new_ticket(client, auth)
+    assert ticket["status"] == "新建" and ticket["crew"] is None
+    for shift_id, ends_at in saved:  # the next shift starts
+        session.get(CrewShift, shift_id).ends_at = ends_at
+    session.commit()
+    assert dispatch.dispatch_backlog(session=session, now=datetime.now(timezone.utc)) == 1
+    row = ticket_row(session, ticket["number"])
+    assert row.status == "已派单" and row.crew_id is not None
+    assert session.scalar(select(TicketAssignment)).by == "system:batch"
+
+
+def test_the_sla_watch_warns_once_before_and_escalates_once_at_the_breach(client, auth, session):
+    ticket = new_ticket(client, auth)
+    created = datetime.fromisoformat(ticket["created_at"]).astimezone(timezone.utc)
+    assert ticket["sla"]["arrive_minutes"] == 45
+    calm = watch_deadlines(session=session, now=created + timedelta(minutes=20), supervisors=[SUPERVISOR])
+    assert (calm.warned, calm.breached) == (0, 0)
+    warned = watch_deadlines(session=session, now=created + timedelta(minutes=38), supervisors=[SUPERVISOR])
+    again = watch_deadlines(session=session, now=created + timedelta(minutes=39), supervisors=[SUPERVISOR])
+    assert (warned.warned, again.warned) == (1, 0)
+    texts = {m.recipient: m.body for m in session.scalars(select(OutboxMessage).where(
+        OutboxMessage.body.contains("提醒")))}
+    leader = session.get(Crew, ticket["crew"]["id"]).leader_mobile
+    assert set(texts) == {leader, SUPERVISOR} and "距承诺时限还剩约7分钟" in texts[leader]
+
+    breach = watch_deadlines(session=session, now=created + timedelta(minutes=46), supervisors=[SUPERVISOR])
+    later = watch_deadlines(session=session, now=created + timedelta(minutes=60), supervisors=[SUPERVISOR])
+    assert (breach.breached, later.breached) == (1, 0)
+    row = ticket_row(session, ticket["number"])
+    assert row.sla_breached_at is not None and row.escalation_level == 1
+    assert [e.action for e in row.events][-2:] == ["时限预警", "升级"]
+    assert session.scalar(select(OutboxMessage).where(OutboxMessage.body.contains("超时升级"))).recipient == SUPERVISOR
+
+
+def test_once_the_crew_is_on_site_the_arrival_commitment_is_met(client, auth, session):
+    ticket = new_ticket(client, auth)
+    for action in ("accept", "arrive"):
+        client.post(f"/api/tickets/{ticket['number']}/transitions", json={"action": action}, headers=auth)
+    created = datetime.fromisoformat(ticket["created_at"]).astimezone(timezone.utc)
+    result = watch_deadlines(session=session, now=created + timedelta(hours=3), supervisors=[SUPERVISOR])
+    assert (result.warned, result.breached) == (0, 0)
