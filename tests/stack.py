@@ -55,10 +55,11 @@ def _wait_until(url: str, process: subprocess.Popen, log: Path, seconds: float) 
 
 
 @contextmanager
-def running_stack(workdir: Path, *, customers: int | None = None, kb_dir: Path | None = None):
+def running_stack(workdir: Path, *, customers: int | None = None, kb_dir: Path | None = None, **settings_overrides):
     """Seed a database in `workdir`, start API, action server and Rasa; stop them afterwards.
 
     kb_dir: a built knowledge base for the API (none: knowledge questions get the fallback).
+    settings_overrides: more API settings (e.g. Twilio pointed at a fake).
     """
     if not MODEL.exists():
         raise RuntimeError(f"no trained model at {MODEL}: run `make train` (make test does)")
@@ -67,8 +68,9 @@ def running_stack(workdir: Path, *, customers: int | None = None, kb_dir: Path |
     rasa_port, actions_port = free_port(), free_port()
     settings = Settings(database_url=db_url, service_token=TEST_TOKEN,
                         rasa_url=f"http://127.0.0.1:{rasa_port}", rasa_timeout_seconds=10,
-                        kb_dir=kb_dir or workdir / "no-kb")
+                        kb_dir=kb_dir or workdir / "no-kb", **settings_overrides)
     api, running = start_api(settings)
+    settings.public_base_url = running.url  # Twilio's webhooks are signed for the URL they reach
 
     endpoints = workdir / "endpoints.yml"
     endpoints.write_text(f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n")

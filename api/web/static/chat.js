@@ -484,7 +484,10 @@
       // An agent owns the conversation: the gateway answers nothing now, the agent will.
       if (p) setRowState(p.row, frame.handled_by === "agent" && !(frame.messages || []).length ? "已送达" : "");
       var messages = Array.isArray(frame.messages) ? frame.messages : [];
-      if (frame.handled_by === "fallback" && messages.every(function (m) { return !(m.buttons || []).length && !m.image; })) {
+      if (frame.handled_by === "system") {
+        // A ticket progress notice (抢修人员已接单 …): shown as the history shows it after a reload.
+        messages.forEach(function (m) { if (m.text) append(notice(m.text, "system"), false); });
+      } else if (frame.handled_by === "fallback" && messages.every(function (m) { return !(m.buttons || []).length && !m.image; })) {
         // The gateway answered for a bot that is down; the history keeps it as a system turn,
         // so show it the same way now and after a reload.
         messages.forEach(function (m) { if (m.text) append(notice(m.text, "system"), !!p); });
