@@ -24,3 +24,15 @@ class ReassignCreate(BaseModel):
 
     crew_id: str = Field(min_length=1, max_length=16)
     reason: str = Field(min_length=1, max_length=500)
+
+
+class ReasonCreate(BaseModel):
+    """Why a supervisor re-plans or takes a crew out."""
+
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class ReplanRead(BaseModel):
+    """How many tickets went to another crew."""
+
+    moved: int

@@ -50,11 +50,15 @@ def demand(ticket: Ticket) -> optimizer.TicketDemand:
         area_class=ticket.area_class, priority=ticket.priority, due_at=ticket.arrive_by, pinned_crew=pinned)
 
 
-def crew_states(*, session: Session, now: datetime, exclude: set[str] = frozenset()) -> list[optimizer.CrewState]:
-    """Every active crew as the optimizer sees it now: on shift or not, how loaded."""
+def crew_states(*, session: Session, now: datetime, exclude: set[str] = frozenset(),
+                count_load: bool = True) -> list[optimizer.CrewState]:
+    """Every active crew as the optimizer sees it now: on shift or not, how loaded.
+
+    count_load=False when every ticket the crews hold is part of the plan being made (replan).
+    """
     loads = dict(session.execute(
         select(Ticket.crew_id, func.count()).where(Ticket.status.in_(HOLDING), Ticket.crew_id.is_not(None))
-        .group_by(Ticket.crew_id)).all())
+        .group_by(Ticket.crew_id)).all()) if count_load else {}
     on_shift = set(session.scalars(select(CrewShift.crew_id).where(
         CrewShift.starts_at <= now, CrewShift.ends_at > now)))
     crews = session.scalars(select(Crew).where(Crew.active.is_(True)).order_by(Crew.id))
@@ -138,6 +142,49 @@ def dispatch_backlog(*, session: Session, now: datetime) -> int:
         assigned += 1
     session.commit()
     return assigned
+
+
+def replan(*, session: Session, now: datetime, reason: str, actor: str = "system:replan") -> int:
+    """Re-optimise all open work together (an emergency, a storm): tickets not yet accepted may move;
+    accepted and on-site tickets keep their crew and use up its capacity. Returns how many moved."""
+    open_tickets = session.scalars(select(Ticket).options(selectinload(Ticket.events)).where(
+        Ticket.status.in_(("新建", "退单", *HOLDING)), Ticket.parent_id.is_(None)).order_by(Ticket.id)).all()
+    states = crew_states(session=session, now=now, count_load=False)
+    available = {state.id for state in states}
+    batch = [d for d in map(demand, open_tickets) if d.pinned_crew is None or d.pinned_crew in available]
+    by_number = {t.number: t for t in open_tickets}
+    moved = 0
+    for choice in optimizer.assign_batch(batch, states, now):
+        ticket = by_number[choice.ticket_id]
+        if ticket.status in ("已接单", "已到达") or ticket.crew_id == choice.crew_id:
+            continue
+        if choice.crew_id in tried_crews(session=session, ticket=ticket):
+            continue
+        offer(session=session, ticket=ticket, crew=session.get(Crew, choice.crew_id), assignment=choice, now=now,
+              actor=actor, reason=reason)
+        moved += 1
+    session.commit()
+    return moved
+
+
+def crew_unavailable(*, session: Session, crew_id: str, reason: str, now: datetime, actor: str) -> int:
+    """A crew drops out (vehicle breakdown, called to an emergency): its tickets not yet on site go to
+    other crews; the ones it is on site for stay with it. Returns how many moved."""
+    crew = session.get(Crew, crew_id)
+    if crew is None:
+        raise NoSuchCrew(crew_id)
+    crew.active = False
+    moved = 0
+    held = session.scalars(select(Ticket).options(selectinload(Ticket.events)).where(
+        Ticket.crew_id == crew_id, Ticket.status.in_(("已派单", "已接单"))).order_by(Ticket.priority, Ticket.id)).all()
+    for ticket in held:
+        if dispatch(session=session, ticket=ticket, now=now, actor=actor, reason=f"{crew.name}暂停接单：{reason}"):
+            moved += 1
+        else:
+            tickets.transition(session=session, ticket=ticket, action="escalate", actor=actor, now=now,
+                               note=f"{crew.name}暂停接单（{reason}），暂无其他可用班组")
+    session.commit()
+    return moved
 
 
 def expire_offers(*, session: Session, now: datetime, timeout: timedelta) -> int:

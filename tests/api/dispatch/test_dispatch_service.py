@@ -105,3 +105,33 @@ def test_once_the_crew_is_on_site_the_arrival_commitment_is_met(client, auth, se
     created = datetime.fromisoformat(ticket["created_at"]).astimezone(timezone.utc)
     result = watch_deadlines(session=session, now=created + timedelta(hours=3), supervisors=[SUPERVISOR])
     assert (result.warned, result.breached) == (0, 0)
+
+
+def test_an_unavailable_crew_hands_over_what_it_has_not_reached_and_keeps_what_it_is_on(client, auth, session):
+    first = new_ticket(client, auth)
+    crew_id = first["crew"]["id"]
+    client.post(f"/api/tickets/{first['number']}/transitions", json={"action": "accept"}, headers=auth)
+    client.post(f"/api/tickets/{first['number']}/transitions", json={"action": "arrive"}, headers=auth)
+    second = new_ticket(client, auth, phone=SHOWCASE["normal"][1], account_no=SHOWCASE["normal"][0])
+    if second["crew"]["id"] != crew_id:  # the same crew holds both
+        client.post(f"/api/tickets/{second['number']}/reassign", json={"crew_id": crew_id, "reason": "顺路"},
+                    headers=auth)
+    moved = client.post(f"/api/dispatch/crews/{crew_id}/unavailable", json={"reason": "抢修车故障"}, headers=auth)
+    assert moved.status_code == 200 and moved.json() == {"moved": 1}
+    on_site = client.get(f"/api/tickets/{first['number']}", headers=auth).json()
+    handed = client.get(f"/api/tickets/{second['number']}", headers=auth).json()
+    assert (on_site["status"], on_site["crew"]["id"]) == ("已到达", crew_id)  # pinned
+    assert handed["status"] == "已派单" and handed["crew"]["id"] != crew_id
+    assert "抢修车故障" in handed["events"][-1]["note"]
+    assert client.post("/api/dispatch/crews/NOPE/unavailable", json={"reason": "x"}, headers=auth).status_code == 404
+
+
+def test_replan_keeps_accepted_work_pinned(client, auth, session):
+    accepted = new_ticket(client, auth)
+    client.post(f"/api/tickets/{accepted['number']}/transitions", json={"action": "accept"}, headers=auth)
+    waiting = new_ticket(client, auth, phone=SHOWCASE["normal"][1], account_no=SHOWCASE["normal"][0])
+    response = client.post("/api/dispatch/replan", json={"reason": "暴雨，重新统筹"}, headers=auth)
+    assert response.status_code == 200 and response.json()["moved"] >= 0
+    still = client.get(f"/api/tickets/{accepted['number']}", headers=auth).json()
+    assert (still["status"], still["crew"]["id"]) == ("已接单", accepted["crew"]["id"])
+    assert client.get(f"/api/tickets/{waiting['number']}", headers=auth).json()["status"] == "已派单"
