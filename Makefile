@@ -36,6 +36,7 @@ bench: install train kb  ## run the benchmarks, results in bench/results/
 	@$(PY) bench/chat_latency.py
 	@$(PY) bench/kb_search.py
 	@$(PY) bench/kb_quality.py
+	@$(PY) bench/dispatch.py
 
 crossval: install  ## intent cross-validation report into bot/reports/
 	@scripts/nlu_crossval.sh

@@ -23,7 +23,7 @@ class OutboxMessage(Base):
     key: Mapped[str] = mapped_column(String(160), unique=True)
     channel: Mapped[str] = mapped_column(String(8))  # sms | web
     recipient: Mapped[str] = mapped_column(String(64))  # mobile number or conversation id
-    audience: Mapped[str] = mapped_column(String(8))  # crew | customer | supervisor
+    audience: Mapped[str] = mapped_column(String(12))  # crew | customer | supervisor
     body: Mapped[str] = mapped_column(Text)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     status: Mapped[str] = mapped_column(String(10), default="pending")

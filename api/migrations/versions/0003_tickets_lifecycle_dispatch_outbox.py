@@ -79,7 +79,7 @@ def upgrade() -> None:
     sa.Column('key', sa.String(length=160), nullable=False),
     sa.Column('channel', sa.String(length=8), nullable=False),
     sa.Column('recipient', sa.String(length=64), nullable=False),
-    sa.Column('audience', sa.String(length=8), nullable=False),
+    sa.Column('audience', sa.String(length=12), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('ticket_id', sa.Integer(), nullable=True),
     sa.Column('status', sa.String(length=10), nullable=False),
