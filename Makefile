@@ -13,8 +13,9 @@ help:  ## list the targets
 install:  ## create .venv (API, actions, KB, tests) and .venv-bot (Rasa), reused when unchanged
 	@scripts/install.sh
 
-chromium:  ## Debian's Chromium for the browser tests (no browser download)
-	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+chromium:  ## Debian's Chromium and a Chinese font for the browser tests (no browser download)
+	@(test -x /usr/bin/chromium && fc-list :lang=zh | grep -q .) || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null)
 
 db: install  ## migrate the database and seed the demo (refresh the live situations if seeded)
 	@$(PY) -m api migrate

@@ -160,6 +160,10 @@ class ZhidianClient:
             "POST", "/api/tickets/faults", json=payload, timeout=CREATE_TIMEOUT
         )
 
+    async def create_ticket(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Open a 投诉 / 业务办理 ticket (POST /api/tickets); idempotent on payload['idempotency_key']."""
+        return await self._request("POST", "/api/tickets", json=payload, timeout=CREATE_TIMEOUT)
+
     async def get_ticket(self, number: str) -> dict[str, Any] | None:
         """The ticket with its timeline, or None when the number is unknown."""
         try:

@@ -66,6 +66,7 @@ INTENT_TITLES = {
     "energy_advice": "节电建议",
     "change_address": "修改报修地址",
     "stop_report": "退出报修",
+    "start_application": "在线登记业务申请",
 }
 
 

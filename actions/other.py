@@ -65,5 +65,13 @@ class ActionApplyService(Action):
                 "也可以到就近的供电营业厅办理。一般需要准备户主身份证和房产证明（房产证或购房合同）。"
                 "请问您想办理哪一项？告诉我业务名称，我把具体材料告诉您。"
             )
-        dispatcher.utter_message(text=text)
+        if (tracker.active_loop or {}).get("name"):
+            # Asked in the middle of a form: answer only, the form goes on.
+            dispatcher.utter_message(text=text)
+        else:
+            dispatcher.utter_message(
+                text=text + "\n不方便跑营业厅的话，点“在线登记申请”，我现在就帮您登记，"
+                "工作人员会联系您确认上门时间。",
+                buttons=[{"title": "在线登记申请", "payload": "/start_application"}],
+            )
         return []
