@@ -23,8 +23,7 @@ class Settings(BaseSettings):
     chat_reply_timeout_ms: int = 8000  # the chat page's "reply is late" notice
     demo_seed: int = 20261123
     demo_live: bool = False  # make demo: keep the demo's meters reporting every hour
-    # Arrival commitments for fault tickets, in minutes, by area class.
-    sla_arrival_minutes: dict[str, int] = {"城区": 45, "农村": 90, "边远": 120}
+    # SLA commitments per ticket type and area class are one table: api/tickets/sla.py DEFAULT_POLICIES.
     # Metering diagnosis thresholds.
     area_outage_share: float = 0.5
     low_voltage_volts: float = 198.0

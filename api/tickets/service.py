@@ -1,7 +1,7 @@
 """Ticket rules: numbering, fault tickets enriched with metering data, the event log."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
@@ -84,7 +84,6 @@ def create_fault_ticket(
                 Ticket.parent_id.is_(None), Ticket.status.in_(OPEN_STATUSES),
             ).order_by(Ticket.id).limit(1)
         )
-    minutes = settings.sla_arrival_minutes.get(area_class, max(settings.sla_arrival_minutes.values()))
     ticket = Ticket(
         number=next_number(session=session, now=now),
         type=TYPE_BY_KIND[report.kind],
@@ -110,7 +109,7 @@ def create_fault_ticket(
         diagnosis_summary=diagnosis.summary,
         crew_note=diagnosis.crew_note,
         metering_snapshot=snapshot,
-        arrive_by=parent.arrive_by if parent else now + timedelta(minutes=minutes),
+        arrive_by=parent.arrive_by if parent else sla.due_at(sla.policy_for(TYPE_BY_KIND[report.kind], area_class), now),
         created_at=now,
         updated_at=now,
     )

@@ -24,6 +24,8 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
+from api.geo.gazetteer import AREA_CLASS_MINUTES
+
 log = logging.getLogger(__name__)
 
 Clock = Literal["wall", "workdays", "office_hours"]
@@ -66,7 +68,7 @@ def _arrival(ticket_type: str) -> dict[str, SlaPolicy]:
     """Repair-type promises depend on the area class: 城区 45, 农村 90, 边远 120 minutes."""
     return {
         area: SlaPolicy(ticket_type, "wall", minutes, what="到达现场")
-        for area, minutes in (("城区", 45), ("农村", 90), ("边远", 120))
+        for area, minutes in AREA_CLASS_MINUTES.items()
     }
 
 
