@@ -1410,11 +1410,18 @@ def _analyze(conn: Connection) -> None:
         conn.exec_driver_sql("ANALYZE readings, meter_events, meters, customers, transformer_areas")
 
 
-def _extend_shifts(conn: Connection, end: datetime) -> None:
-    """Crews keep working while the live demo runs: shifts reach 30 days past `end`."""
+def _extend_shifts(conn: Connection, end: datetime, seed: int = 20261123) -> None:
+    """Crews keep working while the live demo runs: shifts reach 30 days past `end`.
+
+    A demo seeded before crews existed gets them now (its tickets could not be dispatched).
+    """
+    if conn.execute(select(Crew.id).limit(1)).first() is None:
+        crews, members = crew_rows(seed)
+        _insert(conn, Crew, crews)
+        _insert(conn, CrewMember, members)
     last = conn.execute(select(func.max(CrewShift.starts_at))).scalar_one()
     if last is None:
-        return
+        last = end - timedelta(days=1)
     first_day, last_day = local_day(last) + timedelta(days=1), local_day(end + AHEAD)
     if first_day <= last_day:
         _insert(conn, CrewShift, shift_rows(first_day, last_day))
@@ -1438,10 +1445,10 @@ def refresh_live(engine: Engine, *, end: datetime | None = None, progress: Progr
             raise RuntimeError("the demo has no readings; run generate first")
         if new_end < old_end:
             raise ValueError(f"end {new_end.isoformat()} is before the stored data ({old_end.isoformat()})")
+        _extend_shifts(conn, new_end)
         if new_end == old_end:
             say(f"demo already current at {old_end.isoformat()}")
             return RefreshSummary(old_end, new_end, 0, 0, 0, 0, 0, round(time.monotonic() - started, 1))
-        _extend_shifts(conn, new_end)
         say(f"demo: moving live situations from {old_end.isoformat()} to {new_end.isoformat()}")
 
         regen_from = min(old_end + HOUR, new_end - (LIVE_HOURS - 1) * HOUR)
