@@ -36,6 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 from api.customers.models import AccountBalance, Bill, Customer
 from api.demo.crews import AHEAD, crew_rows, local_day, shift_rows
 from api.dispatch.models import Crew, CrewMember, CrewShift
+from api.tickets.sla import calendar_years
 from api.demo.showcase import HOUSEHOLD_OUTAGE_ROLES, LOW_VOLTAGE_ROLES, SHOWCASE, fixed_accounts
 from api.geo.gazetteer import TOWNS, Town
 from api.metering.models import Feeder, Meter, MeterEvent, Reading, TransformerArea, WeatherHour
@@ -234,20 +235,12 @@ def _next_month(day: date) -> date:
     return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
 
 
-@lru_cache(maxsize=1)
-def _calendar_years() -> frozenset[int]:
-    """Years chinese_calendar knows the State Council's holiday arrangements for."""
-    from chinese_calendar.constants import holidays, workdays
-
-    return frozenset(d.year for d in (*holidays, *workdays))
-
-
 @lru_cache(maxsize=None)
 def _day_type(day: date) -> int:
     """0 workday, 1 weekend/rest day, 2 statutory holiday, 3 Spring Festival (chinese_calendar)."""
     import chinese_calendar
 
-    if day.year not in _calendar_years():  # the package has no table for it: plain weekends
+    if day.year not in calendar_years():  # the package has no table for it: plain weekends
         return 1 if day.weekday() >= 5 else 0
     on_holiday, name = chinese_calendar.get_holiday_detail(day)
     if not on_holiday:

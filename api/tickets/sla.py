@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
@@ -84,19 +85,26 @@ DEFAULT_POLICIES: PolicyTable = {
 }
 
 
+@lru_cache(maxsize=1)
+def calendar_years() -> frozenset[int]:
+    """Years chinese_calendar knows the State Council's holiday arrangements for."""
+    from chinese_calendar.constants import holidays, workdays
+
+    return frozenset(d.year for d in (*holidays, *workdays))
+
+
 def is_working_day(day: date) -> bool:
     """Official Chinese working day; Monday–Friday for years the holiday calendar does not know yet."""
-    try:
+    if day.year in calendar_years():
         return chinese_calendar.is_workday(day)
-    except NotImplementedError:
-        if day.year not in _warned_years:
-            _warned_years.add(day.year)
-            log.warning(
-                "chinese_calendar has no holiday data for %s: SLA clocks treat Monday–Friday as "
-                "working days; upgrade chinese-calendar once the State Council publishes it",
-                day.year,
-            )
-        return day.weekday() < 5
+    if day.year not in _warned_years:
+        _warned_years.add(day.year)
+        log.warning(
+            "chinese_calendar has no holiday data for %s: SLA clocks treat Monday–Friday as "
+            "working days; upgrade chinese-calendar once the State Council publishes it",
+            day.year,
+        )
+    return day.weekday() < 5
 
 
 def policy_for(ticket_type: str, area_class: str | None, table: PolicyTable | None = None) -> SlaPolicy:
