@@ -23,15 +23,11 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import percentile  # noqa: E402
 from tests.stack import running_stack  # noqa: E402
 
 SCRIPT = ["你好", "西吉县最近有没有停电通知", "电费怎么交", "谢谢", "再见"]
 CONVERSATIONS_PER_LEVEL = 40
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def converse(http: httpx.AsyncClient, url: str, body_for, sender: str, timings: list[float]):

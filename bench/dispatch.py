@@ -40,8 +40,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import random
 import statistics
 import sys
@@ -57,6 +55,7 @@ import scipy
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import machine, percentile  # noqa: E402
 from api.dispatch.optimizer import (  # noqa: E402
     DEFAULT_WEIGHTS,
     CrewState,
@@ -96,11 +95,6 @@ NEIGHBOURS = {
 TOWN_WEIGHT = {"城区": 6.0, "农村": 1.0, "边远": 0.5}  # county seats are where people live
 JITTER_KM = {"城区": 1.5, "农村": 3.0, "边远": 4.0}
 ALL_HOURS_WEIGHT = [0.4] * 7 + [1.0] * 3 + [1.2] * 9 + [1.0] * 4 + [0.6]  # per local hour 0–23
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def at_minute(minute: float) -> datetime:
@@ -400,17 +394,8 @@ def storm(seeds: list[int], n_crews: int) -> dict:
 # ---------------------------------------------------------------------------------------- main
 
 
-def machine() -> dict:
-    cpu_model = None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpus": os.cpu_count(), "cpu_model": cpu_model, "python": platform.python_version(),
-            "numpy": np.__version__, "scipy": scipy.__version__}
+def machine_info() -> dict:
+    return machine(numpy=np.__version__, scipy=scipy.__version__)
 
 
 def main() -> None:
@@ -429,7 +414,7 @@ def main() -> None:
     report = {
         "benchmark": "dispatch",
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(),
+        "machine": machine_info(),
         "weights": {"travel": weights.travel, "lateness": weights.lateness, "load": weights.load,
                     "junior_on_urgent": weights.junior_on_urgent},
         "road": {"factor": ROAD.factor, "speed_kmh": ROAD.speed_kmh},

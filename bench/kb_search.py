@@ -20,7 +20,6 @@ import argparse
 import gc
 import json
 import os
-import platform
 import resource
 import statistics
 import sys
@@ -35,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 import faiss  # noqa: E402
 
+from bench.common import machine, percentile  # noqa: E402
 from knowledge_base import dense  # noqa: E402
 
 ALL_SIZES = [1_000, 10_000, 50_000, 100_000, 1_000_000]
@@ -48,11 +48,6 @@ REAL_MODES = ("hybrid", "bm25", "dense")
 
 def log(message: str) -> None:
     print(f"[kb_search {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def parse_size(text: str) -> int:
@@ -327,18 +322,9 @@ def real_corpus(k_dense: int) -> dict:
 # ------------------------------------------------------------------ main
 
 def machine_info() -> dict:
-    cpu_model = None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpus": os.cpu_count(), "cpu_model": cpu_model, "python": platform.python_version(),
-            "faiss": faiss.__version__, "faiss_compile_options": faiss.get_compile_options(),
-            "numpy": np.__version__, "faiss_omp_threads": faiss.omp_get_max_threads(),
-            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}
+    return machine(faiss=faiss.__version__, faiss_compile_options=faiss.get_compile_options(),
+                   numpy=np.__version__, faiss_omp_threads=faiss.omp_get_max_threads(),
+                   OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS"))
 
 
 def main() -> None:
