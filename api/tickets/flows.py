@@ -75,6 +75,24 @@ def apply_crew_action(*, session: Session, ticket: Ticket, crew: Crew, action: s
         dispatch.dispatch(session=session, ticket=ticket, now=now, reason=f"{crew.name}退单：{note}")
 
 
+CREW_TOLD = {"suspend": "已挂起（{note}），请暂停处理", "resume": "已恢复处理，请继续", "cancel": "已撤销（{note}），无需前往",
+             "escalate": "已升级为优先级{priority}（{note}），请优先处理"}
+
+
+def change_by_staff(*, session: Session, ticket: Ticket, action: str, actor: str, now: datetime,
+                    note: str | None = None) -> None:
+    """A supervisor's or agent's action (挂起, 恢复, 撤销, 升级 …); the crew holding it is told by SMS."""
+    tickets.transition(session=session, ticket=ticket, action=action, actor=actor, now=now, note=note)
+    crew = session.get(Crew, ticket.crew_id) if ticket.crew_id else None
+    if crew is not None and action in CREW_TOLD:
+        what = CREW_TOLD[action].format(note=note or "", priority=ticket.priority)
+        notify.enqueue(session=session, key=f"ticket:{ticket.id}:changed:{len(ticket.events)}:{crew.id}",
+                       channel="sms", recipient=crew.leader_mobile, audience="crew", ticket_id=ticket.id,
+                       now=now, body=messages.crew_changed(ticket, what))
+    if action == "cancel":
+        ticket.crew_eta = None
+
+
 def _crew_of(session: Session, mobile: str) -> Crew | None:
     crew = session.scalar(select(Crew).where(Crew.leader_mobile == mobile, Crew.active.is_(True)))
     if crew is None:

@@ -94,8 +94,8 @@ def transition(number: str, body: TransitionCreate, request: Request,
             if not dispatch.dispatch(session=session, ticket=ticket, now=now, actor=body.actor):
                 raise lifecycle.InvalidTransition("no_crew", "当前没有可以接单的班组，工单已进入待派队列")
         else:
-            service.transition(session=session, ticket=ticket, action=body.action, actor=body.actor, now=now,
-                               note=body.note)
+            flows.change_by_staff(session=session, ticket=ticket, action=body.action, actor=body.actor, now=now,
+                                  note=body.note)
     except lifecycle.InvalidTransition as exc:
         session.rollback()
         raise _conflict(exc)

@@ -89,6 +89,9 @@ def test_suspending_stops_the_sla_clock_and_resuming_restores_the_status(client,
     act(client, auth, number, "accept")
     paused = act(client, auth, number, "suspend", note="客户不在家，约定明早上门")
     assert paused["status"] == "挂起" and paused["sla"]["paused"] is True
+    leader = session.get(Crew, ticket["crew"]["id"]).leader_mobile
+    told = [m.body for m in outbox(session, recipient=leader)]
+    assert told[-1] == f"【国网固原供电】工单 {number} 已挂起（客户不在家，约定明早上门），请暂停处理。"
     resumed = act(client, auth, number, "resume")
     assert resumed["status"] == "已接单" and resumed["sla"]["paused"] is False
     # the clock stopped while 挂起: the due time moved by the (short) pause, never earlier
