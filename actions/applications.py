@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import logging
 import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -154,6 +156,11 @@ def _reset(slots: tuple[str, ...], tracker: Tracker) -> List[Dict[Text, Any]]:
     return [SlotSet(slot, None) for slot in slots if slot not in this_turn]
 
 
+def _clear(slots: tuple[str, ...]) -> List[Dict[Text, Any]]:
+    """SlotSet(None) for every one of the run's slots."""
+    return [SlotSet(slot, None) for slot in slots]
+
+
 def _latest_intent_name(tracker: Tracker) -> str | None:
     return ((tracker.latest_message or {}).get("intent") or {}).get("name")
 
@@ -172,28 +179,6 @@ def _answer_text(tracker: Tracker, slot: str, interruptions: frozenset[str] | se
     if not text or text.startswith("/"):
         return None
     return text
-
-
-def _fail(
-    dispatcher: CollectingDispatcher,
-    tracker: Tracker,
-    *,
-    slot: str,
-    failures_slot: str,
-    message: str,
-    exit_hint: str,
-    exit_buttons: List[Dict[str, str]],
-    buttons: List[Dict[str, str]] | None = None,
-) -> Dict[Text, Any]:
-    """Say what is wrong; at the second failure of the same slot also offer to leave."""
-    failures, count = bump_failures(tracker.get_slot(failures_slot), slot)
-    if count >= 2:
-        dispatcher.utter_message(text=message + exit_hint, buttons=(buttons or []) + exit_buttons)
-    elif buttons:
-        dispatcher.utter_message(text=message, buttons=buttons)
-    else:
-        dispatcher.utter_message(text=message)
-    return {slot: None, failures_slot: failures, "prompted_slot": slot}
 
 
 def _check_phone(value: Any) -> tuple[str | None, str | None, str | None]:
@@ -216,11 +201,23 @@ PHONE_MESSAGES = {
     "landline": "暂时只能登记手机号，请留一个11位手机号（以1开头）。",
 }
 
+HANDOFF_BUTTON = {"title": "转人工", "payload": "/request_human"}
 
-def _sla_time(result: Dict[str, Any]) -> str:
-    """'11月30日 17:00' from the ticket's SLA, '' when the API gave none."""
+
+def _read_back(tracker: Tracker, head: List[str], tail: List[str]) -> str:
+    """The answers read back before submitting: ``head``, the known 户号, the phone, ``tail``."""
+    lines = list(head)
+    account = known_account(tracker)
+    if account:
+        lines.append(f"户号：{mask_account(account)}")
+    lines.append(f"联系电话：{mask_phone(tracker.get_slot('phone'))}")
+    return "\n".join(lines + tail)
+
+
+def _contact_by(result: Dict[str, Any]) -> str:
+    """'会在 11月30日 17:00 前' from the ticket's SLA, '会尽快' when the API gave none."""
     sla = result.get("sla") or {}
-    return fmt_time(sla.get("arrive_by")) if sla.get("arrive_by") else ""
+    return f"会在 {fmt_time(sla['arrive_by'])} 前" if sla.get("arrive_by") else "会尽快"
 
 
 def _crew(result: Dict[str, Any]) -> str:
@@ -248,17 +245,205 @@ async def _create(payload: Dict[str, Any]) -> tuple[Dict[str, Any] | None, ApiRe
     return None, None
 
 
+# ---------------------------------------------------------------------- what the forms share
+@dataclass(frozen=True)
+class FormSpec:
+    """What differs between the two forms: the slot-name prefix, the ticket type and the wording.
+
+    The run's bookkeeping slots are named after ``prefix``: ``application_failures``,
+    ``application_run``, ``application_pending``, ``application_confirmed`` and
+    ``application_ticket_no`` (``complaint_…`` likewise).
+    """
+
+    prefix: str
+    ticket_type: str
+    form_slots: tuple[str, ...]  # cleared when a run starts, is submitted or is cancelled
+    interruptions: frozenset[str]
+    exit_hint: str  # added to a message at the second failure of the same slot
+    exit_buttons: List[Dict[str, str]]
+    start_text: str
+    resume_text: str  # when the last submission failed and its answers are kept
+    rejected_text: str  # the API refused the ticket; "{api}" is its own message, if any
+    busy_text: str  # the API could not be reached
+    retry_payload: str
+    done_buttons: List[Dict[str, str]] = field(default_factory=list)
+
+    def slot(self, what: str) -> str:
+        """The run's bookkeeping slot: slot("failures") → "application_failures"."""
+        return f"{self.prefix}_{what}"
+
+    def key(self, tracker: Tracker) -> str:
+        """Conversation + type + run of the form: a retried submission reuses the same key."""
+        run = int(tracker.get_slot(self.slot("run")) or 1)
+        return f"{tracker.sender_id}:{self.ticket_type}:{run}"
+
+
+class _FormAction(Action, ABC):
+    """Base of an action both forms have; ``form`` says which (abstract, so never registered)."""
+
+    form: FormSpec
+
+    @abstractmethod
+    def name(self) -> Text:
+        """The action's name in the domain."""
+
+
+class _StartFormAction(_FormAction):
+    """Starts a run of the form (the answers of a failed submission are kept)."""
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
+        form = self.form
+        if tracker.get_slot(form.slot("pending")):
+            dispatcher.utter_message(text=form.resume_text)
+            return [SlotSet(form.slot("confirmed"), None)]
+        dispatcher.utter_message(text=form.start_text)
+        run = int(tracker.get_slot(form.slot("run")) or 0)
+        return (_reset(form.form_slots, tracker) + [SlotSet(form.slot("run"), float(run + 1))]
+                + self.prefilled(tracker))
+
+    def prefilled(self, tracker: Tracker) -> List[Dict[Text, Any]]:
+        """Slots of the new run that the starting message already fills: none by default."""
+        return []
+
+
+class _ValidateForm(FormValidationAction):
+    """What both forms validate alike: the mobile number, the confirmation, failure counting."""
+
+    form: FormSpec
+
+    @abstractmethod
+    def name(self) -> Text:
+        """validate_<form name> (abstract, so this base is never registered)."""
+
+    def _fail(self, dispatcher, tracker, slot, message, buttons=None) -> Dict[Text, Any]:
+        """Say what is wrong; at the second failure of the same slot also offer to leave."""
+        failures_slot = self.form.slot("failures")
+        failures, count = bump_failures(tracker.get_slot(failures_slot), slot)
+        if count >= 2:
+            dispatcher.utter_message(text=message + self.form.exit_hint,
+                                     buttons=(buttons or []) + self.form.exit_buttons)
+        elif buttons:
+            dispatcher.utter_message(text=message, buttons=buttons)
+        else:
+            dispatcher.utter_message(text=message)
+        return {slot: None, failures_slot: failures, "prompted_slot": slot}
+
+    def _accept(self, tracker: Tracker, slot: str, value: Any) -> Dict[Text, Any]:
+        """``value`` for ``slot``, whose earlier failed answers are forgotten."""
+        failures_slot = self.form.slot("failures")
+        return {slot: value, failures_slot: clear_failures(tracker.get_slot(failures_slot), slot)}
+
+    async def extract_phone(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        """Whatever was typed at the phone question, so that a wrong number gets a re-prompt."""
+        text = _answer_text(tracker, "phone", self.form.interruptions)
+        return {"phone": text} if text else {}
+
+    async def validate_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        mobile, account, problem = _check_phone(value)
+        if mobile:
+            return self._accept(tracker, "phone", mobile)
+        if problem == "account":
+            dispatcher.utter_message(
+                text=f"好的，户号 {mask_account(account)} 我记下了。"
+                "还需要一个能联系到您的11位手机号，请再输入一次。"
+            )
+            return {"phone": None, "account_no": account, "prompted_slot": "phone"}
+        other = self.not_a_phone(value, problem, dispatcher, tracker)
+        if other is not None:
+            return other
+        return self._fail(dispatcher, tracker, "phone", PHONE_MESSAGES[problem])
+
+    def not_a_phone(
+        self, value: Any, problem: str, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> Dict[Text, Any] | None:
+        """Another reading of an answer that is no mobile number; None: it is a wrong number."""
+        return None
+
+    async def _validate_confirmed(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        """The form's <prefix>_confirmed slot: True once confirmed, else asked again."""
+        return {self.form.slot("confirmed"): True if value else None}
+
+
+class _CreateTicketAction(_FormAction):
+    """POST /api/tickets; a failed submission keeps the run's answers for the next start."""
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
+        form = self.form
+        payload = {
+            "type": form.ticket_type,
+            "phone": tracker.get_slot("phone"),
+            "account_no": known_account(tracker),
+            **self.details(tracker),
+            "channel": channel_of(tracker),
+            "conversation_id": tracker.sender_id,
+            "idempotency_key": form.key(tracker),
+        }
+        payload = {k: v for k, v in payload.items() if v is not None}
+        result, rejected = await _create(payload)
+        if result is None:
+            if rejected is not None:
+                text = form.rejected_text.format(api=_api_message(rejected))
+            else:
+                text = form.busy_text
+            dispatcher.utter_message(text=text, buttons=[
+                {"title": "重新提交", "payload": form.retry_payload}, HANDOFF_BUTTON,
+            ])
+            return [SlotSet(form.slot("confirmed"), None), SlotSet(form.slot("pending"), True)]
+
+        number = result.get("number")
+        dispatcher.utter_message(text=self.confirmation(tracker, result),
+                                 buttons=form.done_buttons)
+        return [SlotSet(form.slot("ticket_no"), number), SlotSet("ticket_no", number)] + _clear(
+            form.form_slots
+        )
+
+    @abstractmethod
+    def details(self, tracker: Tracker) -> Dict[str, Any]:
+        """The fields of this ticket type (between account_no and channel in the payload)."""
+
+    @abstractmethod
+    def confirmation(self, tracker: Tracker, result: Dict[str, Any]) -> str:
+        """The customer-facing wording of the created ticket."""
+
+
+class _CancelFormAction(_FormAction):
+    """After the form's utter_…_cancelled: nothing is submitted, the run's answers are dropped."""
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
+        return _clear(self.form.form_slots) + [SlotSet("requested_slot", None)]
+
+
 # ====================================================================== 业务办理
-APPLICATION_EXIT_BUTTONS = [
-    {"title": "退出登记", "payload": "/stop_report"},
-    {"title": "转人工", "payload": "/request_human"},
-]
-APPLICATION_EXIT_HINT = "如果不方便，可以先退出登记，或者转人工客服为您办理；也可以拨打95598。"
-
-
-def application_key(tracker: Tracker) -> str:
-    """Conversation + type + run of the form: a retried submission reuses the same key."""
-    return f"{tracker.sender_id}:{APPLICATION}:{int(tracker.get_slot('application_run') or 1)}"
+APPLICATION_FORM = FormSpec(
+    prefix="application",
+    ticket_type=APPLICATION,
+    form_slots=APPLICATION_FORM_SLOTS,
+    interruptions=APPLICATION_INTERRUPTIONS,
+    exit_hint="如果不方便，可以先退出登记，或者转人工客服为您办理；也可以拨打95598。",
+    exit_buttons=[
+        {"title": "退出登记", "payload": "/stop_report"},
+        {"title": "转人工", "payload": "/request_human"},
+    ],
+    start_text="好的，我来帮您在线登记业务申请，登记后工作人员会和您联系确认上门时间。",
+    resume_text="您上次填写的登记信息我还保留着，请再核对一下。",
+    rejected_text="抱歉，登记信息没能通过系统校验{api}。您填写的信息我先保存着，可以转人工客服为您办理，"
+    "或拨打95598。",
+    busy_text="非常抱歉，系统暂时繁忙，申请没能提交成功。您填写的信息我已保存，"
+    "稍后点“重新提交”或对我说“在线登记”就能直接提交；也可以拨打95598办理。",
+    retry_payload="/start_application",
+)
 
 
 def service_name(service_type: str | None) -> str:
@@ -267,35 +452,23 @@ def service_name(service_type: str | None) -> str:
     return known[0] if known else (service_type or "")
 
 
-class ActionStartServiceApplication(Action):
+class ActionStartServiceApplication(_StartFormAction):
     """Starts a run of service_application_form (answers of a failed submission are kept)."""
+
+    form = APPLICATION_FORM
 
     def name(self) -> Text:
         return "action_start_service_application"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
-        if tracker.get_slot("application_pending"):
-            dispatcher.utter_message(text="您上次填写的登记信息我还保留着，请再核对一下。")
-            return [SlotSet("application_confirmed", None)]
-        dispatcher.utter_message(
-            text="好的，我来帮您在线登记业务申请，登记后工作人员会和您联系确认上门时间。"
-        )
-        run = int(tracker.get_slot("application_run") or 0)
-        return _reset(APPLICATION_FORM_SLOTS, tracker) + [SlotSet("application_run", float(run + 1))]
 
-
-class ValidateServiceApplicationForm(FormValidationAction):
+class ValidateServiceApplicationForm(_ValidateForm):
     """Normalises the service, checks the mobile number, takes any non-empty time."""
+
+    form = APPLICATION_FORM
+    validate_application_confirmed = _ValidateForm._validate_confirmed
 
     def name(self) -> Text:
         return "validate_service_application_form"
-
-    def _fail(self, dispatcher, tracker, slot, message, buttons=None) -> Dict[Text, Any]:
-        return _fail(dispatcher, tracker, slot=slot, failures_slot="application_failures",
-                     message=message, exit_hint=APPLICATION_EXIT_HINT,
-                     exit_buttons=APPLICATION_EXIT_BUTTONS, buttons=buttons)
 
     async def extract_service_type(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -305,13 +478,6 @@ class ValidateServiceApplicationForm(FormValidationAction):
             return {}
         text = _answer_text(tracker, "service_type", APPLICATION_INTERRUPTIONS)
         return {"service_type": text} if text else {}
-
-    async def extract_phone(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
-        """Whatever was typed at the phone question, so that a wrong number gets a re-prompt."""
-        text = _answer_text(tracker, "phone", APPLICATION_INTERRUPTIONS)
-        return {"phone": text} if text else {}
 
     async def validate_service_type(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -324,29 +490,7 @@ class ValidateServiceApplicationForm(FormValidationAction):
                 "其他业务可以到供电营业厅或网上国网App办理。",
                 buttons=SERVICE_BUTTONS,
             )
-        return {
-            "service_type": service,
-            "application_failures": clear_failures(tracker.get_slot("application_failures"),
-                                                   "service_type"),
-        }
-
-    async def validate_phone(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
-        mobile, account, problem = _check_phone(value)
-        if mobile:
-            return {
-                "phone": mobile,
-                "application_failures": clear_failures(tracker.get_slot("application_failures"),
-                                                       "phone"),
-            }
-        if problem == "account":
-            dispatcher.utter_message(
-                text=f"好的，户号 {mask_account(account)} 我记下了。"
-                "还需要一个能联系到您的11位手机号，请再输入一次。"
-            )
-            return {"phone": None, "account_no": account, "prompted_slot": "phone"}
-        return self._fail(dispatcher, tracker, "phone", PHONE_MESSAGES[problem])
+        return self._accept(tracker, "service_type", service)
 
     async def validate_preferred_time(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -355,11 +499,6 @@ class ValidateServiceApplicationForm(FormValidationAction):
         if not text or text.startswith("/"):
             return {"preferred_time": None}
         return {"preferred_time": text[:64]}
-
-    async def validate_application_confirmed(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
-        return {"application_confirmed": True if value else None}
 
 
 class ActionAskServiceType(Action):
@@ -405,15 +544,13 @@ class ActionAskApplicationConfirmed(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[Text, Any]]:
-        lines = ["请您核对一下登记信息：", f"业务：{service_name(tracker.get_slot('service_type'))}"]
-        account = known_account(tracker)
-        if account:
-            lines.append(f"户号：{mask_account(account)}")
-        lines.append(f"联系电话：{mask_phone(tracker.get_slot('phone'))}")
-        lines.append(f"方便的时间：{tracker.get_slot('preferred_time')}")
-        lines.append("确认无误就提交吗？")
+        text = _read_back(
+            tracker,
+            ["请您核对一下登记信息：", f"业务：{service_name(tracker.get_slot('service_type'))}"],
+            [f"方便的时间：{tracker.get_slot('preferred_time')}", "确认无误就提交吗？"],
+        )
         dispatcher.utter_message(
-            text="\n".join(lines),
+            text=text,
             buttons=[
                 {"title": "确认提交", "payload": "/affirm"},
                 {"title": "取消登记", "payload": "/stop_report"},
@@ -426,12 +563,10 @@ def application_confirmation(result: Dict[str, Any], *, service_type: str, phone
                              preferred_time: str | None) -> str:
     """The customer-facing wording of a registered application."""
     number = result.get("number", "")
-    by = _sla_time(result)
-    when = f"会在 {by} 前" if by else "会尽快"
     wish = f"（您方便的时间：{preferred_time}）" if preferred_time else ""
     first = (
         f"已为您登记【{service_type}】申请，工单号 {number}{_crew(result)}。"
-        f"工作人员{when}与您联系确认上门时间{wish}，请保持电话 {mask_phone(phone)} 畅通。"
+        f"工作人员{_contact_by(result)}与您联系确认上门时间{wish}，请保持电话 {mask_phone(phone)} 畅通。"
     )
     lines = [first]
     known = SERVICES.get(service_type)
@@ -441,122 +576,89 @@ def application_confirmation(result: Dict[str, Any], *, service_type: str, phone
     return "\n".join(lines)
 
 
-class ActionCreateServiceTicket(Action):
+def _service_type(tracker: Tracker) -> str:
+    """The service as the API registers it (the slot as typed when it is none of them)."""
+    return normalize_service(tracker.get_slot("service_type")) or str(
+        tracker.get_slot("service_type") or "")
+
+
+class ActionCreateServiceTicket(_CreateTicketAction):
     """POST /api/tickets (业务办理) and give the number, the contact deadline and the phone."""
+
+    form = APPLICATION_FORM
 
     def name(self) -> Text:
         return "action_create_service_ticket"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
-        service_type = normalize_service(tracker.get_slot("service_type")) or str(
-            tracker.get_slot("service_type") or "")
-        phone = tracker.get_slot("phone")
+    def details(self, tracker: Tracker) -> Dict[str, Any]:
+        service_type = _service_type(tracker)
         preferred_time = tracker.get_slot("preferred_time")
-        payload = {
-            "type": APPLICATION,
-            "phone": phone,
-            "account_no": known_account(tracker),
+        return {
             "service_type": service_type,
             "preferred_time": preferred_time,
             "description": f"客户通过智能客服在线登记{service_name(service_type)}申请，"
             f"方便联系/上门的时间：{preferred_time or '未说明'}。",
-            "channel": channel_of(tracker),
-            "conversation_id": tracker.sender_id,
-            "idempotency_key": application_key(tracker),
         }
-        payload = {k: v for k, v in payload.items() if v is not None}
-        result, rejected = await _create(payload)
-        if result is None:
-            if rejected is not None:
-                text = ("抱歉，登记信息没能通过系统校验" + _api_message(rejected)
-                        + "。您填写的信息我先保存着，可以转人工客服为您办理，或拨打95598。")
-            else:
-                text = ("非常抱歉，系统暂时繁忙，申请没能提交成功。您填写的信息我已保存，"
-                        "稍后点“重新提交”或对我说“在线登记”就能直接提交；也可以拨打95598办理。")
-            dispatcher.utter_message(text=text, buttons=[
-                {"title": "重新提交", "payload": "/start_application"},
-                {"title": "转人工", "payload": "/request_human"},
-            ])
-            return [SlotSet("application_confirmed", None), SlotSet("application_pending", True)]
 
-        number = result.get("number")
-        dispatcher.utter_message(text=application_confirmation(
-            result, service_type=service_type, phone=phone, preferred_time=preferred_time))
-        return [SlotSet("application_ticket_no", number), SlotSet("ticket_no", number)] + [
-            SlotSet(slot, None) for slot in APPLICATION_FORM_SLOTS
-        ]
+    def confirmation(self, tracker: Tracker, result: Dict[str, Any]) -> str:
+        return application_confirmation(
+            result, service_type=_service_type(tracker), phone=tracker.get_slot("phone"),
+            preferred_time=tracker.get_slot("preferred_time"))
 
 
-class ActionCancelServiceApplication(Action):
+class ActionCancelServiceApplication(_CancelFormAction):
     """After utter_application_cancelled: nothing is submitted, the run's answers are dropped."""
+
+    form = APPLICATION_FORM
 
     def name(self) -> Text:
         return "action_cancel_service_application"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
-        return [SlotSet(slot, None) for slot in APPLICATION_FORM_SLOTS] + [
-            SlotSet("requested_slot", None)
-        ]
-
 
 # ====================================================================== 投诉
-COMPLAINT_EXIT_BUTTONS = [
-    {"title": "转人工", "payload": "/request_human"},
-    {"title": "先不投诉了", "payload": "/stop_report"},
-]
-COMPLAINT_EXIT_HINT = "如果不方便留手机号，可以转人工客服为您登记，或拨打95598。"
+COMPLAINT_FORM = FormSpec(
+    prefix="complaint",
+    ticket_type=COMPLAINT,
+    form_slots=COMPLAINT_FORM_SLOTS,
+    interruptions=COMPLAINT_INTERRUPTIONS,
+    exit_hint="如果不方便留手机号，可以转人工客服为您登记，或拨打95598。",
+    exit_buttons=[
+        {"title": "转人工", "payload": "/request_human"},
+        {"title": "先不投诉了", "payload": "/stop_report"},
+    ],
+    start_text="非常抱歉给您带来了不好的体验。我来为您登记投诉，会有专人联系您核实处理；"
+    "如果您想直接和人工客服沟通，随时说“转人工”。",
+    resume_text="您上次反映的情况我还保留着，请再核对一下。",
+    rejected_text="抱歉，投诉信息没能通过系统校验{api}。您反映的情况我先保存着，可以转人工客服为您登记，"
+    "或拨打95598。",
+    busy_text="非常抱歉，系统暂时繁忙，投诉没能提交成功。您反映的情况我已保存，"
+    "稍后点“重新提交”或对我说“我要投诉”就能直接提交；也可以转人工客服或拨打95598。",
+    retry_payload="/complaint",
+    done_buttons=[HANDOFF_BUTTON],
+)
 
 
-def complaint_key(tracker: Tracker) -> str:
-    """Conversation + type + run of the form: a retried submission reuses the same key."""
-    return f"{tracker.sender_id}:{COMPLAINT}:{int(tracker.get_slot('complaint_run') or 1)}"
-
-
-class ActionStartComplaint(Action):
+class ActionStartComplaint(_StartFormAction):
     """Starts a run of complaint_form; a message that already describes the problem is kept."""
+
+    form = COMPLAINT_FORM
 
     def name(self) -> Text:
         return "action_start_complaint"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
-        if tracker.get_slot("complaint_pending"):
-            dispatcher.utter_message(text="您上次反映的情况我还保留着，请再核对一下。")
-            return [SlotSet("complaint_confirmed", None)]
-        dispatcher.utter_message(
-            text="非常抱歉给您带来了不好的体验。我来为您登记投诉，会有专人联系您核实处理；"
-            "如果您想直接和人工客服沟通，随时说“转人工”。"
-        )
-        run = int(tracker.get_slot("complaint_run") or 0)
-        events = _reset(COMPLAINT_FORM_SLOTS, tracker) + [SlotSet("complaint_run", float(run + 1))]
+    def prefilled(self, tracker: Tracker) -> List[Dict[Text, Any]]:
         details = complaint_details_from((tracker.latest_message or {}).get("text"))
-        if details:
-            events.append(SlotSet("complaint_details", details))
-        return events
+        return [SlotSet("complaint_details", details)] if details else []
 
 
-class ValidateComplaintForm(FormValidationAction):
+class ValidateComplaintForm(_ValidateForm):
     """Keeps the customer's own words; checks the mobile number."""
+
+    form = COMPLAINT_FORM
+    validate_complaint_confirmed = _ValidateForm._validate_confirmed
 
     def name(self) -> Text:
         return "validate_complaint_form"
-
-    def _fail(self, dispatcher, tracker, slot, message) -> Dict[Text, Any]:
-        return _fail(dispatcher, tracker, slot=slot, failures_slot="complaint_failures",
-                     message=message, exit_hint=COMPLAINT_EXIT_HINT,
-                     exit_buttons=COMPLAINT_EXIT_BUTTONS)
-
-    async def extract_phone(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
-        """Whatever was typed at the phone question, so that a wrong number gets a re-prompt."""
-        text = _answer_text(tracker, "phone", COMPLAINT_INTERRUPTIONS)
-        return {"phone": text} if text else {}
 
     async def validate_complaint_details(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -566,38 +668,20 @@ class ValidateComplaintForm(FormValidationAction):
             return {"complaint_details": None}
         return {"complaint_details": text[:1000]}
 
-    async def validate_phone(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
-        mobile, account, problem = _check_phone(value)
-        if mobile:
-            return {
-                "phone": mobile,
-                "complaint_failures": clear_failures(tracker.get_slot("complaint_failures"),
-                                                     "phone"),
-            }
-        if problem == "account":
-            dispatcher.utter_message(
-                text=f"好的，户号 {mask_account(account)} 我记下了。"
-                "还需要一个能联系到您的11位手机号，请再输入一次。"
-            )
-            return {"phone": None, "account_no": account, "prompted_slot": "phone"}
+    def not_a_phone(
+        self, value: Any, problem: str, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> Dict[Text, Any] | None:
+        """More of the complaint, not a number: add it to what the customer said."""
         text = normalize(value)
         details = tracker.get_slot("complaint_details")
         more = _latest_intent_name(tracker) in ("complaint", "inform", "nlu_fallback")
-        if problem == "no_digits" and details and more and len(text) >= 4:
-            # More of the complaint, not a number: add it to what the customer said.
-            dispatcher.utter_message(
-                text="好的，您补充的情况我也记下了。请再留一个11位手机号，方便我们联系您。"
-            )
-            return {"phone": None, "complaint_details": f"{details}；{text}"[:1000],
-                    "prompted_slot": "phone"}
-        return self._fail(dispatcher, tracker, "phone", PHONE_MESSAGES[problem])
-
-    async def validate_complaint_confirmed(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
-        return {"complaint_confirmed": True if value else None}
+        if not (problem == "no_digits" and details and more and len(text) >= 4):
+            return None
+        dispatcher.utter_message(
+            text="好的，您补充的情况我也记下了。请再留一个11位手机号，方便我们联系您。"
+        )
+        return {"phone": None, "complaint_details": f"{details}；{text}"[:1000],
+                "prompted_slot": "phone"}
 
 
 class ActionAskComplaintConfirmed(Action):
@@ -611,14 +695,10 @@ class ActionAskComplaintConfirmed(Action):
     ) -> List[Dict[Text, Any]]:
         details = tracker.get_slot("complaint_details") or ""
         shown = details if len(details) <= 120 else details[:120] + "…"
-        lines = ["我把您反映的情况记录如下：", f"“{shown}”"]
-        account = known_account(tracker)
-        if account:
-            lines.append(f"户号：{mask_account(account)}")
-        lines.append(f"联系电话：{mask_phone(tracker.get_slot('phone'))}")
-        lines.append("确认无误就提交投诉吗？")
+        text = _read_back(tracker, ["我把您反映的情况记录如下：", f"“{shown}”"],
+                          ["确认无误就提交投诉吗？"])
         dispatcher.utter_message(
-            text="\n".join(lines),
+            text=text,
             buttons=[
                 {"title": "确认提交", "payload": "/affirm"},
                 {"title": "转人工", "payload": "/request_human"},
@@ -631,66 +711,33 @@ class ActionAskComplaintConfirmed(Action):
 def complaint_confirmation(result: Dict[str, Any], *, phone: str) -> str:
     """The customer-facing wording of a registered complaint."""
     number = result.get("number", "")
-    by = _sla_time(result)
-    when = f"会在 {by} 前" if by else "会尽快"
     return (
         f"非常抱歉给您带来不便。您的投诉已登记，工单号 {number}{_crew(result)}，"
-        f"我们{when}通过电话 {mask_phone(phone)} 联系您，核实情况后给您答复。\n"
+        f"我们{_contact_by(result)}通过电话 {mask_phone(phone)} 联系您，核实情况后给您答复。\n"
         f"想了解进度，随时对我说“查工单 {number}”；需要马上和人工客服沟通，请点“转人工”。"
     )
 
 
-class ActionCreateComplaintTicket(Action):
+class ActionCreateComplaintTicket(_CreateTicketAction):
     """POST /api/tickets (投诉) and give the number and the contact deadline."""
+
+    form = COMPLAINT_FORM
 
     def name(self) -> Text:
         return "action_create_complaint_ticket"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
+    def details(self, tracker: Tracker) -> Dict[str, Any]:
         details = tracker.get_slot("complaint_details") or ""
-        phone = tracker.get_slot("phone")
-        payload = {
-            "type": COMPLAINT,
-            "phone": phone,
-            "account_no": known_account(tracker),
-            "description": details[:1000],
-            "subject": complaint_subject(details),
-            "channel": channel_of(tracker),
-            "conversation_id": tracker.sender_id,
-            "idempotency_key": complaint_key(tracker),
-        }
-        payload = {k: v for k, v in payload.items() if v is not None}
-        result, rejected = await _create(payload)
-        handoff = [{"title": "转人工", "payload": "/request_human"}]
-        if result is None:
-            if rejected is not None:
-                text = ("抱歉，投诉信息没能通过系统校验" + _api_message(rejected)
-                        + "。您反映的情况我先保存着，可以转人工客服为您登记，或拨打95598。")
-            else:
-                text = ("非常抱歉，系统暂时繁忙，投诉没能提交成功。您反映的情况我已保存，"
-                        "稍后点“重新提交”或对我说“我要投诉”就能直接提交；也可以转人工客服或拨打95598。")
-            dispatcher.utter_message(
-                text=text, buttons=[{"title": "重新提交", "payload": "/complaint"}] + handoff)
-            return [SlotSet("complaint_confirmed", None), SlotSet("complaint_pending", True)]
+        return {"description": details[:1000], "subject": complaint_subject(details)}
 
-        number = result.get("number")
-        dispatcher.utter_message(text=complaint_confirmation(result, phone=phone), buttons=handoff)
-        return [SlotSet("complaint_ticket_no", number), SlotSet("ticket_no", number)] + [
-            SlotSet(slot, None) for slot in COMPLAINT_FORM_SLOTS
-        ]
+    def confirmation(self, tracker: Tracker, result: Dict[str, Any]) -> str:
+        return complaint_confirmation(result, phone=tracker.get_slot("phone"))
 
 
-class ActionCancelComplaint(Action):
+class ActionCancelComplaint(_CancelFormAction):
     """After utter_complaint_cancelled: nothing is submitted, the run's answers are dropped."""
+
+    form = COMPLAINT_FORM
 
     def name(self) -> Text:
         return "action_cancel_complaint"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
-        return [SlotSet(slot, None) for slot in COMPLAINT_FORM_SLOTS] + [
-            SlotSet("requested_slot", None)
-        ]
