@@ -33,16 +33,57 @@ async def run_workers() -> None:
         engine.dispose()
 
 
+def create_user(args) -> int:
+    """`python -m api create-user`: 0 when created, 2 with a clear message otherwise."""
+    import getpass
+    import sys
+
+    from pydantic import ValidationError
+
+    import api.models  # noqa: F401 (every table, so foreign keys resolve)
+    from api.db import make_engine, make_sessionmaker, utcnow
+    from api.staff import service
+    from api.staff.schemas import StaffCreate
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("密码（至少10位）：")
+    try:
+        data = StaffCreate(username=args.username, display_name=args.name, role=args.role, password=password,
+                           crew_id=args.crew, team=args.team)
+    except ValidationError as exc:
+        print(f"error: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", file=sys.stderr)
+        return 2
+    engine = make_engine(get_settings().database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            service.create(session=session, data=data, now=utcnow())
+    except service.UsernameTaken:
+        print(f"error: username {args.username} already exists", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    print(f"已创建账号 {args.username}（{args.role}）")
+    return 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m api")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="upgrade the database schema to the latest revision")
     sub.add_parser("worker", help="deliver the outbox and run the ticket jobs (SLA, re-dispatch, backlog)")
+    user = sub.add_parser("create-user", help="add a staff account (asks for the password)")
+    user.add_argument("username")
+    user.add_argument("--role", required=True, choices=["agent", "supervisor", "crew", "auditor", "admin"])
+    user.add_argument("--name", required=True, help="display name, e.g. 王丽")
+    user.add_argument("--crew", help="crew id for a crew account, e.g. YZ-01")
+    user.add_argument("--team")
+    user.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     args = parser.parse_args()
     if args.command == "migrate":
         url = get_settings().database_url
         upgrade(url)
         print("数据库结构已是最新 (schema at head)")
+    elif args.command == "create-user":
+        raise SystemExit(create_user(args))
     elif args.command == "worker":
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         try:

@@ -125,10 +125,11 @@ def _include_routers(app: FastAPI) -> None:
     from api.notify.routes import staff_router as notify_router
     from api.notify.routes import twilio_router
     from api.outages.routes import router as outages_router
+    from api.staff.routes import router as staff_accounts_router
     from api.tickets.routes import router as tickets_router
 
     for router in (chat_router, staff_router, customers_router, dispatch_router, kb_router, metering_router,
-                   notify_router, twilio_router,
+                   notify_router, twilio_router, staff_accounts_router,
                    outages_router, tickets_router, web_router):
         app.include_router(router)
 

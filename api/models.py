@@ -7,6 +7,7 @@ from api.kb import models as kb  # noqa: F401
 from api.metering import models as metering  # noqa: F401
 from api.notify import models as notify  # noqa: F401
 from api.outages import models as outages  # noqa: F401
+from api.staff import models as staff  # noqa: F401
 from api.tickets import models as tickets  # noqa: F401
 
 __all__ = ["Base"]

@@ -20,6 +20,12 @@ class Settings(BaseSettings):
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout_seconds: float = 2.5
     service_token: str = "dev-service-token"
+    # Staff sign-in: the key that signs session tokens (set STAFF_SECRET in production), how long a
+    # session lasts, and how many failed sign-ins per account (×4 per address) in the window.
+    staff_secret: str = "dev-staff-secret-change-me-in-production-32b"
+    staff_session_minutes: int = 480
+    login_max_failures: int = 5
+    login_window_minutes: int = 15
     chat_reply_timeout_ms: int = 8000  # the chat page's "reply is late" notice
     demo_seed: int = 20261123
     demo_live: bool = False  # make demo: keep the demo's meters reporting every hour

@@ -35,6 +35,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from api.customers.models import AccountBalance, Bill, Customer
 from api.demo.crews import AHEAD, crew_rows, local_day, shift_rows
+from api.demo.staff import ensure_demo_staff
 from api.dispatch.models import Crew, CrewMember, CrewShift
 from api.tickets.sla import calendar_years
 from api.demo.showcase import HOUSEHOLD_OUTAGE_ROLES, LOW_VOLTAGE_ROLES, SHOWCASE, fixed_accounts
@@ -1377,6 +1378,7 @@ def generate(
         _insert(conn, Crew, crews)
         _insert(conn, CrewMember, members)
         _insert(conn, CrewShift, shift_rows(local_day(start), local_day(end + AHEAD)))
+        ensure_demo_staff(conn, end)
         _analyze(conn)
         conn.commit()
 
@@ -1412,6 +1414,7 @@ def _extend_shifts(conn: Connection, end: datetime, seed: int = 20261123) -> Non
         crews, members = crew_rows(seed)
         _insert(conn, Crew, crews)
         _insert(conn, CrewMember, members)
+    ensure_demo_staff(conn, end)
     last = conn.execute(select(func.max(CrewShift.starts_at))).scalar_one()
     if last is None:
         last = end - timedelta(days=1)

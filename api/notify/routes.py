@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from sqlalchemy.orm import Session
 
-from api.auth import require_service
+from api.auth import require_roles
 from api.clock import request_now
 from api.db import get_session
 from api.notify import service
@@ -12,7 +12,8 @@ from api.notify.schemas import OutboxMessageRead
 from api.tickets import flows
 
 twilio_router = APIRouter(prefix="/api/notify/twilio", tags=["notifications"])
-staff_router = APIRouter(prefix="/api/notify", tags=["notifications"], dependencies=[Depends(require_service)])
+staff_router = APIRouter(prefix="/api/notify", tags=["notifications"],
+                            dependencies=[Depends(require_roles("supervisor", allow_service=True))])
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 

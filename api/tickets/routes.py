@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from sqlalchemy.orm import Session
 
-from api.auth import require_service
+from api.auth import actor_name, require_roles
 from api.clock import request_now
 from api.db import get_session
 from api.dispatch import service as dispatch
@@ -12,7 +12,8 @@ from api.dispatch.schemas import ReassignCreate
 from api.tickets import flows, lifecycle, service
 from api.tickets.schemas import FaultReportCreate, TicketCreate, TicketList, TicketRead, TransitionCreate
 
-router = APIRouter(prefix="/api/tickets", tags=["tickets"], dependencies=[Depends(require_service)])
+STAFF = require_roles("agent", "supervisor", "crew", "auditor", allow_service=True)
+router = APIRouter(prefix="/api/tickets", tags=["tickets"], dependencies=[Depends(STAFF)])
 
 
 @router.post("/faults", response_model=TicketRead, status_code=status.HTTP_201_CREATED)
@@ -80,11 +81,20 @@ def _conflict(exc: lifecycle.InvalidTransition) -> HTTPException:
 
 
 @router.post("/{number}/transitions", response_model=TicketRead)
-def transition(number: str, body: TransitionCreate, request: Request,
-               session: Session = Depends(get_session)) -> TicketRead:
-    """Move a ticket through its lifecycle; an action not allowed from its status is a 409."""
+def transition(number: str, body: TransitionCreate, request: Request, session: Session = Depends(get_session),
+               caller=Depends(require_roles("agent", "supervisor", "crew", allow_service=True))) -> TicketRead:
+    """Move a ticket through its lifecycle; an action not allowed from its status is a 409.
+
+    A crew account may act only on its own crew's tickets, and only with the crew's steps.
+    """
     ticket = _locked(session, number)
     now = request_now(request)
+    if caller != "service":
+        if caller.role == "crew" and (ticket.crew_id != caller.crew_id
+                                      or body.action not in ("accept", "arrive", "resolve", "reject")):
+            raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                detail={"code": "forbidden", "message": "只能处理派给本班组的工单"})
+        body = body.model_copy(update={"actor": actor_name(caller)})
     try:
         if body.action in ("accept", "arrive", "resolve", "reject") and ticket.crew is not None:
             flows.apply_crew_action(session=session, ticket=ticket, crew=ticket.crew, action=body.action,
@@ -104,13 +114,13 @@ def transition(number: str, body: TransitionCreate, request: Request,
 
 
 @router.post("/{number}/reassign", response_model=TicketRead)
-def reassign(number: str, body: ReassignCreate, request: Request,
-             session: Session = Depends(get_session)) -> TicketRead:
+def reassign(number: str, body: ReassignCreate, request: Request, session: Session = Depends(get_session),
+             caller=Depends(require_roles("supervisor", allow_service=True))) -> TicketRead:
     """A supervisor gives the ticket to another crew; the reason goes on the timeline."""
     ticket = _locked(session, number)
     try:
         dispatch.reassign(session=session, ticket=ticket, crew_id=body.crew_id, reason=body.reason,
-                          actor="supervisor", now=request_now(request))
+                          actor=actor_name(caller), now=request_now(request))
     except dispatch.NoSuchCrew:
         session.rollback()
         raise HTTPException(status.HTTP_404_NOT_FOUND,

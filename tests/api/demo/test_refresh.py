@@ -132,16 +132,18 @@ def test_refresh_needs_a_seeded_database(demo_database_factory):
 
 def test_crews_work_on_while_the_demo_moves_and_an_old_demo_gets_its_crews(small_demo):
     from api.dispatch.models import Crew, CrewMember, CrewShift
+    from api.staff.models import StaffUser
 
     with make_sessionmaker(small_demo)() as s:
         assert s.scalar(select(func.count()).select_from(Crew)) == 12
         assert s.scalar(select(func.max(CrewShift.ends_at))) > END + timedelta(days=29)
-        for model in (CrewShift, CrewMember, Crew):  # a demo seeded before crews existed
+        for model in (StaffUser, CrewShift, CrewMember, Crew):  # a demo seeded before crews and staff existed
             s.query(model).delete()
         s.commit()
     refresh_live(small_demo, end=LATER + timedelta(days=3))
     with make_sessionmaker(small_demo)() as s:
         assert s.scalar(select(func.count()).select_from(Crew)) == 12
+        assert s.scalar(select(func.count()).select_from(StaffUser)) == 6
         now = LATER + timedelta(days=3)
         on_shift = s.scalars(select(CrewShift.crew_id).where(CrewShift.starts_at <= now, CrewShift.ends_at > now)).all()
         assert {"YZ-03", "LD-01", "JY-01"} <= set(on_shift)  # the on-call crews, at any hour

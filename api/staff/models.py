@@ -1,0 +1,42 @@
+"""Staff accounts (坐席, 班长/主管, 抢修班组, 稽查, 管理员) and their sign-in attempts."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.db import Base, UTCDateTime
+
+ROLES = ("agent", "supervisor", "crew", "auditor", "admin")
+ROLE_NAMES = {"agent": "坐席", "supervisor": "班长/主管", "crew": "抢修班组", "auditor": "稽查", "admin": "管理员"}
+
+
+class StaffUser(Base):
+    """A person who signs in to the staff pages; a crew account belongs to its crew."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(32), unique=True)
+    display_name: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(12))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    crew_id: Mapped[str | None] = mapped_column(ForeignKey("crews.id"))
+    team: Mapped[str | None] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoginAttempt(Base):
+    """Every sign-in attempt; recent failures per account and per address limit the next ones."""
+
+    __tablename__ = "staff_login_attempts"
+    __table_args__ = (Index("ix_login_attempts_user_at", "username", "at"), Index("ix_login_attempts_ip_at", "ip", "at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(32))
+    ip: Mapped[str] = mapped_column(String(45))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ok: Mapped[bool]

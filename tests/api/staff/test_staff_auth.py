@@ -1,0 +1,138 @@
+"""Staff sign-in: argon2 passwords, expiring tokens, rate limiting, and roles on staff endpoints."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from api.demo.showcase import SHOWCASE
+from api.demo.staff import DEMO_STAFF
+from api.staff.models import StaffUser
+from api.staff.security import hash_password, issue_token, read_token, verify_password
+
+PASSWORDS = {u: p for u, _n, _r, p, _c, _t in DEMO_STAFF}
+
+
+def login(client, username, password=None):
+    return client.post("/api/staff/login", json={"username": username, "password": password or PASSWORDS[username]})
+
+
+def bearer(client, username) -> dict:
+    response = login(client, username)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def test_passwords_are_argon2_and_tokens_expire():
+    stored = hash_password("Correct-horse-1")
+    assert stored.startswith("$argon2id$") and "Correct-horse-1" not in stored
+    assert verify_password("Correct-horse-1", stored) and not verify_password("wrong", stored)
+    assert not verify_password("x", "not-a-hash")
+    now = datetime.now(timezone.utc)
+    token = issue_token(user_id=1, username="a", role="agent", secret="s" * 32, now=now, minutes=5)
+    assert read_token(token, secret="s" * 32)["role"] == "agent"
+    assert read_token(token, secret="o" * 32) is None
+    old = issue_token(user_id=1, username="a", role="agent", secret="s" * 32, now=now - timedelta(hours=1), minutes=5)
+    assert read_token(old, secret="s" * 32) is None
+
+
+def test_demo_accounts_exist_for_every_role_with_hashed_passwords(session):
+    rows = {u.username: u for u in session.scalars(select(StaffUser))}
+    assert {u.role for u in rows.values()} == {"agent", "supervisor", "crew", "auditor", "admin"}
+    assert all(u.password_hash.startswith("$argon2id$") for u in rows.values())
+    assert rows["crew.yz01"].crew_id == "YZ-01"
+
+
+def test_sign_in_sets_an_httponly_cookie_and_me_says_who(client):
+    response = login(client, "agent01")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["user"] == {"username": "agent01", "display_name": "王丽", "role": "agent", "role_name": "坐席",
+                            "crew_id": None, "team": "95598一组"}
+    cookie = response.headers["set-cookie"]
+    assert "zhidian_staff=" in cookie and "HttpOnly" in cookie and "samesite=strict" in cookie.lower()
+    assert client.get("/api/staff/me").json()["username"] == "agent01"  # by the cookie
+    client.post("/api/staff/logout")
+    client.cookies.clear()
+    assert client.get("/api/staff/me").status_code == 401
+
+
+def test_wrong_password_is_refused_and_repeated_failures_are_rate_limited(client):
+    for _ in range(5):
+        wrong = login(client, "supervisor01", "not-the-password")
+        assert wrong.status_code == 401 and wrong.json()["detail"]["code"] == "bad_credentials"
+    locked = login(client, "supervisor01")  # even the right password waits now
+    assert locked.status_code == 429 and locked.json()["detail"]["code"] == "too_many_attempts"
+    assert int(locked.headers["Retry-After"]) > 0
+    assert login(client, "agent02").status_code == 200  # other accounts are not locked
+
+
+def test_unknown_user_and_bad_body_get_clear_errors(client):
+    assert login(client, "nobody", "whatever-123").status_code == 401
+    assert client.post("/api/staff/login", json={"username": "agent01"}).status_code == 422
+
+
+@pytest.mark.parametrize("username, allowed", [
+    ("supervisor01", True), ("admin", True), ("agent01", False), ("crew.yz01", False), ("auditor01", False),
+])
+def test_supervisor_endpoints_check_the_role(client, username, allowed):
+    response = client.get("/api/dispatch/crews", headers=bearer(client, username))
+    assert response.status_code == (200 if allowed else 403)
+    if not allowed:
+        assert response.json()["detail"] == {"code": "forbidden", "message": "您的账号没有权限进行此操作"}
+
+
+def test_staff_endpoints_refuse_anonymous_and_forged_tokens(client):
+    assert client.get("/api/dispatch/crews").status_code == 401
+    forged = issue_token(user_id=1, username="admin", role="admin", secret="guessed-" * 5, now=datetime.now(timezone.utc),
+                         minutes=60)
+    assert client.get("/api/dispatch/crews", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+    assert client.get("/api/tickets", headers={"Authorization": "Bearer nonsense"}).status_code == 401
+
+
+def test_a_crew_account_acts_only_on_its_own_crews_tickets(client, auth):
+    ticket = client.post("/api/tickets/faults", headers=auth, json={
+        "kind": "outage", "description": "家里没电", "channel": "hotline", "account_no": SHOWCASE["household_outage"][0]
+    }).json()
+    crew = bearer(client, "crew.yz01")
+    response = client.post(f"/api/tickets/{ticket['number']}/transitions", json={"action": "accept"}, headers=crew)
+    if ticket["crew"]["id"] == "YZ-01":
+        assert response.status_code == 200
+        assert response.json()["events"][-1]["actor"] == "crew:crew.yz01"
+    else:
+        assert response.status_code == 403
+    escalate = client.post(f"/api/tickets/{ticket['number']}/transitions", headers=crew,
+                           json={"action": "escalate", "note": "x"})
+    assert escalate.status_code == 403  # not a crew step
+
+
+def test_an_agent_moves_a_ticket_and_the_timeline_names_them(client, auth):
+    ticket = client.post("/api/tickets/faults", headers=auth, json={
+        "kind": "outage", "description": "家里没电", "channel": "hotline", "account_no": SHOWCASE["household_outage"][0]
+    }).json()
+    agent = bearer(client, "agent01")
+    moved = client.post(f"/api/tickets/{ticket['number']}/transitions", headers=agent,
+                        json={"action": "suspend", "note": "客户要求明天再来"})
+    assert moved.status_code == 200 and moved.json()["events"][-1]["actor"] == "agent:agent01"
+    assert client.post(f"/api/tickets/{ticket['number']}/reassign", headers=agent,
+                       json={"crew_id": "YZ-02", "reason": "x"}).status_code == 403
+
+
+def test_admin_creates_accounts_and_the_cli_does_too(client, settings):
+    admin = bearer(client, "admin")
+    created = client.post("/api/staff/users", headers=admin, json={
+        "username": "agent09", "display_name": "赵敏", "role": "agent", "password": "Longer-pass-09"})
+    assert created.status_code == 201 and created.json()["role_name"] == "坐席"
+    assert login(client, "agent09", "Longer-pass-09").status_code == 200
+    assert client.post("/api/staff/users", headers=admin, json={
+        "username": "agent09", "display_name": "x", "role": "agent", "password": "Longer-pass-09"}).status_code == 409
+    assert client.post("/api/staff/users", headers=bearer(client, "agent01"), json={
+        "username": "agent10", "display_name": "x", "role": "agent", "password": "Longer-pass-10"}).status_code == 403
+    cli = subprocess.run([sys.executable, "-m", "api", "create-user", "auditor02", "--role", "auditor", "--name", "周杰",
+                          "--password-stdin"], input="Auditor-pass-02\n", capture_output=True, text=True,
+                         env={"DATABASE_URL": settings.database_url, "PATH": "/usr/bin:/bin"}, timeout=60)
+    assert cli.returncode == 0, cli.stderr
+    assert login(client, "auditor02", "Auditor-pass-02").json()["user"]["role"] == "auditor"
