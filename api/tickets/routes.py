@@ -10,7 +10,9 @@ from api.db import get_session
 from api.dispatch import service as dispatch
 from api.dispatch.schemas import ReassignCreate
 from api.tickets import flows, lifecycle, service
-from api.tickets.schemas import FaultReportCreate, TicketCreate, TicketList, TicketRead, TransitionCreate
+from api.tickets.schemas import (
+    CrewTicketRead, FaultReportCreate, TicketCreate, TicketList, TicketRead, TransitionCreate,
+)
 
 STAFF = require_roles("agent", "supervisor", "crew", "auditor", allow_service=True)
 router = APIRouter(prefix="/api/tickets", tags=["tickets"], dependencies=[Depends(STAFF)])
@@ -56,6 +58,16 @@ def list_tickets(
     items, total = service.list(session=session, account_no=account_no, phone=phone,
                                 status=status_, type=type_, limit=limit, offset=offset)
     return TicketList(items=items, total=total)
+
+
+@router.get("/crew", response_model=list[CrewTicketRead])
+def crew_tickets(session: Session = Depends(get_session),
+                 caller=Depends(require_roles("crew"))) -> list[CrewTicketRead]:
+    """A crew's open tickets (offered, accepted, on site), most urgent first."""
+    if caller.role != "crew" or not caller.crew_id:
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            detail={"code": "forbidden", "message": "只有抢修班组账号可以查看班组工单"})
+    return service.crew_tickets(session=session, crew_id=caller.crew_id)
 
 
 @router.get("/{number}", response_model=TicketRead)

@@ -141,3 +141,10 @@ class TransitionCreate(BaseModel):
     action: str = Field(min_length=1, max_length=16)
     note: str | None = Field(default=None, max_length=1000)
     actor: str = Field(default="service", min_length=1, max_length=64)
+
+
+class CrewTicketRead(BaseModel):
+    """What the crew's mobile page shows: the customer's number in full (only crews see it)."""
+
+    ticket: TicketRead
+    contact_phone: str | None

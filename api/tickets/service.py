@@ -17,7 +17,7 @@ from api.tickets import lifecycle, sla
 from api.tickets.diagnosis import diagnose
 from api.tickets.models import Ticket, TicketCounter, TicketEvent
 from api.tickets.schemas import (
-    CrewRef, Diagnosis, FaultReportCreate, Sla, TicketCreate, TicketEventRead, TicketRead,
+    CrewRef, CrewTicketRead, Diagnosis, FaultReportCreate, Sla, TicketCreate, TicketEventRead, TicketRead,
 )
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -298,6 +298,15 @@ def list(*, session: Session, account_no: str | None = None, phone: str | None =
         .order_by(Ticket.id.desc()).limit(limit).offset(offset)
     ).all()
     return [to_read(t, attached=t.parent_id is not None) for t in rows], total
+
+
+def crew_tickets(*, session: Session, crew_id: str) -> list[CrewTicketRead]:
+    """The crew's tickets still to do, most urgent (then oldest) first."""
+    rows = session.scalars(_with_events().where(Ticket.crew_id == crew_id,
+                                                Ticket.status.in_(("已派单", "已接单", "已到达")))
+                           .order_by(Ticket.priority, Ticket.arrive_by)).all()
+    return [CrewTicketRead(ticket=to_read(t, attached=t.parent_id is not None), contact_phone=t.contact_phone)
+            for t in rows]
 
 
 def to_read(ticket: Ticket, *, attached: bool, parent_number: str | None = None) -> TicketRead:

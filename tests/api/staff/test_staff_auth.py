@@ -136,3 +136,17 @@ def test_admin_creates_accounts_and_the_cli_does_too(client, settings):
                          env={"DATABASE_URL": settings.database_url, "PATH": "/usr/bin:/bin"}, timeout=60)
     assert cli.returncode == 0, cli.stderr
     assert login(client, "auditor02", "Auditor-pass-02").json()["user"]["role"] == "auditor"
+
+
+def test_a_crew_sees_its_open_tickets_with_the_customers_number(client, auth):
+    ticket = client.post("/api/tickets/faults", headers=auth, json={
+        "kind": "outage", "description": "家里没电", "channel": "hotline", "account_no": SHOWCASE["household_outage"][0],
+        "phone": SHOWCASE["household_outage"][1]}).json()
+    if ticket["crew"]["id"] != "YZ-01":
+        client.post(f"/api/tickets/{ticket['number']}/reassign", headers=auth,
+                    json={"crew_id": "YZ-01", "reason": "班组就在附近"})
+    mine = client.get("/api/tickets/crew", headers=bearer(client, "crew.yz01"))
+    assert mine.status_code == 200
+    [item] = mine.json()
+    assert item["ticket"]["number"] == ticket["number"] and item["contact_phone"] == SHOWCASE["household_outage"][1]
+    assert client.get("/api/tickets/crew", headers=bearer(client, "agent01")).status_code == 403
