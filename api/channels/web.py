@@ -3,6 +3,7 @@
 Routes
 ------
 ``GET /``                    the chat page (``api/web/templates/chat.html``).
+``GET /crew``                the crews' mobile page (``api/web/templates/crew.html``).
 ``GET /static/chat.{css,js}`` the page's own assets (served here so the page works whether or not
                               the app mounts ``/static``; same files, same directory).
 ``WS  /ws/chat/{sender_id}`` one socket per open page. ``sender_id`` is the customer's id on
@@ -69,7 +70,8 @@ log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 TEMPLATES_DIR = WEB_DIR / "templates"
 STATIC_DIR = WEB_DIR / "static"
-ASSETS = {"chat.css": "text/css; charset=utf-8", "chat.js": "text/javascript; charset=utf-8"}
+ASSETS = {"chat.css": "text/css; charset=utf-8", "chat.js": "text/javascript; charset=utf-8",
+          "crew.css": "text/css; charset=utf-8", "crew.js": "text/javascript; charset=utf-8"}
 
 CHANNEL = "web"
 SENDER_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")  # as api/conversations/routes.py
@@ -193,9 +195,20 @@ async def chat_page(request: Request) -> HTMLResponse:
     )
 
 
+@router.get("/crew", response_class=HTMLResponse, include_in_schema=False)
+async def crew_page(request: Request) -> HTMLResponse:
+    """The crews' mobile page (抢修班组手机页): sign in, my tickets, the crew's steps."""
+    return _templates(request.app).TemplateResponse(
+        request,
+        "crew.html",
+        {"asset_version": _asset_version()},
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
 @router.get("/static/{name}", include_in_schema=False)
 async def chat_asset(name: str) -> FileResponse:
-    """chat.css and chat.js (only those two)."""
+    """The pages' own assets: chat.{css,js} and crew.{css,js} (only those)."""
     if name not in ASSETS:
         raise HTTPException(status_code=404)
     return FileResponse(STATIC_DIR / name, media_type=ASSETS[name])

@@ -62,7 +62,7 @@ def list_tickets(
 
 @router.get("/crew", response_model=list[CrewTicketRead])
 def crew_tickets(session: Session = Depends(get_session),
-                 caller=Depends(require_roles("crew"))) -> list[CrewTicketRead]:
+                 caller=Depends(require_roles("agent", "supervisor", "crew", "auditor"))) -> list[CrewTicketRead]:
     """A crew's open tickets (offered, accepted, on site), most urgent first."""
     if caller.role != "crew" or not caller.crew_id:
         raise HTTPException(status.HTTP_403_FORBIDDEN,

@@ -1,0 +1,148 @@
+"""The crews' mobile page (/crew) in headless Chromium against the real API and a seeded demo DB."""
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.conftest import new_context
+
+pytestmark = pytest.mark.browser
+
+PHONE = "13900000003"
+
+
+@pytest.fixture
+def phone(browser):
+    """A fresh phone-sized browser (390×844, touch) with its own cookies."""
+    context = new_context(browser, viewport={"width": 390, "height": 844}, device_scale_factor=1,
+                          is_mobile=True, has_touch=True)
+    yield context
+    context.close()
+
+
+def service(api_server) -> httpx.Client:
+    return httpx.Client(base_url=api_server.url, timeout=10,
+                        headers={"Authorization": f"Bearer {api_server.token}"})
+
+
+def fault_ticket_for_yz01(api_server) -> str:
+    """A fresh outage ticket, given to crew YZ-01 (the demo crew that can sign in)."""
+    with service(api_server) as http:
+        response = http.post("/api/tickets/faults", json={
+            "kind": "outage", "description": "家里没电", "channel": "hotline",
+            "account_no": "0401000003", "phone": PHONE})
+        assert response.status_code == 201, response.text
+        ticket = response.json()
+        if (ticket.get("crew") or {}).get("id") != "YZ-01":
+            moved = http.post(f"/api/tickets/{ticket['number']}/reassign",
+                              json={"crew_id": "YZ-01", "reason": "班组就在附近"})
+            assert moved.status_code == 200, moved.text
+            assert moved.json()["status"] == "已派单"
+        return ticket["number"]
+
+
+def open_crew(context, api_server) -> Page:
+    """Open /crew and fail the test on any script error."""
+    page = context.new_page()
+    page.errors = []  # type: ignore[attr-defined]
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    page.goto(api_server.url + "/crew")
+    expect(page.locator("#login-view")).to_be_visible()
+    return page
+
+
+def sign_in(page: Page, username: str, password: str) -> None:
+    page.locator("#username").fill(username)
+    page.locator("#password").fill(password)
+    page.get_by_role("button", name="登录").click()
+
+
+def test_crew_works_a_ticket_from_accept_to_resolved(phone, api_server, screenshots):
+    number = fault_ticket_for_yz01(api_server)
+    page = open_crew(phone, api_server)
+    sign_in(page, "crew.yz01", "Demo-crew-yz01")
+
+    expect(page.get_by_role("heading", name="我的工单")).to_be_visible()
+    card = page.locator(f'article[data-number="{number}"]')
+    expect(card).to_be_visible()
+    expect(card.locator(".number")).to_have_text(number)
+    expect(card.locator(".status")).to_have_text("已派单")
+    expect(card.locator(f'a[href="tel:{PHONE}"]')).to_have_text(PHONE)
+    expect(card.locator(".deadline")).to_have_text(re.compile(r"^\d{2}:\d{2}（(剩余|已超时) \d+ 分钟）$"))
+    expect(card.get_by_role("button", name="接单")).to_be_visible()
+    expect(card.get_by_role("button", name="退单")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    card.scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshots / "crew-tickets.png"), full_page=True)
+
+    card.get_by_role("button", name="接单").click()
+    expect(card.locator(".status")).to_have_text("已接单")
+    card.get_by_role("button", name="到达现场").click()
+    expect(card.locator(".status")).to_have_text("已到达")
+
+    card.get_by_role("button", name="处理完成").click()
+    card.get_by_label("处理说明（选填）").fill("更换了进户线熔断器")
+    card.get_by_role("button", name="确认处理完成").click()
+    expect(card).to_have_count(0)
+    assert page.errors == []  # type: ignore[attr-defined]
+
+    with service(api_server) as http:
+        ticket = http.get(f"/api/tickets/{number}").json()
+    assert ticket["status"] == "已处理"
+    last = ticket["events"][-1]
+    assert last["actor"] == "crew:crew.yz01"
+    assert last["note"] == "更换了进户线熔断器"
+
+
+def test_reject_needs_a_reason(phone, api_server):
+    number = fault_ticket_for_yz01(api_server)
+    page = open_crew(phone, api_server)
+    sign_in(page, "crew.yz01", "Demo-crew-yz01")
+    card = page.locator(f'article[data-number="{number}"]')
+    card.get_by_role("button", name="退单").click()
+    card.get_by_role("button", name="确认退单").click()
+    expect(card.locator(".error")).to_have_text("请填写退单原因")
+    card.get_by_label("退单原因（必填）").fill("车辆故障，无法出车")
+    card.get_by_role("button", name="确认退单").click()
+    expect(card).to_have_count(0)
+    with service(api_server) as http:
+        ticket = http.get(f"/api/tickets/{number}").json()
+    reject = [e for e in ticket["events"] if e["to_status"] == "退单"][-1]
+    assert (reject["actor"], reject["note"]) == ("crew:crew.yz01", "车辆故障，无法出车")
+    assert ticket["crew"]["id"] != "YZ-01"  # dispatched again to another crew
+
+
+def test_session_survives_reload_and_logout_ends_it(phone, api_server):
+    page = open_crew(phone, api_server)
+    sign_in(page, "crew.yz01", "Demo-crew-yz01")
+    expect(page.locator("#tickets-view")).to_be_visible()
+    page.reload()
+    expect(page.locator("#tickets-view")).to_be_visible()
+    expect(page.locator("#who")).to_contain_text("原州城区抢修一班")
+    page.get_by_role("button", name="退出登录").click()
+    expect(page.locator("#login-view")).to_be_visible()
+    page.reload()
+    expect(page.locator("#login-view")).to_be_visible()
+
+
+def test_agent_account_is_refused(phone, api_server, screenshots):
+    with httpx.Client(base_url=api_server.url, timeout=10) as http:  # what the API says to an agent
+        assert http.post("/api/staff/login", json={"username": "agent01", "password": "Demo-agent-01"}).is_success
+        refused = http.get("/api/tickets/crew")
+    assert refused.status_code == 403
+    page = open_crew(phone, api_server)
+    sign_in(page, "agent01", "Demo-agent-01")
+    expect(page.locator("#list-error")).to_have_text(refused.json()["detail"]["message"])
+    expect(page.locator("#list .empty")).to_contain_text("请退出后使用班组账号登录")
+    expect(page.locator("article.ticket")).to_have_count(0)
+    page.screenshot(path=str(screenshots / "crew-signed-in-wrong-role.png"), full_page=True)
+
+
+def test_wrong_password_is_shown(phone, api_server):
+    page = open_crew(phone, api_server)
+    sign_in(page, "crew.yz01", "wrong-password")
+    expect(page.locator("#login-error")).to_have_text("用户名或密码不正确")
+    expect(page.locator("#tickets-view")).to_be_hidden()
