@@ -29,6 +29,16 @@ DEMO_CUSTOMERS = 160
 DEMO_DAYS = 8
 
 
+def run_coroutine(coro):
+    """Run a coroutine to completion in its own thread: works even when this thread already runs
+    an event loop (Playwright's sync API keeps one open once a browser test has run)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def backends() -> list[str]:
     return ["sqlite", "postgresql"] if os.environ.get("DATABASE_URL", "").startswith("postgres") else ["sqlite"]
 

@@ -5,7 +5,6 @@ free port with a seeded demo. Nothing is mocked; "API down" is a closed local po
 """
 from __future__ import annotations
 
-import asyncio
 
 import copy
 import json
@@ -17,6 +16,8 @@ import pytest
 import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
+
+from tests.conftest import run_coroutine
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -118,10 +119,4 @@ def showcase():
     return SHOWCASE
 
 
-def run(coro):
-    """Run an action's coroutine to completion, even when another event loop is running in
-    this thread (Playwright's sync API keeps one open for the browser tests)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+run = run_coroutine  # actions' coroutines, run to completion

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from api.db import make_engine
 from api.demo.jobs import run_live_feed
 from api.metering.models import Reading, WeatherHour
+from tests.conftest import run_coroutine
 
 
 def test_feed_brings_the_readings_up_to_the_current_hour(db_url):
@@ -28,7 +29,7 @@ def test_feed_brings_the_readings_up_to_the_current_hour(db_url):
                         break
             task.cancel()
 
-        asyncio.run(one_round())
+        run_coroutine(one_round())
         with engine.connect() as conn:
             newest = conn.execute(select(func.max(Reading.ts))).scalar_one()
         assert newest == hour
