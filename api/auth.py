@@ -38,7 +38,14 @@ def require_service(
 
 
 def current_staff(request: Request, credentials: HTTPAuthorizationCredentials | None) -> StaffRead | None:
-    """The signed-in staff member of this request, or None."""
+    """The signed-in staff member of this request, or None (read once per request)."""
+    if hasattr(request.state, "staff"):  # already read for this request (router + endpoint checks)
+        return request.state.staff
+    request.state.staff = _read_staff(request, credentials)
+    return request.state.staff
+
+
+def _read_staff(request: Request, credentials: HTTPAuthorizationCredentials | None) -> StaffRead | None:
     from api.staff import service
     from api.staff.security import read_token
 

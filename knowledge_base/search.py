@@ -67,6 +67,9 @@ class KnowledgeBase:
         self.chunks = [Chunk(**json.loads(line)) for line in
                        (directory / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line]
         self.chunk_article = [c.article_id for c in self.chunks]
+        self.article_rows: dict[str, list[int]] = {}  # article → its chunks' rows in the dense index
+        for row, article_id in enumerate(self.chunk_article):
+            self.article_rows.setdefault(article_id, []).append(row)
         self.tokenizer = tokenizer
         self.bm25 = BM25Index.load(directory)
         self.encoder = encoder if self.manifest.get("encoder") else None
@@ -102,6 +105,7 @@ class KnowledgeBase:
             ids, scores = self.bm25.search(tokens, candidates + len(exclude))
             keep = [(i, s) for i, s in zip(ids.tolist(), scores.tolist()) if i not in exclude]
             rankings["bm25"] = article_ranking([i for i, _ in keep], [s for _, s in keep], self.chunk_article)
+        vector = None
         if mode in ("hybrid", "dense") and self.dense is not None:
             vector = self.encoder.encode([query])
             ids, scores = dense.search(self.dense, vector, candidates + len(exclude))
@@ -111,19 +115,15 @@ class KnowledgeBase:
             raise ValueError("this index has no dense part (built without an encoder)")
         hits = fuse(rankings)
         if mode == "hybrid" and self.dense is not None:
-            self._fill_cosines(hits[:10], query)
+            self._fill_cosines(hits[:10], vector[0])
         return hits, self.bm25_ceiling(tokens)
 
-    def _fill_cosines(self, hits: list[ArticleHit], query: str) -> None:
+    def _fill_cosines(self, hits: list[ArticleHit], vector: np.ndarray) -> None:
         """Articles found only by BM25 get their best cosine too, so confidence sees both."""
-        missing = [h for h in hits if "dense" not in h.ranks]
-        if not missing:
-            return
-        vector = self.encoder.encode([query])[0]
-        for hit in missing:
-            rows = [i for i, c in enumerate(self.chunk_article) if c == hit.article_id]
-            vectors = np.vstack([self.dense.reconstruct(i) for i in rows]) if rows else np.zeros((0, len(vector)))
-            hit.cosine = float((vectors @ vector).max()) if len(rows) else 0.0
+        for hit in hits:
+            rows = self.article_rows.get(hit.article_id, []) if "dense" not in hit.ranks else []
+            if rows:
+                hit.cosine = float((np.vstack([self.dense.reconstruct(i) for i in rows]) @ vector).max())
 
     def search(self, query: str, *, k: int = 5, mode: Mode = "hybrid") -> SearchResult:
         """Top-k articles for a customer's question (normalised and cut to MAX_QUERY_CHARS here)."""
