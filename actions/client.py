@@ -118,12 +118,12 @@ class ZhidianClient:
             return []
         return list(data.get("customers") or [])
 
-    async def verify(self, *, account_no: str, phone_last4: str) -> bool:
-        """True when the last 4 digits match the phone on file for the account."""
+    async def verify(self, *, account_no: str, phone_last4: str, conversation_id: str | None = None) -> bool:
+        """True when the last 4 digits match the phone on file; the conversation is then linked to the account."""
         data = await self._request(
             "POST",
             "/api/customers/verify",
-            json={"account_no": account_no, "phone_last4": phone_last4},
+            json={"account_no": account_no, "phone_last4": phone_last4, "conversation_id": conversation_id},
         )
         return bool(data.get("verified"))
 

@@ -112,7 +112,8 @@ class ValidateVerifyForm(FormValidationAction):
         if not account:
             return {"verify_last4": None}
         try:
-            ok = await ZhidianClient().verify(account_no=account, phone_last4=last4)
+            ok = await ZhidianClient().verify(account_no=account, phone_last4=last4,
+                                              conversation_id=tracker.sender_id)
         except ApiRejected as exc:
             ok = False if exc.status in (404, 422) else None
         except ApiUnavailable:

@@ -41,11 +41,11 @@ def current_staff(request: Request, credentials: HTTPAuthorizationCredentials | 
     """The signed-in staff member of this request, or None (read once per request)."""
     if hasattr(request.state, "staff"):  # already read for this request (router + endpoint checks)
         return request.state.staff
-    request.state.staff = _read_staff(request, credentials)
+    request.state.staff = read_staff(request, credentials)
     return request.state.staff
 
 
-def _read_staff(request: Request, credentials: HTTPAuthorizationCredentials | None) -> StaffRead | None:
+def read_staff(request: Request, credentials: HTTPAuthorizationCredentials | None) -> StaffRead | None:
     from api.staff import service
     from api.staff.security import read_token
 

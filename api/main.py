@@ -25,7 +25,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         from api.channels.web import ChatConnections
+        from api.conversations.desk import AgentDesk
         from api.conversations.gateway import ChatGateway
+        from api.conversations.live import LiveBus, forward_to_customers
         from api.conversations.rasa import RasaClient
         from api.geo.address import get_parser
 
@@ -35,9 +37,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessionmaker = make_sessionmaker(engine)
         http = httpx.AsyncClient(limits=httpx.Limits(max_connections=100))
         app.state.bot = RasaClient(settings.rasa_url, settings.rasa_timeout_seconds, http)
-        app.state.gateway = ChatGateway(sessionmaker=app.state.sessionmaker, bot=app.state.bot)
+        app.state.bus = LiveBus(settings.redis_url)
+        await app.state.bus.start()
+        app.state.desk = AgentDesk(sessionmaker=app.state.sessionmaker, bus=app.state.bus,
+                                   presence_seconds=settings.agent_presence_seconds,
+                                   default_limit=settings.agent_max_chats)
+        app.state.gateway = ChatGateway(sessionmaker=app.state.sessionmaker, bot=app.state.bot,
+                                        desk=app.state.desk)
         app.state.address_parser = get_parser
         app.state.connections = ChatConnections()
+        pushes = asyncio.create_task(forward_to_customers(app.state.bus, app.state.connections))
         app.state.sms = sms_sender(settings)
         workers = start_workers(app, settings) if settings.background_workers else []
         app.state.kb = kb_holder(settings)
@@ -52,11 +61,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             kb_watch.cancel()
+            pushes.cancel()
             for task in workers:
                 task.cancel()
             if feed is not None:
                 feed.cancel()
             await http.aclose()
+            await app.state.bus.stop()
             engine.dispose()
 
     app = FastAPI(title="智电 Zhidian API", version="0.1.0", lifespan=lifespan,
@@ -116,8 +127,9 @@ async def watch_kb(holder, every_seconds: float) -> None:
 
 
 def _include_routers(app: FastAPI) -> None:
+    from api.analytics.routes import router as analytics_router
     from api.channels.web import router as web_router
-    from api.conversations.routes import chat_router, staff_router
+    from api.conversations.routes import agent_router, chat_router, staff_router
     from api.customers.routes import router as customers_router
     from api.dispatch.routes import router as dispatch_router
     from api.kb.routes import router as kb_router
@@ -128,9 +140,9 @@ def _include_routers(app: FastAPI) -> None:
     from api.staff.routes import router as staff_accounts_router
     from api.tickets.routes import router as tickets_router
 
-    for router in (chat_router, staff_router, customers_router, dispatch_router, kb_router, metering_router,
+    for router in (chat_router, staff_router, agent_router, customers_router, dispatch_router, kb_router, metering_router,
                    notify_router, twilio_router, staff_accounts_router,
-                   outages_router, tickets_router, web_router):
+                   outages_router, tickets_router, analytics_router, web_router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["ops"])

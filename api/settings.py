@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     staff_session_minutes: int = 480
     login_max_failures: int = 5
     login_window_minutes: int = 15
+    # Agent console: chats one agent holds at once (unless set per agent), and how long after the
+    # console's last heartbeat an agent still counts as present for auto-assignment.
+    agent_max_chats: int = 5
+    agent_presence_seconds: int = 90
     chat_reply_timeout_ms: int = 8000  # the chat page's "reply is late" notice
     demo_seed: int = 20261123
     demo_live: bool = False  # make demo: keep the demo's meters reporting every hour

@@ -3,9 +3,8 @@
 Routes
 ------
 ``GET /``                    the chat page (``api/web/templates/chat.html``).
-``GET /crew``                the crews' mobile page (``api/web/templates/crew.html``).
-``GET /static/chat.{css,js}`` the page's own assets (served here so the page works whether or not
-                              the app mounts ``/static``; same files, same directory).
+``GET /crew``, ``/agent``, ``/supervisor``  the staff pages (STAFF_PAGES; data needs sign-in).
+``GET /static/<name>``       the pages' assets and ``vendor/`` libraries from ``api/web/static``.
 ``WS  /ws/chat/{sender_id}`` one socket per open page. ``sender_id`` is the customer's id on
                               this channel (the page keeps it in localStorage, ``web-<uuid>``),
                               ``[A-Za-z0-9_.:-]{1,64}``; any other id is closed with code 1008.
@@ -70,8 +69,11 @@ log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 TEMPLATES_DIR = WEB_DIR / "templates"
 STATIC_DIR = WEB_DIR / "static"
-ASSETS = {"chat.css": "text/css; charset=utf-8", "chat.js": "text/javascript; charset=utf-8",
-          "crew.css": "text/css; charset=utf-8", "crew.js": "text/javascript; charset=utf-8"}
+ASSET_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+               ".svg": "image/svg+xml", ".png": "image/png"}
+ASSET_NAME = re.compile(r"^(?:vendor/)?[a-z0-9][a-z0-9_.\-]*\.(?:css|js|svg|png)$")
+# The staff pages: path → (template, what the page is); each checks its roles through the API.
+STAFF_PAGES = {"/crew": "crew.html", "/agent": "agent.html", "/supervisor": "supervisor.html"}
 
 CHANNEL = "web"
 SENDER_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")  # as api/conversations/routes.py
@@ -170,7 +172,7 @@ def get_connections(app: Any) -> ChatConnections:
 
 
 def _asset_version() -> str:
-    stamps = [int((STATIC_DIR / name).stat().st_mtime) for name in ASSETS if (STATIC_DIR / name).exists()]
+    stamps = [int(path.stat().st_mtime) for path in STATIC_DIR.glob("*.*")]
     return str(max(stamps, default=0))
 
 
@@ -195,23 +197,28 @@ async def chat_page(request: Request) -> HTMLResponse:
     )
 
 
-@router.get("/crew", response_class=HTMLResponse, include_in_schema=False)
-async def crew_page(request: Request) -> HTMLResponse:
-    """The crews' mobile page (抢修班组手机页): sign in, my tickets, the crew's steps."""
+async def staff_page(request: Request) -> HTMLResponse:
+    """A staff page (crew mobile page, agent console, supervisor dashboard); data needs sign-in."""
     return _templates(request.app).TemplateResponse(
         request,
-        "crew.html",
+        STAFF_PAGES[request.url.path],
         {"asset_version": _asset_version()},
         headers={"Cache-Control": "no-cache"},
     )
 
 
-@router.get("/static/{name}", include_in_schema=False)
-async def chat_asset(name: str) -> FileResponse:
-    """The pages' own assets: chat.{css,js} and crew.{css,js} (only those)."""
-    if name not in ASSETS:
+for _path in STAFF_PAGES:
+    router.add_api_route(_path, staff_page, methods=["GET"], response_class=HTMLResponse,
+                         include_in_schema=False)
+
+
+@router.get("/static/{name:path}", include_in_schema=False)
+async def static_asset(name: str) -> FileResponse:
+    """The pages' own assets and vendored libraries (static/vendor/); nothing outside static/."""
+    path = STATIC_DIR / name
+    if not ASSET_NAME.fullmatch(name) or not path.is_file():
         raise HTTPException(status_code=404)
-    return FileResponse(STATIC_DIR / name, media_type=ASSETS[name])
+    return FileResponse(path, media_type=ASSET_TYPES[path.suffix])
 
 
 def _parse(raw: str) -> tuple[str | None, str | None, dict[str, Any] | None]:

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from api.conversations import service
+from api.conversations.desk import AgentDesk
 from api.conversations.rasa import BotUnavailable, RasaClient
 from api.conversations.schemas import BotMessage, ChatReply
 from api.db import utcnow
@@ -32,9 +33,10 @@ class InvalidMessage(ValueError):
 class ChatGateway:
     """Stores each turn, asks the bot (or leaves it to the agent), and always answers."""
 
-    def __init__(self, *, sessionmaker: sessionmaker[Session], bot: RasaClient):
+    def __init__(self, *, sessionmaker: sessionmaker[Session], bot: RasaClient, desk: AgentDesk):
         self._sessionmaker = sessionmaker
         self._bot = bot
+        self._desk = desk
 
     async def handle(self, *, sender_id: str, text: str, channel: str,
                      client_msg_id: str | None = None) -> ChatReply:
@@ -51,22 +53,35 @@ class ChatGateway:
                 return earlier
         conversation_owner, message_id = await run_in_threadpool(
             self._record_customer_turn, sender_id, channel, text, client_msg_id)
-        if conversation_owner != "bot":
-            await run_in_threadpool(self._record, message_id, "agent", [], "ok", None)
+        if conversation_owner != "bot":  # an agent holds it: the bot stays silent, the agent sees it live
+            await run_in_threadpool(self._record, message_id, "agent", [], "ok")
+            await run_in_threadpool(self._desk.turns_stored, sender_id, [message_id])
             return ChatReply(conversation_id=sender_id, messages=[], handled_by="agent")
         try:
             answer = await self._bot.send(sender_id=sender_id, text=text, channel=channel)
         except BotUnavailable as exc:
             log.warning("bot unavailable for conversation %s: %s", sender_id, exc)
-            await run_in_threadpool(self._record, message_id, "system", [FALLBACK_REPLY], "fallback", None)
-            return ChatReply(conversation_id=sender_id, messages=[FALLBACK_REPLY], handled_by="fallback")
+            return await self._fall_back(sender_id, message_id)
         if not answer.messages and not answer.handoff_reason:
             # Rasa answered nothing: typically its action server is down. Never leave silence.
             log.warning("bot gave no answer for conversation %s", sender_id)
-            await run_in_threadpool(self._record, message_id, "system", [FALLBACK_REPLY], "fallback", None)
-            return ChatReply(conversation_id=sender_id, messages=[FALLBACK_REPLY], handled_by="fallback")
-        await run_in_threadpool(self._record, message_id, "bot", answer.messages, "ok", answer.handoff_reason)
-        return ChatReply(conversation_id=sender_id, messages=answer.messages, handled_by="bot")
+            return await self._fall_back(sender_id, message_id)
+        understood = await self._bot.understood(sender_id=sender_id)
+        notice = await run_in_threadpool(
+            self._desk.after_bot_turn, conversation_id=sender_id, message_id=message_id, text=text,
+            intent=understood[0] if understood else None, confidence=understood[1] if understood else None,
+            bot_reason=answer.handoff_reason)
+        messages = answer.messages + ([BotMessage(text=notice)] if notice else [])
+        reply_ids = await run_in_threadpool(self._record, message_id, "bot", messages, "ok")
+        await run_in_threadpool(self._desk.turns_stored, sender_id, [message_id, *reply_ids])
+        if answer.handoff_reason or notice:
+            await self._desk.assign_waiting_async()
+        return ChatReply(conversation_id=sender_id, messages=messages, handled_by="bot")
+
+    async def _fall_back(self, sender_id: str, message_id: int) -> ChatReply:
+        reply_ids = await run_in_threadpool(self._record, message_id, "system", [FALLBACK_REPLY], "fallback")
+        await run_in_threadpool(self._desk.turns_stored, sender_id, [message_id, *reply_ids])
+        return ChatReply(conversation_id=sender_id, messages=[FALLBACK_REPLY], handled_by="fallback")
 
     def _earlier_reply(self, sender_id: str, client_msg_id: str) -> ChatReply | None:
         with self._sessionmaker() as session:
@@ -91,9 +106,7 @@ class ChatGateway:
                 client_msg_id=client_msg_id, now=utcnow())
             return conversation.owner, message.id
 
-    def _record(self, message_id: int, sender: str, replies: list[BotMessage], delivery: str,
-                handoff_reason: str | None) -> None:
+    def _record(self, message_id: int, sender: str, replies: list[BotMessage], delivery: str) -> list[int]:
         with self._sessionmaker() as session:
-            service.record_replies(session=session, customer_message_id=message_id, sender=sender,
-                                   replies=replies, delivery=delivery, now=utcnow(),
-                                   handoff_reason=handoff_reason)
+            return service.record_replies(session=session, customer_message_id=message_id, sender=sender,
+                                          replies=replies, delivery=delivery, now=utcnow())

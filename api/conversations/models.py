@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base, UTCDateTime
@@ -13,12 +13,17 @@ class Conversation(Base):
     """A customer's conversation on one channel; `owner` says who answers it now."""
 
     __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_created_at", "created_at"),
+                      Index("ix_conversations_queued_at", "queued_at"))
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the channel's sender id
     channel: Mapped[str] = mapped_column(String(16))
     owner: Mapped[str] = mapped_column(String(32), default="bot")  # "bot" or "agent:<name>"
     handoff_requested: Mapped[bool] = mapped_column(default=False)
     handoff_reason: Mapped[str | None] = mapped_column(String(64))
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # waiting for a person since
+    human_involved: Mapped[bool] = mapped_column(default=False, server_default="0")  # an agent joined
+    account_no: Mapped[str | None] = mapped_column(String(10))  # the customer, once known
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_active_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -41,3 +46,49 @@ class Message(Base):
     client_msg_id: Mapped[str | None] = mapped_column(String(64))
     reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     delivery: Mapped[str] = mapped_column(String(16), default="ok")  # ok / pending / fallback
+    intent: Mapped[str | None] = mapped_column(String(64))  # customer turns: what the bot understood
+    intent_confidence: Mapped[float | None] = mapped_column(Float)
+    agent: Mapped[str | None] = mapped_column(String(32))  # agent turns: the staff username
+
+
+class ConversationEvent(Base):
+    """Who did what to a conversation: queued, assigned, joined, handed back (the audit trail)."""
+
+    __tablename__ = "conversation_events"
+    __table_args__ = (Index("ix_conversation_events_conv_at", "conversation_id", "at"),
+                      Index("ix_conversation_events_action_at", "action", "at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(64))  # system / bot / agent:<username> / supervisor:<username>
+    action: Mapped[str] = mapped_column(String(24))  # queued assigned joined handed_back ...
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class SuggestionUse(Base):
+    """An agent's reply that started from a suggestion: which one, and whether it was edited."""
+
+    __tablename__ = "suggestion_uses"
+    __table_args__ = (Index("ix_suggestion_uses_at", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
+    conversation_id: Mapped[str] = mapped_column(String(64))
+    agent: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(12))  # kb / template
+    ref: Mapped[str] = mapped_column(String(120))  # article id or intent
+    rank: Mapped[int]
+    edited: Mapped[bool]
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AgentTeam(Base):
+    """A team of agents; a supervisor can turn auto-assignment off for it."""
+
+    __tablename__ = "agent_teams"
+
+    team: Mapped[str] = mapped_column(String(32), primary_key=True)
+    auto_assign: Mapped[bool] = mapped_column(default=True)
+    updated_by: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

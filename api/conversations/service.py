@@ -1,6 +1,7 @@
 """Conversation rules: every turn is stored, retries are recognised, ownership is explicit."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -9,9 +10,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.conversations.models import Conversation, Message
-from api.conversations.schemas import BotMessage, Button, ConversationRead, TurnRead
+from api.conversations.schemas import (
+    AgentConversationRead,
+    AgentTurn,
+    BotMessage,
+    Button,
+    ConversationEventRead,
+    ConversationRead,
+    ConversationSummary,
+    TicketDraft,
+    TurnRead,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+MOBILE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+ACCOUNT_IN_TEXT = re.compile(r"(?<!\d)\d{10}(?!\d)")
 
 
 class ConversationNotFound(LookupError):
@@ -67,20 +80,16 @@ def record_customer_turn(*, session: Session, conversation_id: str, channel: str
 
 
 def record_replies(*, session: Session, customer_message_id: int, sender: str,
-                   replies: list[BotMessage], delivery: str, now: datetime,
-                   handoff_reason: str | None = None) -> None:
-    """Store the answers to a customer message and mark it handled."""
+                   replies: list[BotMessage], delivery: str, now: datetime) -> list[int]:
+    """Store the answers to a customer message and mark it handled; the answers' ids."""
     customer_message = session.get(Message, customer_message_id)
     customer_message.delivery = delivery
-    for reply in replies:
-        session.add(Message(conversation_id=customer_message.conversation_id, at=now, sender=sender,
-                            text=reply.text, buttons=[b.model_dump() for b in reply.buttons] or None,
-                            reply_to_id=customer_message_id))
-    if handoff_reason:
-        conversation = session.get(Conversation, customer_message.conversation_id)
-        conversation.handoff_requested = True
-        conversation.handoff_reason = handoff_reason
+    rows = [Message(conversation_id=customer_message.conversation_id, at=now, sender=sender,
+                    text=reply.text, buttons=[b.model_dump() for b in reply.buttons] or None,
+                    reply_to_id=customer_message_id) for reply in replies]
+    session.add_all(rows)
     session.commit()
+    return [row.id for row in rows]
 
 
 def record_notice(*, session: Session, conversation_id: str, text: str, now: datetime) -> Message | None:
@@ -130,3 +139,61 @@ def get(*, session: Session, conversation_id: str) -> ConversationRead:
         turns=[TurnRead(at=m.at.astimezone(SHANGHAI), sender=m.sender, text=m.text,
                         buttons=[Button(**b) for b in (m.buttons or [])]) for m in rows],
     )
+
+
+def summary(*, session: Session, conversation: Conversation, now: datetime) -> ConversationSummary:
+    """A conversation as a line of the console's lists."""
+    from api.conversations.handoff import REASONS, last_customer_text
+
+    queued = conversation.queued_at
+    return ConversationSummary(
+        conversation_id=conversation.id, channel=conversation.channel, owner=conversation.owner,
+        reason=conversation.handoff_reason, reason_label=REASONS.get(conversation.handoff_reason or ""),
+        queued_at=queued.astimezone(SHANGHAI) if queued else None,
+        waited_seconds=int((now - queued).total_seconds()) if queued else None,
+        last_active_at=conversation.last_active_at.astimezone(SHANGHAI),
+        last_text=last_customer_text(session=session, conversation_id=conversation.id),
+        account_no=conversation.account_no)
+
+
+def for_agent(*, session: Session, conversation_id: str) -> AgentConversationRead:
+    """The whole conversation as an agent sees it: transcript with intents, handoff timeline."""
+    from api.conversations.handoff import REASONS, events
+
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise ConversationNotFound(conversation_id)
+    rows = session.scalars(select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id))
+    return AgentConversationRead(
+        conversation_id=conversation.id, channel=conversation.channel, owner=conversation.owner,
+        account_no=conversation.account_no, reason=conversation.handoff_reason,
+        reason_label=REASONS.get(conversation.handoff_reason or ""),
+        turns=[AgentTurn(id=m.id, at=m.at.astimezone(SHANGHAI), sender=m.sender, text=m.text,
+                         buttons=[Button(**b) for b in (m.buttons or [])], intent=m.intent, agent=m.agent)
+               for m in rows],
+        events=[ConversationEventRead(at=e.at.astimezone(SHANGHAI), actor=e.actor, action=e.action, note=e.note)
+                for e in events(session=session, conversation_id=conversation_id)])
+
+
+TICKET_TYPE_BY_INTENT = {"report_outage": "故障报修", "report_hazard": "故障报修", "complaint": "投诉",
+                         "apply_service": "业务办理", "start_application": "业务办理",
+                         "charging_status": "充电设施故障"}
+
+
+def ticket_draft(*, session: Session, conversation_id: str) -> TicketDraft:
+    """A ticket form filled from the conversation: type from the intents, the customer's words, their number."""
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise ConversationNotFound(conversation_id)
+    said = session.scalars(select(Message).where(Message.conversation_id == conversation_id,
+                                                 Message.sender == "customer").order_by(Message.id)).all()
+    kind = next((TICKET_TYPE_BY_INTENT[m.intent] for m in reversed(said) if m.intent in TICKET_TYPE_BY_INTENT),
+                "咨询回访")
+    words = [m.text for m in said if m.text and not m.text.startswith("/")]
+    text = " ".join(words)
+    phone = MOBILE_IN_TEXT.search(text)
+    account = ACCOUNT_IN_TEXT.search(text)
+    return TicketDraft(type=kind, account_no=conversation.account_no or (account.group(0) if account else None),
+                       contact_phone=phone.group(0) if phone else None,
+                       description="；".join(words)[-1000:] or "（客户未留言）", conversation_id=conversation_id,
+                       channel=conversation.channel)

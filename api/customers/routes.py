@@ -6,7 +6,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 
-from api.auth import require_service
+from api.auth import require_roles, require_service
 from api.clock import request_now
 from api.customers import service
 from api.customers.models import Customer
@@ -14,6 +14,8 @@ from api.customers.schemas import (
     BalanceRead,
     BillsRead,
     CustomerDetail,
+    CustomerOverview,
+    CustomerRead,
     IdentifyRead,
     IdentifyRequest,
     UsageRead,
@@ -22,7 +24,10 @@ from api.customers.schemas import (
 )
 from api.db import get_session
 
-router = APIRouter(prefix="/api/customers", tags=["customers"], dependencies=[Depends(require_service)])
+router = APIRouter(prefix="/api/customers", tags=["customers"])
+# The bot identifies and verifies; agents, supervisors and auditors read (the 360 view).
+BOT = [Depends(require_service)]
+READERS = [Depends(require_roles("agent", "supervisor", "auditor", allow_service=True))]
 
 
 def lookup_customer(session: Session, account_no: str) -> Customer:
@@ -39,27 +44,50 @@ def lookup_customer(session: Session, account_no: str) -> Customer:
     return customer
 
 
-@router.post("/identify", response_model=IdentifyRead)
+@router.post("/identify", response_model=IdentifyRead, dependencies=BOT)
 def identify(body: IdentifyRequest, session: Session = Depends(get_session)) -> IdentifyRead:
     """Find accounts by 户号 and/or mobile; names and addresses come back masked."""
     return service.identify(session=session, account_no=body.account_no, phone=body.phone)
 
 
-@router.post("/verify", response_model=VerifyRead)
+@router.post("/verify", response_model=VerifyRead, dependencies=BOT)
 def verify(body: VerifyRequest, session: Session = Depends(get_session)) -> VerifyRead:
     """Check the last four digits of the account's registered mobile."""
-    return VerifyRead(verified=service.verify(session=session, account_no=body.account_no,
-                                              phone_last4=body.phone_last4))
+    verified = service.verify(session=session, account_no=body.account_no, phone_last4=body.phone_last4)
+    if verified and body.conversation_id:
+        from api.conversations import handoff
+
+        handoff.link_account(session=session, conversation_id=body.conversation_id, account_no=body.account_no)
+    return VerifyRead(verified=verified)
 
 
-@router.get("/{account_no}", response_model=CustomerDetail)
+@router.get("/search", response_model=list[CustomerRead], dependencies=READERS)
+def search_customers(q: str = Query(..., min_length=1, max_length=32),
+                     session: Session = Depends(get_session)) -> list[CustomerRead]:
+    """Customers by 户号 or registered mobile (a hotline agent types what the caller says)."""
+    try:
+        found = service.search(session=session, query=q)
+    except ValueError:
+        raise HTTPException(status_code=422, detail={
+            "code": "invalid_query", "message": "请输入10位户号或11位手机号"}) from None
+    return [service.to_read(session=session, customer=c) for c in found]
+
+
+@router.get("/{account_no}/overview", response_model=CustomerOverview, dependencies=READERS)
+def get_overview(account_no: str, request: Request, session: Session = Depends(get_session)) -> CustomerOverview:
+    """The customer 360 view for the agent console."""
+    customer = lookup_customer(session, account_no)
+    return service.overview(session=session, customer=customer, now=request_now(request))
+
+
+@router.get("/{account_no}", response_model=CustomerDetail, dependencies=READERS)
 def get_customer(account_no: str, request: Request, session: Session = Depends(get_session)) -> CustomerDetail:
     """The customer, its meter's last readings and events, and its transformer area now."""
     customer = lookup_customer(session, account_no)
     return service.detail(session=session, customer=customer, now=request_now(request))
 
 
-@router.get("/{account_no}/bills", response_model=BillsRead)
+@router.get("/{account_no}/bills", response_model=BillsRead, dependencies=READERS)
 def get_bills(account_no: str, months: int = Query(6, ge=1, le=36),
               session: Session = Depends(get_session)) -> BillsRead:
     """The latest monthly bills, newest first (fen and 元)."""
@@ -68,7 +96,7 @@ def get_bills(account_no: str, months: int = Query(6, ge=1, le=36),
     return service.bills_read(customer=customer, bills=bills)
 
 
-@router.get("/{account_no}/balance", response_model=BalanceRead)
+@router.get("/{account_no}/balance", response_model=BalanceRead, dependencies=READERS)
 def get_balance(account_no: str, session: Session = Depends(get_session)) -> BalanceRead:
     """The prepaid balance; negative means arrears."""
     customer = lookup_customer(session, account_no)
@@ -79,7 +107,7 @@ def get_balance(account_no: str, session: Session = Depends(get_session)) -> Bal
     return service.balance_read(customer=customer, balance=balance)
 
 
-@router.get("/{account_no}/usage", response_model=UsageRead)
+@router.get("/{account_no}/usage", response_model=UsageRead, dependencies=READERS)
 def get_usage(account_no: str, request: Request, days: int = Query(30, ge=1, le=366),
               session: Session = Depends(get_session)) -> UsageRead:
     """Daily energy for the last `days` local days (today included) against the month before."""

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from api.metering.schemas import LocalDateTime, MeterSnapshot
+from api.metering.schemas import LocalDateTime, MeterEventRead, MeterSnapshot
 
 
 def _account_no(value: str | None) -> str | None:
@@ -89,6 +89,7 @@ class VerifyRequest(BaseModel):
 
     account_no: str
     phone_last4: str
+    conversation_id: str | None = Field(default=None, max_length=64)  # the chat: agents then see this customer
 
     @field_validator("account_no", mode="before")
     @classmethod
@@ -170,3 +171,34 @@ class UsageRead(BaseModel):
     previous: PeriodTotal
     change_kwh: float
     change_pct: float | None  # None when the previous period had no energy
+
+
+class LoadPoint(BaseModel):
+    """Mean power in one hour from the meter."""
+
+    ts: LocalDateTime
+    kw: float
+
+
+class TicketBrief(BaseModel):
+    """A ticket line in the customer's history."""
+
+    number: str
+    type: str
+    status: str
+    created_at: LocalDateTime
+    summary: str
+    open: bool
+
+
+class CustomerOverview(BaseModel):
+    """Everything an agent needs about a caller (客户360): account, money, load, meter, tickets."""
+
+    customer: CustomerRead
+    balance: BalanceRead | None
+    bills: BillsRead
+    load: list[LoadPoint]  # the last 7 days, hourly
+    daily: list[DailyUsage]  # the last 7 days
+    meter: MeterSnapshot | None
+    events: list[MeterEventRead]  # the last 30 days, newest first
+    tickets: list[TicketBrief]  # newest first, open and past

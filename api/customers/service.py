@@ -14,11 +14,14 @@ from api.customers.schemas import (
     BillRead,
     BillsRead,
     CustomerDetail,
+    CustomerOverview,
     CustomerRead,
     DailyUsage,
     IdentifiedCustomer,
     IdentifyRead,
+    LoadPoint,
     PeriodTotal,
+    TicketBrief,
     UsageRead,
 )
 from api.metering import service as metering
@@ -232,3 +235,45 @@ def usage(*, session: Session, customer_id: int, start: date, end: date) -> Usag
 def local_today(now: datetime) -> date:
     """The Asia/Shanghai date of an instant."""
     return now.astimezone(SHANGHAI).date()
+
+
+OPEN_TICKET_STATUSES = {"新建", "已派单", "已接单", "已到达", "挂起"}
+
+
+def search(*, session: Session, query: str) -> list[Customer]:
+    """Customers by 户号 or registered mobile, as an agent types them (hotline 360 view)."""
+    digits = _SEPARATORS.sub("", normalize_text(query))
+    if ACCOUNT_NO.fullmatch(digits):
+        customer = get_by_account_no(session=session, account_no=digits)
+        return [customer] if customer else []
+    if MOBILE.fullmatch(digits):
+        return list_by_mobile(session=session, mobile=digits)
+    raise ValueError(query)
+
+
+def overview(*, session: Session, customer: Customer, now: datetime) -> CustomerOverview:
+    """The customer 360 view: account, balance, bills, 7 days of load, meter events and tickets."""
+    from api.tickets import service as tickets
+
+    meter = metering.get_meter_by_customer(session=session, customer_id=customer.id)
+    load, events = [], []
+    if meter is not None:
+        load = [LoadPoint(ts=r.ts, kw=float(r.kw)) for r in metering.list_readings(
+            session=session, meter_id=meter.id, start=now - timedelta(days=7), end=now)]
+        events = list(reversed(metering.list_events(session=session, meter_id=meter.id,
+                                                    start=now - timedelta(days=30), end=now)))[:20]
+    balance = get_balance(session=session, customer_id=customer.id)
+    today = local_today(now)
+    ticket_rows, _ = tickets.list(session=session, account_no=customer.account_no, limit=20)
+    return CustomerOverview(
+        customer=to_read(session=session, customer=customer),
+        balance=balance_read(customer=customer, balance=balance) if balance else None,
+        bills=bills_read(customer=customer, bills=list_bills(session=session, customer_id=customer.id, months=6)),
+        load=load,
+        daily=usage(session=session, customer_id=customer.id, start=today - timedelta(days=6), end=today).days,
+        meter=metering.snapshot_for_customer(session=session, customer_id=customer.id, now=now),
+        events=events,
+        tickets=[TicketBrief(number=t.number, type=t.type, status=t.status, created_at=t.created_at,
+                             summary=t.diagnosis_summary or t.description[:60],
+                             open=t.status in OPEN_TICKET_STATUSES) for t in ticket_rows],
+    )

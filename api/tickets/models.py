@@ -18,6 +18,12 @@ class Ticket(Base):
     __table_args__ = (
         Index("ix_tickets_status_created", "status", "created_at"),
         Index("ix_tickets_area_open", "transformer_area_id", "status"),
+        # the supervisor dashboard (api/analytics): ranges of created_at, alone or per district / type,
+        # and crews' busy time (tickets resolved from a day on)
+        Index("ix_tickets_created_at", "created_at"),
+        Index("ix_tickets_district_created", "district", "created_at"),
+        Index("ix_tickets_type_created", "type", "created_at"),
+        Index("ix_tickets_resolved_at", "resolved_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -57,12 +57,17 @@ class ScriptedBot:
             raise BotUnavailable("scripted outage")
         return BotAnswer(messages=[BotMessage(text=f"收到：{text}")], handoff_reason=None)
 
+    async def understood(self, *, sender_id: str):
+        return None  # these pages do not look at intents
+
 
 def build_app(database_url: str) -> FastAPI:
     """The chat page, its socket, the history route and two test-only controls."""
     from api.channels.web import ChatConnections
     from api.channels.web import router as web_router
+    from api.conversations.desk import AgentDesk
     from api.conversations.gateway import ChatGateway
+    from api.conversations.live import LiveBus
     from api.conversations.routes import chat_router
     from api.db import make_engine, make_sessionmaker
 
@@ -72,7 +77,10 @@ def build_app(database_url: str) -> FastAPI:
     async def lifespan(app: FastAPI):
         engine = make_engine(database_url)
         app.state.sessionmaker = make_sessionmaker(engine)
-        app.state.gateway = ChatGateway(sessionmaker=app.state.sessionmaker, bot=bot)
+        app.state.bus = LiveBus()
+        await app.state.bus.start()
+        app.state.gateway = ChatGateway(sessionmaker=app.state.sessionmaker, bot=bot,
+                                        desk=AgentDesk(sessionmaker=app.state.sessionmaker, bus=app.state.bus))
         app.state.connections = ChatConnections()
         app.state.settings = Settings(database_url=database_url, chat_reply_timeout_ms=REPLY_TIMEOUT_MS)
         try:

@@ -19,14 +19,34 @@ class FakeRasa:
         self.mode = "ok"
         self.delay = 5.0
         self.received: list[dict] = []
+        self.latest_intent: dict[str, str] = {}  # sender → the intent of its latest message
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):
                 pass
 
+            def _json(self, data) -> None:
+                raw = json.dumps(data, ensure_ascii=False).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def do_GET(self):  # /conversations/<sender>/tracker: what Rasa read last
+                sender = self.path.split("/")[2]
+                intent = fake.latest_intent.get(sender)
+                self._json({"sender_id": sender, "latest_message": {
+                    "intent": {"name": intent, "confidence": 0.9} if intent else {}}})
+
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if self.path.startswith("/model/parse"):
+                    self._json({"text": body["text"], "intent": {"name": fake.intent_of(body["text"]),
+                                                                 "confidence": 0.9}})
+                    return
+                fake.latest_intent[body["sender"]] = fake.intent_of(body["message"])
                 fake.received.append(body)
                 if fake.mode == "error":
                     self.send_response(500)
@@ -52,6 +72,19 @@ class FakeRasa:
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @staticmethod
+    def intent_of(text: str) -> str:
+        """A fixed reading of a few test phrases (the real NLU is tested in e2e)."""
+        if "人工" in text:
+            return "request_human"
+        if "投诉" in text:
+            return "complaint"
+        if "电费" in text:
+            return "query_bill"
+        if text.startswith("？？") or text.startswith("??"):
+            return "nlu_fallback"
+        return "report_outage" if "停电" in text else "faq"
 
     def __enter__(self) -> FakeRasa:
         self.thread.start()

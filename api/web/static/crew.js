@@ -16,7 +16,6 @@
     { action: "reject", label: "退单", note: "退单原因（必填）", placeholder: "请说明无法接单的原因", required: true,
       kind: "reject" }
   ];
-  var MSG_NETWORK = "网络异常，请检查网络后重试";
   var MSG_FAILED = "操作失败，请稍后重试";
   var MSG_EXPIRED = "登录已过期，请重新登录";
 
@@ -48,56 +47,22 @@
     timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false
   });
 
-  // ---------- HTTP ----------
-
-  function api(method, path, body) {
-    var options = { method: method, credentials: "same-origin", headers: { "Accept": "application/json" } };
-    if (body !== undefined) {
-      options.headers["Content-Type"] = "application/json";
-      options.body = JSON.stringify(body);
-    }
-    return fetch(path, options).then(function (response) {
-      return response.text().then(function (text) {
-        var data = null;
-        try { data = text ? JSON.parse(text) : null; } catch (e) { /* not JSON */ }
-        return { ok: response.ok, status: response.status, data: data };
-      });
-    }, function () {
-      return { ok: false, status: 0, data: null };
-    });
-  }
-
-  function message(result, fallback) {
-    var detail = result.data && result.data.detail;
-    if (detail && typeof detail.message === "string") return detail.message;
-    if (typeof detail === "string") return detail;
-    return result.status === 0 ? MSG_NETWORK : fallback;
-  }
-
-  function show(el, text) {
-    el.textContent = text || "";
-    el.hidden = !text;
-  }
+  var api = ZhidianStaff.api;
+  var message = ZhidianStaff.message;
+  var show = ZhidianStaff.show;
 
   // ---------- views ----------
 
-  function showLogin(notice) {
+  function showLogin() {
     stopTimer();
     els.ticketsView.hidden = true;
     els.loginView.hidden = false;
-    els.logout.hidden = true;
-    els.who.textContent = "请先登录";
     els.list.textContent = "";
-    show(els.loginError, notice);
-    els.loginSubmit.disabled = false;
-    (els.username.value ? els.password : els.username).focus();
   }
 
-  function showTickets(user) {
+  function showTickets() {
     els.loginView.hidden = true;
     els.ticketsView.hidden = false;
-    els.logout.hidden = false;
-    els.who.textContent = user ? (user.display_name || user.username) + " · " + (user.role_name || "") : "";
     loadTickets();
     startTimer();
   }
@@ -117,34 +82,10 @@
 
   // ---------- sign-in ----------
 
-  els.loginForm.addEventListener("submit", function (event) {
-    event.preventDefault();
-    var username = els.username.value.trim();
-    var password = els.password.value;
-    if (!username || !password) {
-      show(els.loginError, "请输入用户名和密码");
-      return;
-    }
-    els.loginSubmit.disabled = true;
-    show(els.loginError, "");
-    api("POST", "/api/staff/login", { username: username, password: password }).then(function (result) {
-      els.loginSubmit.disabled = false;
-      if (!result.ok) {
-        show(els.loginError, message(result, "登录失败，请稍后重试"));
-        els.password.select();
-        return;
-      }
-      els.password.value = "";
-      showTickets(result.data && result.data.user);
-    });
-  });
-
-  els.logout.addEventListener("click", function () {
-    els.logout.disabled = true;
-    api("POST", "/api/staff/logout").then(function () {
-      els.logout.disabled = false;
-      showLogin("");
-    });
+  var session = ZhidianStaff.signIn({
+    form: els.loginForm, username: els.username, password: els.password, error: els.loginError,
+    submit: els.loginSubmit, logout: els.logout, who: els.who,
+    onSignedIn: showTickets, onSignedOut: showLogin
   });
 
   els.refresh.addEventListener("click", function () { loadTickets(); });
@@ -159,7 +100,7 @@
       loading = false;
       els.refresh.disabled = false;
       if (result.status === 401) {
-        showLogin(MSG_EXPIRED);
+        session.signOut(MSG_EXPIRED);
         return;
       }
       if (!result.ok) {
@@ -323,7 +264,7 @@
         { action: action, note: note }).then(function (result) {
       busy = false;
       if (result.status === 401) {
-        showLogin(MSG_EXPIRED);
+        session.signOut(MSG_EXPIRED);
         return;
       }
       if (!result.ok) {
@@ -337,8 +278,5 @@
 
   // ---------- start ----------
 
-  api("GET", "/api/staff/me").then(function (result) {
-    if (result.ok && result.data && result.data.role === "crew") showTickets(result.data);
-    else showLogin("");
-  });
+  session.start();
 })();

@@ -1,0 +1,1 @@
+"""Supervisor analytics: ticket volume, SLA, durations, backlog, crews, bot containment, KB feedback."""

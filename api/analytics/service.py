@@ -1,0 +1,644 @@
+"""Supervisor analytics: every figure is a SQL aggregation (GROUP BY in the database) over tickets,
+crew shifts, conversations and knowledge-base votes; nothing is counted row by row in Python.
+
+Definitions (the dashboard's notes say the same in Chinese):
+- Range: Asia/Shanghai calendar days [date_from, date_to]. Tickets and conversations by their
+  created_at, messages by their own time too, KB votes by created_at. Days are bucketed by
+  shifting UTC by +8 h in SQL (China keeps no daylight saving time).
+- Ticket volume counts every report. Work measures (SLA, durations, backlog, crews) count only
+  tickets that are work of their own (parent_id NULL): a report attached to an area ticket shares
+  that ticket's crew and clock.
+- SLA: the commitment is arrival on site for the on-site types (api.tickets.jobs.ARRIVAL_TYPES),
+  resolution for the others. Breached: a breach was recorded, or the commitment was done after the
+  due time. Met: done by the due time, no breach recorded. Compliance = met / (met + breached);
+  tickets not decided yet (open and not due, or cancelled) count in neither.
+- Durations: creation → latest dispatch, → arrival on site, → resolved.
+- Backlog: work tickets open now (lifecycle.OPEN) created before the end of the range, aged from
+  creation to now.
+- Crew utilisation: busy minutes (accepted → resolved, closed or now; the part inside the range)
+  over on-shift minutes (CrewShift, the part inside the range). Tickets held at the same time add
+  up, so a crew can pass 100 %. With a district filter: the crews based in that district.
+- Conversations (the district and type filters do not apply): contained = no handoff asked and no
+  agent joined; transfers = conversations with a "queued" event, by its note (the reason).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Float, String, and_, case, func, literal, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
+
+from api.analytics.schemas import (
+    ColumnRead, DashboardRead, FilterOptionsRead, FiltersRead, KpisRead, TableRead,
+)
+from api.conversations.models import Conversation, ConversationEvent, Message
+from api.db import UTCDateTime
+from api.dispatch.models import Crew, CrewShift
+from api.geo.gazetteer import DISTRICTS
+from api.kb.models import KbFeedback
+from api.tickets.jobs import ARRIVAL_TYPES
+from api.tickets.lifecycle import OPEN
+from api.tickets.models import TICKET_TYPES, Ticket
+
+LOCAL = ZoneInfo("Asia/Shanghai")
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+FALLBACK_INTENT = "nlu_fallback"
+TOP_INTENTS, TOP_TEXTS, TOP_ARTICLES = 15, 20, 20
+NO_DISTRICT = "未识别区县"
+
+# Chinese names of the handoff reasons (api/conversations/handoff.py REASONS) and of the intents
+# (actions/common.py INTENT_TITLES; the API does not import the action server). Unknown codes show as is.
+REASON_LABELS = {
+    "request_human": "客户要求转人工",
+    "repeated_fallback": "机器人连续未能理解",
+    "angry": "客户情绪激动",
+    "complaint": "客户投诉",
+    "agent_takeover": "坐席主动接入",
+}
+INTENT_LABELS = {
+    "nlu_fallback": "未能识别",
+    "greet": "打招呼", "goodbye": "结束咨询", "thank": "表示感谢", "affirm": "肯定", "deny": "否定",
+    "bot_challenge": "询问是否机器人", "request_human": "转人工客服", "inform": "提供户号/地址等信息",
+    "out_of_scope": "其他问题", "faq": "用电常见问题", "query_bill": "查电费账单",
+    "query_balance": "查余额/是否欠费", "query_usage": "查用电量", "pay_bill": "交电费",
+    "report_outage": "报停电故障", "report_hazard": "报安全隐患", "query_outage_notice": "查停电通知",
+    "query_ticket_status": "查工单进度", "apply_service": "办理用电业务", "complaint": "投诉/意见",
+    "charging_find_station": "找充电站", "charging_book": "预约充电", "charging_status": "查充电状态",
+    "forecast_bill": "电费走势", "energy_advice": "节电建议", "change_address": "修改报修地址",
+    "stop_report": "退出报修", "start_application": "在线登记业务申请",
+}
+AGE_BUCKETS = ("1小时内", "1–4小时", "4–24小时", "1–3天", "3天以上")
+LONG_DIGITS = re.compile(r"\d{7,}")
+
+
+class InvalidFilters(ValueError):
+    """Filters the dashboard cannot use (a bad date, a reversed or too long range, an unknown type)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class UnknownTable(LookupError):
+    """No dashboard table has that name."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Asia/Shanghai calendar days [date_from, date_to] and optional district and ticket type."""
+
+    date_from: date
+    date_to: date
+    district: str | None = None
+    type: str | None = None
+
+    @property
+    def start(self) -> datetime:
+        """The range's first instant (local midnight of date_from), UTC."""
+        return local_midnight(self.date_from)
+
+    @property
+    def end(self) -> datetime:
+        """The instant after the range (local midnight after date_to), UTC."""
+        return local_midnight(self.date_to + timedelta(days=1))
+
+    @property
+    def days(self) -> int:
+        """Calendar days in the range."""
+        return (self.date_to - self.date_from).days + 1
+
+    def read(self) -> FiltersRead:
+        """The filters as the API returns them."""
+        return FiltersRead(date_from=self.date_from, date_to=self.date_to, district=self.district,
+                           type=self.type, days=self.days)
+
+
+def local_midnight(day: date) -> datetime:
+    """00:00 Asia/Shanghai of a day, as an aware UTC instant."""
+    return datetime.combine(day, time(), LOCAL).astimezone(timezone.utc)
+
+
+def local_today(now: datetime) -> date:
+    """The Asia/Shanghai calendar day of an instant."""
+    return now.astimezone(LOCAL).date()
+
+
+def _parse_day(value: str | None, what: str) -> date | None:
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise InvalidFilters("bad_date", f"{what}格式不正确，请使用“年-月-日”格式，例如 2026-11-25")
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise InvalidFilters("bad_date", f"{what}不是有效的日期：{value}") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidFilters("bad_date", f"{what}超出可统计的范围（2000年至2099年）")
+    return day
+
+
+def make_filters(*, date_from: str | None, date_to: str | None, district: str | None, type: str | None,
+                 today: date) -> Filters:
+    """Validated filters; by default the last 30 days up to today (Asia/Shanghai)."""
+    end = _parse_day(date_to, "结束日期") or today
+    start = _parse_day(date_from, "开始日期") or end - timedelta(days=DEFAULT_DAYS - 1)
+    if start > end:
+        raise InvalidFilters("bad_range", "开始日期不能晚于结束日期")
+    if (end - start).days + 1 > MAX_DAYS:
+        raise InvalidFilters("range_too_long", f"统计时段最长 {MAX_DAYS} 天，请缩短日期范围")
+    district = (district or "").strip() or None
+    type = (type or "").strip() or None
+    if type is not None and type not in TICKET_TYPES:
+        raise InvalidFilters("bad_type", f"没有这种工单类型：{type}")
+    return Filters(date_from=start, date_to=end, district=district, type=type)
+
+
+# ---------------------------------------------------------------- SQL that differs by dialect
+
+class _LocalDay(FunctionElement):
+    """The Asia/Shanghai calendar day of a UTC timestamp column, as 'YYYY-MM-DD' text."""
+
+    type = String()
+    name = "local_day"
+    inherit_cache = True
+
+
+@compiles(_LocalDay, "sqlite")
+def _local_day_sqlite(element, compiler, **kw):
+    return "date(%s, '+8 hours')" % compiler.process(element.clauses, **kw)
+
+
+@compiles(_LocalDay, "postgresql")
+def _local_day_postgresql(element, compiler, **kw):
+    return "to_char(%s + interval '8 hours', 'YYYY-MM-DD')" % compiler.process(element.clauses, **kw)
+
+
+class _Minutes(FunctionElement):
+    """Minutes from the first timestamp to the second (NULL when either is NULL)."""
+
+    type = Float()
+    name = "minutes_between"
+    inherit_cache = True
+
+
+@compiles(_Minutes, "sqlite")
+def _minutes_sqlite(element, compiler, **kw):
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"((julianday({end}) - julianday({start})) * 1440.0)"
+
+
+@compiles(_Minutes, "postgresql")
+def _minutes_postgresql(element, compiler, **kw):
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(CAST(EXTRACT(EPOCH FROM ({end} - {start})) AS DOUBLE PRECISION) / 60.0)"
+
+
+class _Later(FunctionElement):
+    """The later of two non-NULL timestamps."""
+
+    type = UTCDateTime()
+    name = "later_of"
+    inherit_cache = True
+
+
+class _Earlier(FunctionElement):
+    """The earlier of two non-NULL timestamps."""
+
+    type = UTCDateTime()
+    name = "earlier_of"
+    inherit_cache = True
+
+
+@compiles(_Later, "sqlite")
+def _later_sqlite(element, compiler, **kw):
+    return "max(%s)" % compiler.process(element.clauses, **kw)
+
+
+@compiles(_Later, "postgresql")
+def _later_postgresql(element, compiler, **kw):
+    return "GREATEST(%s)" % compiler.process(element.clauses, **kw)
+
+
+@compiles(_Earlier, "sqlite")
+def _earlier_sqlite(element, compiler, **kw):
+    return "min(%s)" % compiler.process(element.clauses, **kw)
+
+
+@compiles(_Earlier, "postgresql")
+def _earlier_postgresql(element, compiler, **kw):
+    return "LEAST(%s)" % compiler.process(element.clauses, **kw)
+
+
+def _at(instant: datetime):
+    """A timestamp parameter stored the way the columns are (naive UTC)."""
+    return literal(instant, UTCDateTime())
+
+
+def _count_if(condition):
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+WORK = Ticket.parent_id.is_(None)
+DONE_AT = case((Ticket.type.in_(ARRIVAL_TYPES), Ticket.arrived_at), else_=Ticket.resolved_at)
+BREACHED = and_(WORK, or_(Ticket.sla_breached_at.is_not(None), DONE_AT > Ticket.arrive_by))
+MET = and_(WORK, Ticket.sla_breached_at.is_(None), DONE_AT.is_not(None), DONE_AT <= Ticket.arrive_by)
+
+
+def _ticket_scope(f: Filters) -> list:
+    conditions = [Ticket.created_at >= f.start, Ticket.created_at < f.end]
+    if f.district:
+        conditions.append(Ticket.district == f.district)
+    if f.type:
+        conditions.append(Ticket.type == f.type)
+    return conditions
+
+
+def _conversation_scope(f: Filters) -> list:
+    return [Conversation.created_at >= f.start, Conversation.created_at < f.end]
+
+
+def _message_scope(f: Filters) -> list:
+    """Customer turns the bot classified, in conversations started in the range, said in the range."""
+    return [*_conversation_scope(f), Message.at >= f.start, Message.at < f.end,
+            Message.sender == "customer", Message.intent.is_not(None)]
+
+
+# ---------------------------------------------------------------- presentation helpers
+
+def _pct(part: float | None, whole: float | None) -> float | None:
+    return round(100.0 * float(part or 0) / float(whole), 1) if whole else None
+
+
+def _num(value: Any, digits: int = 1) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def _mean(total: Any, n: Any, digits: int = 1) -> float | None:
+    return round(float(total) / float(n), digits) if n else None
+
+
+def _table(title: str, columns: list[tuple[str, str]], rows: list[dict[str, Any]]) -> TableRead:
+    return TableRead(title=title, columns=[ColumnRead(key=k, label=v) for k, v in columns], rows=rows)
+
+
+def _days(f: Filters) -> list[str]:
+    return [(f.date_from + timedelta(days=i)).isoformat() for i in range(f.days)]
+
+
+def _mask_digits(text: str | None) -> str:
+    """Long digit runs (phone, account numbers) in customers' words: first 3 and last 2 kept."""
+    return LONG_DIGITS.sub(lambda m: m.group()[:3] + "*" * (len(m.group()) - 5) + m.group()[-2:], text or "")
+
+
+@dataclass
+class _Context:
+    session: Session
+    f: Filters
+    now: datetime
+    article_title: Callable[[str], str | None] | None = None
+
+
+Part = tuple[dict[str, TableRead], dict[str, Any]]
+
+
+# ---------------------------------------------------------------- tickets
+
+def _by_type(ctx: _Context) -> Part:
+    """Volume, SLA and durations per ticket type: one pass over the range."""
+    dispatch = _Minutes(Ticket.created_at, Ticket.assigned_at)
+    arrive = _Minutes(Ticket.created_at, Ticket.arrived_at)
+    resolve = _Minutes(Ticket.created_at, Ticket.resolved_at)
+    rows = ctx.session.execute(
+        select(Ticket.type, func.count().label("tickets"), _count_if(WORK).label("work"),
+               _count_if(MET).label("met"), _count_if(BREACHED).label("breached"),
+               func.sum(case((WORK, dispatch))).label("dispatch_sum"),
+               func.count(case((and_(WORK, Ticket.assigned_at.is_not(None)), 1))).label("dispatch_n"),
+               func.sum(case((WORK, arrive))).label("arrive_sum"),
+               func.count(case((and_(WORK, Ticket.arrived_at.is_not(None)), 1))).label("arrive_n"),
+               func.sum(case((WORK, resolve))).label("resolve_sum"),
+               func.count(case((and_(WORK, Ticket.resolved_at.is_not(None)), 1))).label("resolve_n"))
+        .where(*_ticket_scope(ctx.f)).group_by(Ticket.type)).all()
+    order = {t: i for i, t in enumerate(TICKET_TYPES)}
+    canonical = sorted(rows, key=lambda r: (order.get(r.type, len(order)), r.type))
+    total = sum(r.tickets for r in rows)
+    work = sum(r.work for r in rows)
+    met = sum(r.met for r in rows)
+    breached = sum(r.breached for r in rows)
+
+    def summed(key: str) -> float:
+        return sum(float(getattr(r, key) or 0) for r in rows)
+
+    volume = _table("工单量（按类型）", [("type", "工单类型"), ("tickets", "工单数"), ("share", "占比（%）")], [
+        {"type": r.type, "tickets": r.tickets, "share": _pct(r.tickets, total)}
+        for r in sorted(rows, key=lambda r: (-r.tickets, order.get(r.type, len(order))))])
+    sla_table = _table("服务时限达标（按类型）", [
+        ("type", "工单类型"), ("work", "工单数"), ("met", "按时完成"), ("breached", "超时"),
+        ("pending", "未到期/未办结"), ("compliance", "达标率（%）")], [
+        {"type": r.type, "work": r.work, "met": r.met, "breached": r.breached,
+         "pending": r.work - r.met - r.breached, "compliance": _pct(r.met, r.met + r.breached)}
+        for r in canonical])
+    durations = _table("平均处理时长（按类型，分钟）", [
+        ("type", "工单类型"), ("dispatch", "创建→派单"), ("arrive", "创建→到达现场"), ("resolve", "创建→办结"),
+        ("resolved", "已办结工单数")], [
+        {"type": r.type, "dispatch": _mean(r.dispatch_sum, r.dispatch_n), "arrive": _mean(r.arrive_sum, r.arrive_n),
+         "resolve": _mean(r.resolve_sum, r.resolve_n), "resolved": r.resolve_n}
+        for r in canonical])
+    kpis = {"tickets": total, "work_tickets": work, "sla_met": met, "sla_breaches": breached,
+            "sla_pending": work - met - breached, "sla_compliance": _pct(met, met + breached),
+            "mean_dispatch_minutes": _mean(summed("dispatch_sum"), summed("dispatch_n")),
+            "mean_arrive_minutes": _mean(summed("arrive_sum"), summed("arrive_n")),
+            "mean_resolve_minutes": _mean(summed("resolve_sum"), summed("resolve_n"))}
+    return {"volume_by_type": volume, "sla_by_type": sla_table, "durations": durations}, kpis
+
+
+def _by_district(ctx: _Context) -> Part:
+    """Volume and SLA per district."""
+    rows = ctx.session.execute(
+        select(Ticket.district, func.count().label("tickets"), _count_if(MET).label("met"),
+               _count_if(BREACHED).label("breached"))
+        .where(*_ticket_scope(ctx.f)).group_by(Ticket.district)).all()
+    total = sum(r.tickets for r in rows)
+    order = {d: i for i, d in enumerate(DISTRICTS)}
+    rows = sorted(rows, key=lambda r: (-r.tickets, order.get(r.district, len(order)), r.district or ""))
+    return {"volume_by_district": _table("工单量（按区县）", [
+        ("district", "区县"), ("tickets", "工单数"), ("share", "占比（%）"), ("breached", "超时工单"),
+        ("compliance", "时限达标率（%）")], [
+        {"district": r.district or NO_DISTRICT, "tickets": r.tickets, "share": _pct(r.tickets, total),
+         "breached": r.breached, "compliance": _pct(r.met, r.met + r.breached)} for r in rows])}, {}
+
+
+def _by_day(ctx: _Context) -> Part:
+    """New tickets and breaches per local day; days without tickets show 0."""
+    day = _LocalDay(Ticket.created_at)
+    counted = {r.day: r for r in ctx.session.execute(
+        select(day.label("day"), func.count().label("tickets"), _count_if(BREACHED).label("breached"))
+        .where(*_ticket_scope(ctx.f)).group_by(day)).all()}
+    return {"volume_by_day": _table("每日新建工单", [("day", "日期"), ("tickets", "新建工单"), ("breached", "其中超时")], [
+        {"day": d, "tickets": counted[d].tickets if d in counted else 0,
+         "breached": counted[d].breached if d in counted else 0} for d in _days(ctx.f)])}, {}
+
+
+def _backlog(ctx: _Context) -> Part:
+    """Open work tickets by age, and how many of them are past their due time."""
+    now = ctx.now
+    bucket = case((Ticket.created_at > _at(now - timedelta(hours=1)), 0),
+                  (Ticket.created_at > _at(now - timedelta(hours=4)), 1),
+                  (Ticket.created_at > _at(now - timedelta(hours=24)), 2),
+                  (Ticket.created_at > _at(now - timedelta(days=3)), 3), else_=4)
+    overdue = or_(Ticket.sla_breached_at.is_not(None),
+                  and_(Ticket.status != "挂起", DONE_AT.is_(None), Ticket.arrive_by < _at(now)))
+    scope = [WORK, Ticket.status.in_(OPEN), Ticket.created_at < ctx.f.end]
+    if ctx.f.district:
+        scope.append(Ticket.district == ctx.f.district)
+    if ctx.f.type:
+        scope.append(Ticket.type == ctx.f.type)
+    open_tickets = select(bucket.label("bucket"), case((overdue, 1), else_=0).label("overdue")).where(*scope).subquery()
+    counted = {r.bucket: r for r in ctx.session.execute(
+        select(open_tickets.c.bucket, func.count().label("tickets"), func.sum(open_tickets.c.overdue).label("overdue"))
+        .group_by(open_tickets.c.bucket)).all()}
+    rows = [{"bucket": label, "tickets": counted[i].tickets if i in counted else 0,
+             "overdue": int(counted[i].overdue or 0) if i in counted else 0} for i, label in enumerate(AGE_BUCKETS)]
+    return {"backlog_ageing": _table("积压工单账龄（当前未办结）", [
+        ("bucket", "已等待时长"), ("tickets", "工单数"), ("overdue", "其中已超时")], rows)}, {
+        "backlog": sum(r["tickets"] for r in rows), "backlog_over_3d": rows[-1]["tickets"]}
+
+
+def _crews(ctx: _Context) -> Part:
+    """Busy minutes over on-shift minutes per crew, both cut to the range."""
+    f = ctx.f
+    start, end = _at(f.start), _at(f.end)
+    shifts = (select(CrewShift.crew_id.label("crew_id"),
+                     func.sum(_Minutes(_Later(CrewShift.starts_at, start), _Earlier(CrewShift.ends_at, end)))
+                     .label("minutes"))
+              .where(CrewShift.starts_at < f.end, CrewShift.ends_at > f.start)
+              .group_by(CrewShift.crew_id).subquery())
+    stop = func.coalesce(Ticket.resolved_at, Ticket.closed_at, _at(ctx.now))
+    worked = [Ticket.crew_id.is_not(None), WORK, Ticket.accepted_at.is_not(None), Ticket.accepted_at < f.end,
+              or_(Ticket.resolved_at >= f.start,
+                  and_(Ticket.resolved_at.is_(None), or_(Ticket.closed_at.is_(None), Ticket.closed_at >= f.start))),
+              stop > start]
+    if f.type:
+        worked.append(Ticket.type == f.type)
+    busy = (select(Ticket.crew_id.label("crew_id"), func.count().label("tickets"),
+                   func.sum(_Minutes(_Later(Ticket.accepted_at, start), _Earlier(stop, end))).label("minutes"))
+            .where(*worked).group_by(Ticket.crew_id).subquery())
+    query = (select(Crew.id, Crew.name, Crew.home_district, func.coalesce(busy.c.tickets, 0).label("tickets"),
+                    func.coalesce(busy.c.minutes, 0.0).label("busy"), func.coalesce(shifts.c.minutes, 0.0).label("shift"))
+             .outerjoin(shifts, shifts.c.crew_id == Crew.id).outerjoin(busy, busy.c.crew_id == Crew.id)
+             .where(or_(shifts.c.minutes.is_not(None), busy.c.tickets.is_not(None))))
+    if f.district:
+        query = query.where(Crew.home_district == f.district)
+    rows = ctx.session.execute(query).all()
+    table_rows = [{"crew_id": r.id, "crew": r.name, "district": r.home_district, "tickets": r.tickets,
+                   "on_shift_hours": _num(float(r.shift) / 60), "busy_hours": _num(float(r.busy) / 60),
+                   "utilisation": _pct(r.busy, r.shift)} for r in rows]
+    table_rows.sort(key=lambda r: (-(r["utilisation"] or 0), r["crew_id"]))
+    busy_total, shift_total = sum(float(r.busy) for r in rows), sum(float(r.shift) for r in rows)
+    return {"crew_utilisation": _table("班组占用率", [
+        ("crew_id", "班组编号"), ("crew", "班组"), ("district", "所属区县"), ("tickets", "作业工单数"),
+        ("on_shift_hours", "在班时长（小时）"), ("busy_hours", "作业时长（小时）"), ("utilisation", "占用率（%）")],
+        table_rows)}, {"crew_utilisation": _pct(busy_total, shift_total)}
+
+
+def _satisfaction(ctx: _Context) -> Part:
+    """How customers scored the tickets (1–5)."""
+    counted = dict(ctx.session.execute(
+        select(Ticket.satisfaction, func.count()).where(*_ticket_scope(ctx.f), Ticket.satisfaction.is_not(None))
+        .group_by(Ticket.satisfaction)).all())
+    responses = sum(counted.values())
+    scores = sorted(set(range(1, 6)) | set(counted), reverse=True)
+    rows = [{"score": f"{s} 分", "tickets": counted.get(s, 0), "share": _pct(counted.get(s, 0), responses)}
+            for s in scores]
+    return {"satisfaction": _table("满意度评分分布", [("score", "评分"), ("tickets", "工单数"), ("share", "占比（%）")],
+                                   rows)}, {
+        "satisfaction_mean": _mean(sum(s * n for s, n in counted.items()), responses, 2),
+        "satisfaction_responses": responses}
+
+
+# ---------------------------------------------------------------- conversations and the KB
+
+def _containment(ctx: _Context) -> Part:
+    """Conversations, and those finished by the bot alone."""
+    row = ctx.session.execute(
+        select(func.count().label("conversations"),
+               _count_if(and_(Conversation.human_involved.is_(False), Conversation.handoff_requested.is_(False)))
+               .label("contained"))
+        .where(*_conversation_scope(ctx.f))).one()
+    return {}, {"conversations": row.conversations, "contained": row.contained,
+                "containment_rate": _pct(row.contained, row.conversations)}
+
+
+def _transfers(ctx: _Context) -> Part:
+    """Conversations queued for an agent, by reason (a conversation queued twice counts once overall)."""
+    queued = [ConversationEvent.action == "queued", *_conversation_scope(ctx.f)]
+    joined = ConversationEvent.__table__.join(Conversation.__table__,
+                                              Conversation.id == ConversationEvent.conversation_id)
+    conversations = func.count(func.distinct(ConversationEvent.conversation_id))
+    total = ctx.session.execute(select(conversations).select_from(joined).where(*queued)).scalar_one()
+    all_conversations = ctx.session.execute(
+        select(func.count()).select_from(Conversation).where(*_conversation_scope(ctx.f))).scalar_one()
+    rows = ctx.session.execute(
+        select(ConversationEvent.note, conversations.label("conversations")).select_from(joined).where(*queued)
+        .group_by(ConversationEvent.note).order_by(conversations.desc(), ConversationEvent.note)).all()
+    return {"transfers_by_reason": _table("转人工原因", [
+        ("reason", "原因"), ("code", "原因代码"), ("conversations", "会话数"), ("share", "占转人工（%）")], [
+        {"reason": REASON_LABELS.get(r.note or "", r.note or "未注明"), "code": r.note or "",
+         "conversations": r.conversations, "share": _pct(r.conversations, total)} for r in rows])}, {
+        "transfers": total, "transfer_rate": _pct(total, all_conversations)}
+
+
+def _message_join():
+    return Message.__table__.join(Conversation.__table__, Conversation.id == Message.conversation_id)
+
+
+def _intents(ctx: _Context) -> Part:
+    """What customers asked most, as the bot understood it."""
+    n = func.count()
+    rows = ctx.session.execute(
+        select(Message.intent, n.label("messages"), func.avg(Message.intent_confidence).label("confidence"))
+        .select_from(_message_join()).where(*_message_scope(ctx.f))
+        .group_by(Message.intent).order_by(n.desc(), Message.intent).limit(TOP_INTENTS)).all()
+    return {"top_intents": _table("客户意图排行", [
+        ("intent", "意图"), ("label", "含义"), ("messages", "消息数"), ("confidence", "平均置信度")], [
+        {"intent": r.intent, "label": INTENT_LABELS.get(r.intent, r.intent), "messages": r.messages,
+         "confidence": _num(r.confidence, 3)} for r in rows])}, {}
+
+
+def _fallbacks(ctx: _Context) -> Part:
+    """Per local day: customer turns the bot classified and those it did not understand."""
+    day = _LocalDay(Message.at)
+    fallback = Message.intent == FALLBACK_INTENT
+    counted = {r.day: r for r in ctx.session.execute(
+        select(day.label("day"), func.count().label("turns"), _count_if(fallback).label("fallbacks"))
+        .select_from(_message_join()).where(*_message_scope(ctx.f)).group_by(day)).all()}
+    rows = []
+    for d in _days(ctx.f):
+        turns, fallbacks = (counted[d].turns, counted[d].fallbacks) if d in counted else (0, 0)
+        rows.append({"day": d, "turns": turns, "fallbacks": fallbacks, "rate": _pct(fallbacks, turns)})
+    turns = sum(r["turns"] for r in rows)
+    fallbacks = sum(r["fallbacks"] for r in rows)
+    return {"fallbacks": _table("每日未识别（兜底）", [
+        ("day", "日期"), ("turns", "客户消息数"), ("fallbacks", "未识别次数"), ("rate", "未识别率（%）")], rows)}, {
+        "customer_turns": turns, "fallbacks": fallbacks, "fallback_rate": _pct(fallbacks, turns)}
+
+
+def _fallback_texts(ctx: _Context) -> Part:
+    """The customers' words the bot most often did not understand (long numbers masked)."""
+    n = func.count()
+    rows = ctx.session.execute(
+        select(Message.text, n.label("times")).select_from(_message_join())
+        .where(*_message_scope(ctx.f), Message.intent == FALLBACK_INTENT)
+        .group_by(Message.text).order_by(n.desc(), Message.text).limit(TOP_TEXTS)).all()
+    return {"fallback_texts": _table("常见未识别问句", [("text", "客户原话"), ("times", "次数")], [
+        {"text": _mask_digits(r.text), "times": r.times} for r in rows])}, {}
+
+
+def _kb(ctx: _Context) -> Part:
+    """有帮助 / 没解决 votes: totals, and the most voted articles."""
+    scope = [KbFeedback.created_at >= ctx.f.start, KbFeedback.created_at < ctx.f.end]
+    helpful, unhelpful = KbFeedback.helpful.is_(True), KbFeedback.helpful.is_(False)
+    totals = ctx.session.execute(
+        select(_count_if(helpful).label("helpful"), _count_if(unhelpful).label("not_helpful")).where(*scope)).one()
+    n = func.count()
+    rows = ctx.session.execute(
+        select(KbFeedback.article_id, _count_if(helpful).label("helpful"), _count_if(unhelpful).label("not_helpful"),
+               n.label("votes"))
+        .where(*scope).group_by(KbFeedback.article_id).order_by(n.desc(), KbFeedback.article_id)
+        .limit(TOP_ARTICLES)).all()
+    title = ctx.article_title or (lambda _id: None)
+    return {"kb_feedback": _table("知识库反馈（有帮助 / 没解决）", [
+        ("article_id", "条目编号"), ("title", "标题"), ("helpful", "有帮助"), ("not_helpful", "没解决"),
+        ("helpful_rate", "有帮助占比（%）")], [
+        {"article_id": r.article_id, "title": title(r.article_id) or "", "helpful": r.helpful,
+         "not_helpful": r.not_helpful, "helpful_rate": _pct(r.helpful, r.votes)} for r in rows])}, {
+        "kb_helpful": totals.helpful, "kb_not_helpful": totals.not_helpful,
+        "kb_helpful_rate": _pct(totals.helpful, totals.helpful + totals.not_helpful)}
+
+
+# Which query makes each table (one query may make several).
+PARTS: tuple[Callable[[_Context], Part], ...] = (
+    _by_type, _by_district, _by_day, _backlog, _crews, _satisfaction, _containment, _transfers, _intents,
+    _fallbacks, _fallback_texts, _kb)
+TABLE_PART: dict[str, Callable[[_Context], Part]] = {
+    "volume_by_type": _by_type, "volume_by_district": _by_district, "volume_by_day": _by_day,
+    "sla_by_type": _by_type, "durations": _by_type, "backlog_ageing": _backlog, "crew_utilisation": _crews,
+    "transfers_by_reason": _transfers, "top_intents": _intents, "fallbacks": _fallbacks,
+    "fallback_texts": _fallback_texts, "kb_feedback": _kb, "satisfaction": _satisfaction,
+}
+TABLES = tuple(TABLE_PART)
+
+
+# ---------------------------------------------------------------- the service's verbs
+
+def dashboard(*, session: Session, filters: Filters, now: datetime,
+              article_title: Callable[[str], str | None] | None = None) -> DashboardRead:
+    """Every headline figure and table for the filters (a dozen GROUP BY queries)."""
+    ctx = _Context(session=session, f=filters, now=now, article_title=article_title)
+    tables: dict[str, TableRead] = {}
+    kpis: dict[str, Any] = {}
+    for part in PARTS:
+        part_tables, part_kpis = part(ctx)
+        tables.update(part_tables)
+        kpis.update(part_kpis)
+    return DashboardRead(filters=filters.read(), generated_at=now.astimezone(LOCAL), kpis=KpisRead(**kpis),
+                         tables={name: tables[name] for name in TABLES})
+
+
+def table(*, session: Session, name: str, filters: Filters, now: datetime,
+          article_title: Callable[[str], str | None] | None = None) -> TableRead:
+    """One dashboard table (runs only the query that makes it); UnknownTable for other names."""
+    part = TABLE_PART.get(name)
+    if part is None:
+        raise UnknownTable(name)
+    return part(_Context(session=session, f=filters, now=now, article_title=article_title))[0][name]
+
+
+def filter_options(*, session: Session, now: datetime) -> FilterOptionsRead:
+    """Districts and types that have tickets (most tickets first by district), and the default range."""
+    n = func.count()
+    districts = session.execute(select(Ticket.district).where(Ticket.district.is_not(None))
+                                .group_by(Ticket.district).order_by(n.desc(), Ticket.district)).scalars().all()
+    present = set(session.execute(select(Ticket.type).group_by(Ticket.type)).scalars().all())
+    types = [t for t in TICKET_TYPES if t in present] + sorted(present - set(TICKET_TYPES))
+    order = {d: i for i, d in enumerate(DISTRICTS)}
+    today = local_today(now)
+    return FilterOptionsRead(districts=sorted(districts, key=lambda d: (order.get(d, len(order)), d)), types=types,
+                             default_from=today - timedelta(days=DEFAULT_DAYS - 1), default_to=today,
+                             max_days=MAX_DAYS)
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell; text that a spreadsheet would run as a formula is quoted with a leading apostrophe."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def to_csv(table: TableRead) -> str:
+    """The table as CSV with Chinese headers and a UTF-8 BOM (so Excel reads the Chinese right)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([c.label for c in table.columns])
+    for row in table.rows:
+        writer.writerow([_cell(row.get(c.key)) for c in table.columns])
+    return "\ufeff" + out.getvalue()
+
+
+def export_filename(*, name: str, filters: Filters) -> str:
+    """analytics-<table>-<from>_<to>.csv (ASCII, safe in a Content-Disposition header)."""
+    return f"analytics-{name}-{filters.date_from.isoformat()}_{filters.date_to.isoformat()}.csv"
