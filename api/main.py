@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessionmaker = make_sessionmaker(engine)
         http = httpx.AsyncClient(limits=httpx.Limits(max_connections=100))
         app.state.bot = RasaClient(settings.rasa_url, settings.rasa_timeout_seconds, http)
-        app.state.bus = LiveBus(settings.redis_url)
+        app.state.bus = LiveBus(settings.redis_url, channel=live_channel(settings.database_url))
         await app.state.bus.start()
         app.state.desk = AgentDesk(sessionmaker=app.state.sessionmaker, bus=app.state.bus,
                                    presence_seconds=settings.agent_presence_seconds,
@@ -76,6 +76,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _add_error_handlers(app)
     _include_routers(app)
     return app
+
+
+def live_channel(database_url: str) -> str:
+    """The Redis channel of live events: shared by every API process on the same database, only them."""
+    import hashlib
+
+    return "zhidian:live:" + hashlib.sha1(database_url.encode()).hexdigest()[:12]
 
 
 def sms_sender(settings: Settings):

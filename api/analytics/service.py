@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -278,16 +279,23 @@ def _message_scope(f: Filters) -> list:
 
 # ---------------------------------------------------------------- presentation helpers
 
+def _round(value: float, digits: int) -> float:
+    """Half up, the same on every backend: SQLite's julianday() arithmetic leaves float noise that
+    PostgreSQL's exact intervals do not, so the noise is cut (6 decimals) before rounding."""
+    exact = Decimal(repr(round(value, 6)))
+    return float(exact.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
+
+
 def _pct(part: float | None, whole: float | None) -> float | None:
-    return round(100.0 * float(part or 0) / float(whole), 1) if whole else None
+    return _round(100.0 * float(part or 0) / float(whole), 1) if whole else None
 
 
 def _num(value: Any, digits: int = 1) -> float | None:
-    return None if value is None else round(float(value), digits)
+    return None if value is None else _round(float(value), digits)
 
 
 def _mean(total: Any, n: Any, digits: int = 1) -> float | None:
-    return round(float(total) / float(n), digits) if n else None
+    return _round(float(total) / float(n), digits) if n else None
 
 
 def _table(title: str, columns: list[tuple[str, str]], rows: list[dict[str, Any]]) -> TableRead:
@@ -304,7 +312,9 @@ def _mask_digits(text: str | None) -> str:
 
 
 @dataclass
-class _Context:
+class QueryContext:
+    """What every dashboard query needs: the session, the filters, now, and where KB titles come from."""
+
     session: Session
     f: Filters
     now: datetime
@@ -316,7 +326,7 @@ Part = tuple[dict[str, TableRead], dict[str, Any]]
 
 # ---------------------------------------------------------------- tickets
 
-def _by_type(ctx: _Context) -> Part:
+def _by_type(ctx: QueryContext) -> Part:
     """Volume, SLA and durations per ticket type: one pass over the range."""
     dispatch = _Minutes(Ticket.created_at, Ticket.assigned_at)
     arrive = _Minutes(Ticket.created_at, Ticket.arrived_at)
@@ -364,7 +374,7 @@ def _by_type(ctx: _Context) -> Part:
     return {"volume_by_type": volume, "sla_by_type": sla_table, "durations": durations}, kpis
 
 
-def _by_district(ctx: _Context) -> Part:
+def _by_district(ctx: QueryContext) -> Part:
     """Volume and SLA per district."""
     rows = ctx.session.execute(
         select(Ticket.district, func.count().label("tickets"), _count_if(MET).label("met"),
@@ -380,7 +390,7 @@ def _by_district(ctx: _Context) -> Part:
          "breached": r.breached, "compliance": _pct(r.met, r.met + r.breached)} for r in rows])}, {}
 
 
-def _by_day(ctx: _Context) -> Part:
+def _by_day(ctx: QueryContext) -> Part:
     """New tickets and breaches per local day; days without tickets show 0."""
     day = _LocalDay(Ticket.created_at)
     counted = {r.day: r for r in ctx.session.execute(
@@ -391,7 +401,7 @@ def _by_day(ctx: _Context) -> Part:
          "breached": counted[d].breached if d in counted else 0} for d in _days(ctx.f)])}, {}
 
 
-def _backlog(ctx: _Context) -> Part:
+def _backlog(ctx: QueryContext) -> Part:
     """Open work tickets by age, and how many of them are past their due time."""
     now = ctx.now
     bucket = case((Ticket.created_at > _at(now - timedelta(hours=1)), 0),
@@ -416,7 +426,7 @@ def _backlog(ctx: _Context) -> Part:
         "backlog": sum(r["tickets"] for r in rows), "backlog_over_3d": rows[-1]["tickets"]}
 
 
-def _crews(ctx: _Context) -> Part:
+def _crews(ctx: QueryContext) -> Part:
     """Busy minutes over on-shift minutes per crew, both cut to the range."""
     f = ctx.f
     start, end = _at(f.start), _at(f.end)
@@ -453,7 +463,7 @@ def _crews(ctx: _Context) -> Part:
         table_rows)}, {"crew_utilisation": _pct(busy_total, shift_total)}
 
 
-def _satisfaction(ctx: _Context) -> Part:
+def _satisfaction(ctx: QueryContext) -> Part:
     """How customers scored the tickets (1–5)."""
     counted = dict(ctx.session.execute(
         select(Ticket.satisfaction, func.count()).where(*_ticket_scope(ctx.f), Ticket.satisfaction.is_not(None))
@@ -470,7 +480,7 @@ def _satisfaction(ctx: _Context) -> Part:
 
 # ---------------------------------------------------------------- conversations and the KB
 
-def _containment(ctx: _Context) -> Part:
+def _containment(ctx: QueryContext) -> Part:
     """Conversations, and those finished by the bot alone."""
     row = ctx.session.execute(
         select(func.count().label("conversations"),
@@ -481,7 +491,7 @@ def _containment(ctx: _Context) -> Part:
                 "containment_rate": _pct(row.contained, row.conversations)}
 
 
-def _transfers(ctx: _Context) -> Part:
+def _transfers(ctx: QueryContext) -> Part:
     """Conversations queued for an agent, by reason (a conversation queued twice counts once overall)."""
     queued = [ConversationEvent.action == "queued", *_conversation_scope(ctx.f)]
     joined = ConversationEvent.__table__.join(Conversation.__table__,
@@ -504,7 +514,7 @@ def _message_join():
     return Message.__table__.join(Conversation.__table__, Conversation.id == Message.conversation_id)
 
 
-def _intents(ctx: _Context) -> Part:
+def _intents(ctx: QueryContext) -> Part:
     """What customers asked most, as the bot understood it."""
     n = func.count()
     rows = ctx.session.execute(
@@ -517,7 +527,7 @@ def _intents(ctx: _Context) -> Part:
          "confidence": _num(r.confidence, 3)} for r in rows])}, {}
 
 
-def _fallbacks(ctx: _Context) -> Part:
+def _fallbacks(ctx: QueryContext) -> Part:
     """Per local day: customer turns the bot classified and those it did not understand."""
     day = _LocalDay(Message.at)
     fallback = Message.intent == FALLBACK_INTENT
@@ -535,7 +545,7 @@ def _fallbacks(ctx: _Context) -> Part:
         "customer_turns": turns, "fallbacks": fallbacks, "fallback_rate": _pct(fallbacks, turns)}
 
 
-def _fallback_texts(ctx: _Context) -> Part:
+def _fallback_texts(ctx: QueryContext) -> Part:
     """The customers' words the bot most often did not understand (long numbers masked)."""
     n = func.count()
     rows = ctx.session.execute(
@@ -546,7 +556,7 @@ def _fallback_texts(ctx: _Context) -> Part:
         {"text": _mask_digits(r.text), "times": r.times} for r in rows])}, {}
 
 
-def _kb(ctx: _Context) -> Part:
+def _kb(ctx: QueryContext) -> Part:
     """有帮助 / 没解决 votes: totals, and the most voted articles."""
     scope = [KbFeedback.created_at >= ctx.f.start, KbFeedback.created_at < ctx.f.end]
     helpful, unhelpful = KbFeedback.helpful.is_(True), KbFeedback.helpful.is_(False)
@@ -568,11 +578,12 @@ def _kb(ctx: _Context) -> Part:
         "kb_helpful_rate": _pct(totals.helpful, totals.helpful + totals.not_helpful)}
 
 
-# Which query makes each table (one query may make several).
-PARTS: tuple[Callable[[_Context], Part], ...] = (
-    _by_type, _by_district, _by_day, _backlog, _crews, _satisfaction, _containment, _transfers, _intents,
-    _fallbacks, _fallback_texts, _kb)
-TABLE_PART: dict[str, Callable[[_Context], Part]] = {
+# The dashboard's queries by name (bench/analytics.py times each), and which one makes each table.
+QUERIES: dict[str, Callable[[QueryContext], Part]] = {
+    "by_type": _by_type, "by_district": _by_district, "by_day": _by_day, "backlog": _backlog, "crews": _crews,
+    "satisfaction": _satisfaction, "containment": _containment, "transfers": _transfers, "intents": _intents,
+    "fallbacks": _fallbacks, "fallback_texts": _fallback_texts, "kb": _kb}
+TABLE_PART: dict[str, Callable[[QueryContext], Part]] = {
     "volume_by_type": _by_type, "volume_by_district": _by_district, "volume_by_day": _by_day,
     "sla_by_type": _by_type, "durations": _by_type, "backlog_ageing": _backlog, "crew_utilisation": _crews,
     "transfers_by_reason": _transfers, "top_intents": _intents, "fallbacks": _fallbacks,
@@ -586,11 +597,11 @@ TABLES = tuple(TABLE_PART)
 def dashboard(*, session: Session, filters: Filters, now: datetime,
               article_title: Callable[[str], str | None] | None = None) -> DashboardRead:
     """Every headline figure and table for the filters (a dozen GROUP BY queries)."""
-    ctx = _Context(session=session, f=filters, now=now, article_title=article_title)
+    ctx = QueryContext(session=session, f=filters, now=now, article_title=article_title)
     tables: dict[str, TableRead] = {}
     kpis: dict[str, Any] = {}
-    for part in PARTS:
-        part_tables, part_kpis = part(ctx)
+    for query in QUERIES.values():
+        part_tables, part_kpis = query(ctx)
         tables.update(part_tables)
         kpis.update(part_kpis)
     return DashboardRead(filters=filters.read(), generated_at=now.astimezone(LOCAL), kpis=KpisRead(**kpis),
@@ -603,7 +614,7 @@ def table(*, session: Session, name: str, filters: Filters, now: datetime,
     part = TABLE_PART.get(name)
     if part is None:
         raise UnknownTable(name)
-    return part(_Context(session=session, f=filters, now=now, article_title=article_title))[0][name]
+    return part(QueryContext(session=session, f=filters, now=now, article_title=article_title))[0][name]
 
 
 def filter_options(*, session: Session, now: datetime) -> FilterOptionsRead:
