@@ -13,7 +13,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.client import ApiError, ZhidianClient
+from actions.client import ApiError, ApiRejected, ZhidianClient
 from actions.common import (
     API_DOWN,
     BILLING_INTENTS,
@@ -232,7 +232,28 @@ class ActionQueryUsage(_VerifiedAction):
             peak = max(days, key=lambda d: _dec(d.get("kwh")))
             text += f"用电最多的一天是{_md(peak.get('date'))}，用了{fmt_kwh(peak.get('kwh'))}千瓦时。"
         dispatcher.utter_message(text=text)
+        await utter_analysis(dispatcher, account)
         return []
+
+
+async def utter_analysis(dispatcher: CollectingDispatcher, account: str) -> None:
+    """The analysis side of usage: when the customer uses power, against similar homes, with the chart."""
+    try:
+        analysis = await ZhidianClient().consumption_analysis(account_no=account)
+    except ApiError:
+        return  # the figures above stand on their own
+    lines = [analysis.get("summary") or ""]
+    comparison = analysis.get("comparison") or {}
+    if comparison.get("text"):
+        lines.append(comparison["text"])
+    unusual = analysis.get("unusual_days") or []
+    if unusual:
+        day = unusual[0]
+        lines.append(f"{_md(day.get('date'))}用了{fmt_kwh(day.get('kwh'))}千瓦时，"
+                     f"比平时{day.get('direction', '偏高')}较多，可以回想一下那天的用电情况。")
+    text = "".join(line for line in lines if line)
+    if text:
+        dispatcher.utter_message(text=text, image=analysis.get("chart_url"))
 
 
 def _md(value: Any) -> str:
@@ -273,7 +294,7 @@ class ActionPayBill(_VerifiedAction):
 
 
 class ActionForecastBill(_VerifiedAction):
-    """The trend of the last months' bills and a plain average-based expectation."""
+    """This month's projected bill from the meter's readings, the tier outlook and what would change it."""
 
     intent = "forecast_bill"
 
@@ -281,34 +302,26 @@ class ActionForecastBill(_VerifiedAction):
         return "action_forecast_bill"
 
     async def answer(self, dispatcher, tracker, account):
-        bills = sorted_bills(await ZhidianClient().bills(account_no=account, months=6))
-        if not bills:
-            dispatcher.utter_message(text="您的户号下暂时还没有出账的账单，还看不出电费走势。")
+        try:
+            forecast = await ZhidianClient().bill_forecast(account_no=account)
+        except ApiRejected as exc:
+            if exc.status != 404:
+                raise
+            dispatcher.utter_message(text="您的户号暂时没有智能电表的用电数据，暂时无法预测本月电费，"
+                                          "可以在出账后查询账单。")
             return []
-        trend = "，".join(
-            f"{int(str(b['period'])[5:7])}月{yuan(b.get('amount_yuan'))}元" for b in bills
-        )
-        recent = bills[-3:]
-        avg = sum((_dec(b.get("amount_yuan")) for b in recent), Decimal(0)) / len(recent)
-        text = f"您最近{len(bills)}个月的电费：{trend}。"
-        if len(bills) >= 2:
-            first, last = _dec(bills[0].get("amount_yuan")), _dec(bills[-1].get("amount_yuan"))
-            if last > first * Decimal("1.1"):
-                text += "整体呈上升趋势。"
-            elif last < first * Decimal("0.9"):
-                text += "整体呈下降趋势。"
-            else:
-                text += "整体比较平稳。"
-        text += (
-            f"按最近{len(recent)}个月的平均水平，下个月电费大约在{yuan(avg)}元左右，"
-            "实际金额以抄表结算为准；进入冬季取暖或夏季空调季时会偏高一些。"
-        )
-        dispatcher.utter_message(text=text)
+        lines = [forecast.get("summary") or ""]
+        levers = [lever for lever in forecast.get("levers") or [] if lever.get("feasible")]
+        if levers:
+            lines.append("如果想少交一些：")
+            lines += [f"{i}. {lever['text']}" for i, lever in enumerate(levers[:2], 1)]
+        lines.append("以上为按您的用电规律所做的预测，实际电费以抄表结算为准。")
+        dispatcher.utter_message(text="\n".join(line for line in lines if line))
         return []
 
 
 class ActionEnergyAdvice(_VerifiedAction):
-    """Concrete advice from the customer's own last 30 days."""
+    """Tips tied to the customer's own load pattern (priced where possible), with the day-profile chart."""
 
     intent = "energy_advice"
 
@@ -316,34 +329,19 @@ class ActionEnergyAdvice(_VerifiedAction):
         return "action_energy_advice"
 
     async def answer(self, dispatcher, tracker, account):
-        data = await ZhidianClient().usage(account_no=account, days=30)
-        days = data.get("days") or []
-        total = _dec(data.get("total_kwh"))
-        previous = previous_total(data)
-        n = len(days) or 30
-        avg = (total / n).quantize(Decimal("0.1")) if n else Decimal(0)
-        lines = [f"您近{n}天日均用电{fmt_kwh(avg)}千瓦时" + (
-            "，" + change_sentence(total, previous) if change_sentence(total, previous) else ""
-        ) + "。"]
-        tips: List[str] = []
-        if days:
-            peak = max(days, key=lambda d: _dec(d.get("kwh")))
-            if avg > 0 and _dec(peak.get("kwh")) > avg * Decimal("1.8"):
-                tips.append(
-                    f"{_md(peak.get('date'))}用了{fmt_kwh(peak.get('kwh'))}千瓦时，明显高于平时，"
-                    "可以回想一下那天是否长时间开了电暖器、空调或烘干等大功率电器。"
-                )
-        if previous > 0 and total > previous * Decimal("1.15"):
-            tips.append("用电比上个周期涨得较多，建议检查电暖器、热水器是否长时间通电保温。")
-        if avg >= 15:
-            tips.append("日均用电偏高：电暖器、电热炕尽量配合温控器使用，离家时关闭；热水器温度设在50℃左右并开启定时。")
-        elif avg >= 6:
-            tips.append("热水器设在50℃左右、用定时加热，比全天保温可省电约两成。")
-        tips.append("空调夏季设在26℃、冬季20℃左右，每调低/调高1℃约省电7%-10%。")
-        tips.append("洗衣机、热水器等可以错开到夜间用电；如果夜间用电多，可以在网上国网App申请峰谷分时电价。")
-        tips.append("电视、机顶盒、充电器不用时拔掉插头，待机也会耗电。")
-        lines += [f"{i}. {t}" for i, t in enumerate(tips, 1)]
+        client = ZhidianClient()
+        try:
+            advice = await client.energy_advice(account_no=account)
+        except ApiRejected as exc:
+            if exc.status != 404:
+                raise
+            dispatcher.utter_message(text="您的户号暂时没有智能电表的用电数据，等采集到数据后我再为您做针对性的节电分析。")
+            return []
+        tips = [tip["text"] for tip in advice.get("tips") or [] if tip.get("text")]
+        lines = ["根据您家近期的用电情况，给您几条省电建议："]
+        lines += [f"{i}. {tip}" for i, tip in enumerate(tips, 1)]
         dispatcher.utter_message(text="\n".join(lines))
+        await utter_analysis(dispatcher, account)
         return []
 
 

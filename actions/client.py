@@ -144,6 +144,19 @@ class ZhidianClient:
             "GET", f"/api/customers/{account_no}/usage", params={"days": days}
         )
 
+    # ------------------------------------------------------------------ forecasting
+    async def bill_forecast(self, *, account_no: str) -> dict[str, Any]:
+        """This month's projected kWh and bill, the tier outlook and the levers (summary in Chinese)."""
+        return await self._request("GET", f"/api/forecasting/customers/{account_no}/bill")
+
+    async def consumption_analysis(self, *, account_no: str) -> dict[str, Any]:
+        """Day profile, its group, 峰谷 shares, trend, neighbours, and a signed chart_url."""
+        return await self._request("GET", f"/api/forecasting/customers/{account_no}/analysis")
+
+    async def energy_advice(self, *, account_no: str) -> dict[str, Any]:
+        """{tips: [{kind, text, saving_per_month}]} tied to the customer's own pattern."""
+        return await self._request("GET", f"/api/forecasting/customers/{account_no}/advice")
+
     # ------------------------------------------------------------------ outages
     async def outages(
         self, *, account_no: str | None = None, district: str | None = None

@@ -139,6 +139,8 @@ def _include_routers(app: FastAPI) -> None:
     from api.conversations.routes import agent_router, chat_router, staff_router
     from api.customers.routes import router as customers_router
     from api.dispatch.routes import router as dispatch_router
+    from api.forecasting.routes import charts_router
+    from api.forecasting.routes import router as forecasting_router
     from api.kb.routes import router as kb_router
     from api.metering.routes import router as metering_router
     from api.notify.routes import staff_router as notify_router
@@ -149,7 +151,8 @@ def _include_routers(app: FastAPI) -> None:
 
     for router in (chat_router, staff_router, agent_router, customers_router, dispatch_router, kb_router, metering_router,
                    notify_router, twilio_router, staff_accounts_router,
-                   outages_router, tickets_router, analytics_router, web_router):
+                   outages_router, tickets_router, analytics_router, forecasting_router, charts_router,
+                   web_router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["ops"])

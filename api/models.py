@@ -3,6 +3,7 @@ from api.conversations import models as conversations  # noqa: F401
 from api.customers import models as customers  # noqa: F401
 from api.db import Base
 from api.dispatch import models as dispatch  # noqa: F401
+from api.forecasting import models as forecasting  # noqa: F401
 from api.kb import models as kb  # noqa: F401
 from api.metering import models as metering  # noqa: F401
 from api.notify import models as notify  # noqa: F401

@@ -19,7 +19,7 @@ class FiltersRead(BaseModel):
 
 
 class FilterOptionsRead(BaseModel):
-    """What the filter bar offers: districts and types present in the tickets, the default range."""
+    """What the filter bar offers: districts present in the tickets, the ticket types, the default range."""
 
     districts: list[str]
     types: list[str]

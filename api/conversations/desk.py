@@ -27,7 +27,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 def turn_payload(message: Message) -> dict:
     """A transcript line as consoles receive it."""
     return {"id": message.id, "at": message.at.astimezone(SHANGHAI).isoformat(), "sender": message.sender,
-            "text": message.text, "buttons": message.buttons or [], "intent": message.intent,
+            "text": message.text, "buttons": message.buttons or [], "image": message.image, "intent": message.intent,
             "agent": message.agent}
 
 

@@ -43,6 +43,7 @@ class Message(Base):
     sender: Mapped[str] = mapped_column(String(16))  # customer / bot / agent / system
     text: Mapped[str | None] = mapped_column(Text)
     buttons: Mapped[list | None] = mapped_column(JSON)
+    image: Mapped[str | None] = mapped_column(String(512))  # a chart the bot showed (URL)
     client_msg_id: Mapped[str | None] = mapped_column(String(64))
     reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     delivery: Mapped[str] = mapped_column(String(16), default="ok")  # ok / pending / fallback

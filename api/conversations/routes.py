@@ -166,7 +166,8 @@ async def agent_release(conversation_id: ConversationId, request: Request,
 async def agent_message(conversation_id: ConversationId, body: AgentMessageCreate, request: Request,
                         caller: StaffRead = Depends(AGENTS)) -> AgentTurn:
     """The agent's reply, sent to the customer's channel (once per client_msg_id)."""
-    text = normalize_text(body.text)
+    # line by line: a knowledge-base answer with steps or a notice keeps its lines
+    text = "\n".join(line for line in (normalize_text(part) for part in body.text.splitlines()) if line)
     if not text:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             detail={"code": "empty_message", "message": "请输入回复内容"})

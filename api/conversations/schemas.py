@@ -40,6 +40,7 @@ class TurnRead(BaseModel):
     sender: str
     text: str | None
     buttons: list[Button] = []
+    image: str | None = None
 
 
 class ConversationRead(BaseModel):
@@ -63,6 +64,7 @@ class AgentTurn(BaseModel):
     sender: str
     text: str | None
     buttons: list[Button] = []
+    image: str | None = None
     intent: str | None = None
     agent: str | None = None
 

@@ -62,7 +62,7 @@ def find_customer_turn(*, session: Session, conversation_id: str, client_msg_id:
 def replies_to(*, session: Session, message_id: int) -> list[BotMessage]:
     """What was answered to one customer message."""
     rows = session.scalars(select(Message).where(Message.reply_to_id == message_id).order_by(Message.id))
-    return [BotMessage(text=m.text, buttons=[Button(**b) for b in (m.buttons or [])]) for m in rows]
+    return [BotMessage(text=m.text, buttons=[Button(**b) for b in (m.buttons or [])], image=m.image) for m in rows]
 
 
 def record_customer_turn(*, session: Session, conversation_id: str, channel: str, text: str,
@@ -86,7 +86,7 @@ def record_replies(*, session: Session, customer_message_id: int, sender: str,
     customer_message.delivery = delivery
     rows = [Message(conversation_id=customer_message.conversation_id, at=now, sender=sender,
                     text=reply.text, buttons=[b.model_dump() for b in reply.buttons] or None,
-                    reply_to_id=customer_message_id) for reply in replies]
+                    image=reply.image, reply_to_id=customer_message_id) for reply in replies]
     session.add_all(rows)
     session.commit()
     return [row.id for row in rows]
@@ -136,7 +136,7 @@ def get(*, session: Session, conversation_id: str) -> ConversationRead:
         handoff_requested=conversation.handoff_requested, handoff_reason=conversation.handoff_reason,
         created_at=conversation.created_at.astimezone(SHANGHAI),
         last_active_at=conversation.last_active_at.astimezone(SHANGHAI),
-        turns=[TurnRead(at=m.at.astimezone(SHANGHAI), sender=m.sender, text=m.text,
+        turns=[TurnRead(at=m.at.astimezone(SHANGHAI), sender=m.sender, text=m.text, image=m.image,
                         buttons=[Button(**b) for b in (m.buttons or [])]) for m in rows],
     )
 
@@ -168,7 +168,7 @@ def for_agent(*, session: Session, conversation_id: str) -> AgentConversationRea
         conversation_id=conversation.id, channel=conversation.channel, owner=conversation.owner,
         account_no=conversation.account_no, reason=conversation.handoff_reason,
         reason_label=REASONS.get(conversation.handoff_reason or ""),
-        turns=[AgentTurn(id=m.id, at=m.at.astimezone(SHANGHAI), sender=m.sender, text=m.text,
+        turns=[AgentTurn(id=m.id, at=m.at.astimezone(SHANGHAI), sender=m.sender, text=m.text, image=m.image,
                          buttons=[Button(**b) for b in (m.buttons or [])], intent=m.intent, agent=m.agent)
                for m in rows],
         events=[ConversationEventRead(at=e.at.astimezone(SHANGHAI), actor=e.actor, action=e.action, note=e.note)

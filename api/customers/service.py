@@ -274,6 +274,6 @@ def overview(*, session: Session, customer: Customer, now: datetime) -> Customer
         meter=metering.snapshot_for_customer(session=session, customer_id=customer.id, now=now),
         events=events,
         tickets=[TicketBrief(number=t.number, type=t.type, status=t.status, created_at=t.created_at,
-                             summary=t.diagnosis_summary or t.description[:60],
+                             summary=t.diagnosis.summary or t.description[:60],
                              open=t.status in OPEN_TICKET_STATUSES) for t in ticket_rows],
     )

@@ -49,63 +49,45 @@ HOUR = timedelta(hours=1)
 LIVE_HOURS = 3  # the live situations rewrite at most the last three hourly readings
 Progress = Callable[[str], None]
 
-# =============================================================================================
-# DEMO REGIONAL VALUES — 宁夏-style electricity tariffs used ONLY to price the demo bills.
-# They look like the published regional schedule (居民阶梯: 170 / 260 kWh per month,
-# +0.05 and +0.30 元 above the first tier) but are not an official price list.
-# Rates in 元/kWh; tier upper bounds in kWh per month (None: no upper bound).
-# =============================================================================================
-DEMO_TARIFFS: dict[str, dict] = {
-    "NX-RES-TIER": {
-        "name": "居民生活阶梯电价",
-        "kind": "tiered",
-        "tiers": (
-            (Decimal("170"), Decimal("0.4486")),
-            (Decimal("260"), Decimal("0.4986")),
-            (None, Decimal("0.7486")),
-        ),
-    },
-    "NX-RES-TOU": {
-        "name": "居民峰谷分时电价",
-        "kind": "tou",
-        "peak": Decimal("0.4786"),  # 08:00–22:00 Asia/Shanghai
-        "valley": Decimal("0.2486"),  # 22:00–08:00
-        "peak_hours": (8, 22),
-    },
-    "NX-GC": {"name": "一般工商业电价", "kind": "flat", "rate": Decimal("0.6236")},
-    "NX-LI": {
-        "name": "大工业两部制电价",
-        "kind": "two_part",
-        "rate": Decimal("0.4412"),
-        "capacity_yuan_per_kva": Decimal("21.00"),  # 基本电费, per kVA of contract per month
-    },
-}
+# Tariff codes of the demo customers. Their prices and 峰谷 hours live in ONE place,
+# api/forecasting/tariffs.yml (region "nx-guyuan-demo", the KB_REGION default), read when a bill
+# is priced — never at import time.
+DEMO_REGION = "nx-guyuan-demo"
+DEMO_TARIFFS: tuple[str, ...] = ("NX-RES-TIER", "NX-RES-TOU", "NX-GC", "NX-LI")
+
+
+def _schedule(period: str | None):
+    from api.forecasting import tariffs
+
+    if period is None:
+        return tariffs.load_tariffs().latest(DEMO_REGION)
+    return tariffs.schedule_for(region=DEMO_REGION, year=int(period[:4]))
+
+
+def peak_hours(period: str | None = None) -> tuple[int, ...]:
+    """Local hours that are not 谷 (valley) under the residential 峰谷 plan in force in `period`."""
+    tou = _schedule(period).residential.tou
+    return tuple(h for h in range(24) if tou.band_of_hour(h) != "valley")
 
 
 def bill_amount_fen(
     tariff_code: str, *, kwh: Decimal, peak_kwh: Decimal | None = None,
-    contract_kva: Decimal | None = None,
+    contract_kva: Decimal | None = None, period: str | None = None,
 ) -> int:
-    """Price one month of energy with DEMO_TARIFFS; rounded half-up to the fen once, at the end."""
-    tariff = DEMO_TARIFFS[tariff_code]
-    kind = tariff["kind"]
-    if kind == "tiered":
-        yuan, lower = Decimal(0), Decimal(0)
-        for upper, rate in tariff["tiers"]:
-            band = (kwh if upper is None else min(kwh, upper)) - lower
-            if band > 0:
-                yuan += band * rate
-            if upper is None or kwh <= upper:
-                break
-            lower = upper
-    elif kind == "tou":
+    """Price one month of energy with api/forecasting/tariffs.yml; half-up to the fen once, at the end.
+
+    The demo's 峰谷 bills charge the non-valley kWh at the 峰 price and the rest at the 谷 price,
+    plus the 阶梯加价 on the month's total as the region applies it (knowledge base: 峰谷与阶梯).
+    """
+    from api.forecasting import tariffs
+
+    schedule = _schedule(period)
+    bands = None
+    if schedule.tariff(tariff_code).kind == "residential_tou":
         peak = peak_kwh if peak_kwh is not None else Decimal(0)
-        yuan = peak * tariff["peak"] + (kwh - peak) * tariff["valley"]
-    elif kind == "flat":
-        yuan = kwh * tariff["rate"]
-    else:
-        yuan = kwh * tariff["rate"] + (contract_kva or Decimal(0)) * tariff["capacity_yuan_per_kva"]
-    return int((yuan * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        bands = {"peak": peak, "valley": kwh - peak}
+    return tariffs.amount_fen(schedule=schedule, tariff_code=tariff_code, kwh=kwh, band_kwh=bands,
+                              contract_kva=contract_kva)
 
 
 # ------------------------------------------------------------------------------ places
@@ -1165,7 +1147,6 @@ def _write_readings(conn: Connection, p: _Profiles, axis: _Axis, temps: np.ndarr
     convert = _ts_converter(conn)
     ts_values = [convert(dt) for dt in axis.datetimes()]
     months = _months(axis)
-    peak = ((axis.lh >= 8) & (axis.lh < 22)).astype(np.int64)
     monthly: dict[int, dict[str, tuple[int, int]]] = {}
     chunk = max(1, 200_000 // max(axis.n, 1))
     total, started = len(p) * axis.n, time.monotonic()
@@ -1188,8 +1169,9 @@ def _write_readings(conn: Connection, p: _Profiles, axis: _Axis, temps: np.ndarr
         if commit_chunks:
             conn.commit()
         for period, a, b in months:
+            peak = np.isin(axis.lh[a:b], peak_hours(period)).astype(np.int64)
             totals = sim["wh"][:, a:b].sum(axis=1).tolist()
-            peaks = (sim["wh"][:, a:b] * peak[a:b]).sum(axis=1).tolist()
+            peaks = (sim["wh"][:, a:b] * peak).sum(axis=1).tolist()
             for i, meter_id in enumerate(sub.meter_id.tolist()):
                 monthly.setdefault(meter_id, {})[period] = (totals[i], peaks[i])
         written += len(rows)
@@ -1223,7 +1205,7 @@ def _bill_rows(rows: list[dict], monthly: dict, paid_rule: Callable[[dict, str, 
             kwh = (Decimal(wh) / 1000).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
             amount = bill_amount_fen(
                 r["tariff_code"], kwh=kwh if r["tariff_code"] != "NX-RES-TOU" else Decimal(wh) / 1000,
-                peak_kwh=Decimal(peak_wh) / 1000, contract_kva=Decimal(r["contract_capacity_kva"]),
+                peak_kwh=Decimal(peak_wh) / 1000, contract_kva=Decimal(r["contract_capacity_kva"]), period=period,
             )
             year, month = map(int, period.split("-"))
             issued = _next_month(date(year, month, 1))
@@ -1515,11 +1497,12 @@ def _bill_new_months(conn: Connection, rows: list[dict], data_start: datetime, e
                 .where(Reading.ts >= begin, Reading.ts < stop).group_by(Reading.meter_id))}
             tou = [r["meter_id"] for r in rows if r["tariff_code"] == "NX-RES-TOU"]
             peaks: dict[int, int] = defaultdict(int)
+            peak_set = set(peak_hours(period))
             if tou:
                 for meter_id, ts, kwh in conn.execute(
                         select(Reading.meter_id, Reading.ts, Reading.kwh)
                         .where(Reading.meter_id.in_(tou), Reading.ts >= begin, Reading.ts < stop)):
-                    if 8 <= ts.astimezone(SHANGHAI).hour < 22:
+                    if ts.astimezone(SHANGHAI).hour in peak_set:
                         peaks[meter_id] += int(round(float(kwh) * 1000))
             monthly = {m: {period: (wh, peaks.get(m, 0))} for m, wh in sums.items()}
             arrears = {r["customer_id"] for r in rows if r["account_no"] == fixed_accounts()["arrears"][0]}

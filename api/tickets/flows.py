@@ -180,3 +180,23 @@ def record_satisfaction(*, session: Session, ticket: Ticket, score: int, now: da
     ticket.satisfaction = score
     tickets.transition(session=session, ticket=ticket, action="revisit", actor=actor, now=now,
                        note=f"客户评价 {score} 分")
+
+
+def open_overload_ticket(*, session: Session, warning, settings, parser, now: datetime):
+    """A 安全隐患 ticket for a transformer area forecast to overload (one per area per day), dispatched at once.
+
+    `warning` is an api.forecasting.schemas.OverloadWarning; the crew checks the transformer and
+    balances or sheds load before the forecast peak.
+    """
+    from api.tickets.schemas import FaultReportCreate
+
+    report = FaultReportCreate(
+        kind="hazard", channel="hotline", address_text=f"{warning.district}{warning.area_name}",
+        description=(f"台区重过载预警：{warning.message} 请到现场检查变压器和低压出线，"
+                     f"必要时调整负荷或安排轮换供电。"),
+        idempotency_key=f"overload:{warning.area_code}:{warning.peak_at.date().isoformat()}")
+    created = tickets.create_fault_ticket(session=session, report=report, settings=settings, parser=parser, now=now)
+    if created.status == "新建" and not created.attached_to_existing:
+        dispatch_new(session=session, number=created.number, now=now)
+        created = tickets.get_by_number(session=session, number=created.number)
+    return created

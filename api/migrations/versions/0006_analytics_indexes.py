@@ -1,5 +1,9 @@
 """analytics indexes: the supervisor dashboard's ranges over tickets
 
+Two covering indexes: ranges of created_at (volume, SLA, durations, satisfaction per type, district
+and day) and of resolved_at (crews' busy time). Every column the dashboard reads there is in the
+index, so SQLite and PostgreSQL (index-only scans) never read the wide ticket rows.
+
 Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-25 16:00:00.000000
@@ -15,15 +19,14 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.create_index('ix_tickets_created_at', ['created_at'], unique=False)
-        batch_op.create_index('ix_tickets_district_created', ['district', 'created_at'], unique=False)
-        batch_op.create_index('ix_tickets_type_created', ['type', 'created_at'], unique=False)
-        batch_op.create_index('ix_tickets_resolved_at', ['resolved_at'], unique=False)
+        batch_op.create_index('ix_tickets_analytics', ['created_at', 'type', 'district', 'parent_id', 'arrive_by',
+                                                       'sla_breached_at', 'assigned_at', 'arrived_at', 'resolved_at',
+                                                       'satisfaction'], unique=False)
+        batch_op.create_index('ix_tickets_resolved_work', ['resolved_at', 'accepted_at', 'closed_at', 'crew_id',
+                                                           'parent_id', 'type'], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.drop_index('ix_tickets_resolved_at')
-        batch_op.drop_index('ix_tickets_type_created')
-        batch_op.drop_index('ix_tickets_district_created')
-        batch_op.drop_index('ix_tickets_created_at')
+        batch_op.drop_index('ix_tickets_resolved_work')
+        batch_op.drop_index('ix_tickets_analytics')

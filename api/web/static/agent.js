@@ -110,7 +110,7 @@
       mode: "chat",
       chatAccounts: {},       // conversation id → account_no looked up by the agent
       hotlineAccount: null, hotlineCustomer: null, hotlinePhone: null, hotlineIntent: null,
-      shown360: null, seq360: 0, chart: null,
+      shown360: null, seq360: 0, chart: null, customer360: null,
       socket: null, retry: 0, retryTimer: null, pingTimer: null,
       refreshTimer: null, refreshing: false, refreshAgain: false,
       ticketContext: null
@@ -198,12 +198,16 @@
     onSignedIn: signedIn, onSignedOut: signedOut
   });
 
+  var signIns = 0; // a late answer for an earlier sign-in is ignored
+
   function signedIn(user) {
     stopDesk();
     state = freshState();
     state.user = user || null;
     els.loginView.hidden = true;
+    var mine = ++signIns;
     api("GET", "/api/agent/me").then(function (result) {
+      if (mine !== signIns) return;
       if (expired(result)) return;
       if (!result.ok) {
         if (result.status === 403) {
@@ -220,6 +224,7 @@
   }
 
   function signedOut() {
+    signIns += 1;
     stopDesk();
     state = freshState();
     document.body.classList.remove("desk-mode");
@@ -257,7 +262,7 @@
     if (els.dialog.open) els.dialog.close();
     els.transcript.textContent = "";
     els.c360Body.textContent = "";
-    els.hotlineSuggestions.textContent = "";
+    hotlineHint();
     [els.queueList, els.mineList, els.botList, els.teamSwitches].forEach(function (l) { l.textContent = ""; });
     els.reply.value = "";
     els.lookup.value = "";
@@ -1011,9 +1016,15 @@
 
   // ---------- hotline ----------
 
+  function hotlineHint() {
+    els.hotlineSuggestions.textContent = "";
+    els.hotlineSuggestions.appendChild(node("p", "empty",
+      "输入客户问题后，这里显示知识库答案和话术模板，\n点击“插入”放入下方答复话术。"));
+  }
+
   function validQuery(q) { return /^\d{10}$/.test(q) || /^1[3-9]\d{9}$/.test(q); }
 
-  /* Find customers by 户号 or mobile; `done(customers)` when found, errors into `errorEl`. */
+  /* Find customers by 户号 or mobile: one → pick(customer, q); several → a list to pick from; errors in errorEl. */
   function searchCustomers(raw, errorEl, matchesEl, pick) {
     var q = digits(raw);
     show(errorEl, "");
@@ -1069,8 +1080,12 @@
     els.hotlineSuggestions.appendChild(node("p", "suggest-loading", "正在生成建议回复…"));
     api("GET", "/api/agent/suggestions?text=" + encodeURIComponent(text)).then(function (result) {
       if (expired(result)) return;
+      if (!result.ok) {
+        hotlineHint();
+        show(els.askError, message(result, "建议回复获取失败，请稍后重试"));
+        return;
+      }
       els.hotlineSuggestions.textContent = "";
-      if (!result.ok) { show(els.askError, message(result, "建议回复获取失败，请稍后重试")); return; }
       state.hotlineIntent = result.data.intent;
       var box = node("div", "suggest suggest--hotline");
       fillSuggestions(box, result.data, function (s) {
@@ -1126,6 +1141,7 @@
     els.c360Change.hidden = !account || (state.mode === "chat" && c && !!c.account_no);
     if (!account) {
       state.shown360 = null;
+      state.customer360 = null;
       disposeChart();
       els.c360Body.hidden = true;
       els.c360Body.textContent = "";
@@ -1190,6 +1206,7 @@
   function loadOverview(account) {
     var seq = ++state.seq360;
     disposeChart();
+    state.customer360 = null;
     els.c360Body.textContent = "";
     els.c360Body.appendChild(node("p", "suggest-loading", "正在加载客户信息…"));
     api("GET", "/api/customers/" + encodeURIComponent(account) + "/overview").then(function (result) {
@@ -1213,13 +1230,13 @@
     return s;
   }
 
+  /* [label, value, wide]: two pairs a row, a wide one takes the whole row. */
   function dl(pairs) {
     var d = node("dl", "kv");
     pairs.forEach(function (p) {
       if (p[1] === null || p[1] === undefined || p[1] === "") return;
       d.appendChild(node("dt", null, p[0]));
-      var dd = node("dd", p[2] || null);
-      if (p[1] instanceof Node) dd.appendChild(p[1]); else dd.textContent = p[1];
+      var dd = node("dd", p[2] ? "kv-wide" : null, p[1]);
       d.appendChild(dd);
     });
     return d;
@@ -1228,6 +1245,7 @@
   function fill360(o) {
     var body = els.c360Body;
     var cu = o.customer;
+    state.customer360 = cu;
     body.setAttribute("data-account", cu.account_no);
 
     var id = node("div", "c360-id");
@@ -1266,14 +1284,27 @@
     var area = o.meter && o.meter.area_state;
     acct.appendChild(dl([
       ["用电类别", cu.customer_class],
-      ["电价", TARIFFS[cu.tariff_code] ? TARIFFS[cu.tariff_code] + "（" + cu.tariff_code + "）" : cu.tariff_code],
       ["合同容量", cu.contract_capacity_kva + " kVA"],
-      ["所属台区", area ? area.area_name + "（" + area.area_code + "）" : cu.transformer_area_code],
-      ["供电线路", area ? area.feeder_name : null],
+      ["电价", TARIFFS[cu.tariff_code] ? TARIFFS[cu.tariff_code] + "（" + cu.tariff_code + "）" : cu.tariff_code, true],
+      ["所属台区", area ? area.area_name + "（" + area.area_code + "）· " + area.feeder_name : cu.transformer_area_code, true],
       ["电能表", o.meter ? o.meter.meter_no : "未装表"],
       ["立户日期", cu.opened_on]
     ]));
     body.appendChild(acct);
+
+    var total = (o.daily || []).reduce(function (sum, d) { return sum + (d.kwh || 0); }, 0);
+    var loadSec = section("近7天负荷", "7日用电 " + total.toFixed(1) + " kWh");
+    var chart = node("div", "chart");
+    chart.id = "load-chart";
+    chart.setAttribute("role", "img");
+    chart.setAttribute("aria-label", "近7天每小时负荷曲线");
+    loadSec.appendChild(chart);
+    if (area) {
+      loadSec.appendChild(node("p", "area-line" + (area.meters_lost_voltage_last_hour ? " area-line--bad" : ""),
+        "台区当前：" + area.meters_total + " 户中 " + area.meters_lost_voltage_last_hour + " 户近1小时失压" +
+        (area.overloaded ? "，台区过载" : "")));
+    }
+    body.appendChild(loadSec);
 
     var bills = section("近期账单");
     if (!o.bills.bills.length) bills.appendChild(node("p", "none", "暂无账单记录"));
@@ -1297,20 +1328,6 @@
       bills.appendChild(table);
     }
     body.appendChild(bills);
-
-    var total = (o.daily || []).reduce(function (sum, d) { return sum + (d.kwh || 0); }, 0);
-    var loadSec = section("近7天负荷", "7日用电 " + total.toFixed(1) + " kWh");
-    var chart = node("div", "chart");
-    chart.id = "load-chart";
-    chart.setAttribute("role", "img");
-    chart.setAttribute("aria-label", "近7天每小时负荷曲线");
-    loadSec.appendChild(chart);
-    if (area) {
-      loadSec.appendChild(node("p", "area-line" + (area.meters_lost_voltage_last_hour ? " area-line--bad" : ""),
-        "台区当前：" + area.meters_total + " 户中 " + area.meters_lost_voltage_last_hour + " 户近1小时失压" +
-        (area.overloaded ? "，台区过载" : "")));
-    }
-    body.appendChild(loadSec);
 
     var ev = section("电表事件", "近30天");
     if (!o.events.length) ev.appendChild(node("p", "none", "近30天无电表事件"));
@@ -1406,6 +1423,12 @@
       if (!result.ok) { toast(message(result, "工单草稿生成失败，请稍后重试"), "error"); return; }
       var draft = result.data;
       if (!draft.account_no) draft.account_no = state.chatAccounts[c.conversation_id] || null;
+      var cu = state.customer360; // the customer in the 360 view fills what the chat did not say
+      if (cu && accountNow() === cu.account_no && (!draft.account_no || draft.account_no === cu.account_no)) {
+        draft.account_no = cu.account_no;
+        draft.contact_phone = draft.contact_phone || cu.mobile;
+        draft.address_text = draft.address_text || cu.address;
+      }
       openTicket(draft, "来自" + (CHANNELS[draft.channel] || draft.channel) + "会话 · " + convName(c));
     });
   });

@@ -287,7 +287,7 @@ def test_default_range_is_the_last_30_days_in_shanghai(week, supervisor):
     assert response.json()["kpis"]["tickets"] == 11  # the week plus the two of 31 May
     options = week.get("/api/analytics/filters", headers=supervisor).json()
     assert options == {"districts": ["原州区", "西吉县", "隆德县"],
-                       "types": ["故障报修", "安全隐患", "投诉", "业务办理", "咨询回访", "稽查任务"],
+                       "types": ["故障报修", "安全隐患", "投诉", "业务办理", "咨询回访", "稽查任务", "充电设施故障"],
                        "default_from": "2026-05-09", "default_to": "2026-06-07", "max_days": 366}
 
 

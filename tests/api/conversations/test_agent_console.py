@@ -145,6 +145,14 @@ def test_an_agent_can_take_over_a_live_bot_conversation(app_client, agent01):
     assert [c["conversation_id"] for c in mine] == ["web-live"]
 
 
+def test_agent_replies_keep_their_lines(app_client, agent01):
+    say(app_client, "web-lines", "转人工")
+    app_client.post("/api/agent/conversations/web-lines/join", headers=agent01)
+    sent = app_client.post("/api/agent/conversations/web-lines/messages", headers=agent01,
+                           json={"text": "办理步骤：\n１．登录网上国网  \n\n2. 选择峰谷电变更"})
+    assert sent.json()["text"] == "办理步骤：\n1.登录网上国网\n2. 选择峰谷电变更"
+
+
 def test_second_agent_gets_409_and_cannot_reply_or_release(app_client, agent01, agent02):
     say(app_client, "web-409", "转人工")
     assert app_client.post("/api/agent/conversations/web-409/join", headers=agent01).status_code == 200
@@ -297,7 +305,10 @@ def test_console_needs_an_agent_or_supervisor(app_client):
     assert app_client.get("/api/agent/queue", headers=bearer(app_client, "supervisor01")).status_code == 200
 
 
-def test_customer_360_for_an_agent(app_client, agent01):
+def test_customer_360_for_an_agent(app_client, agent01, auth):
+    ticket = app_client.post("/api/tickets/faults", headers=auth, json={
+        "kind": "outage", "description": "家里没电了", "channel": "hotline", "account_no": "0401000003"})
+    assert ticket.status_code == 201, ticket.text
     found = app_client.get("/api/customers/search", headers=agent01, params={"q": "139 0000 0003"}).json()
     assert "0401000003" in [c["account_no"] for c in found]
     overview = app_client.get("/api/customers/0401000003/overview", headers=agent01)
@@ -308,6 +319,8 @@ def test_customer_360_for_an_agent(app_client, agent01):
     assert len(body["daily"]) == 7
     assert body["bills"] == app_client.get("/api/customers/0401000003/bills", headers=agent01).json()
     assert body["balance"] == app_client.get("/api/customers/0401000003/balance", headers=agent01).json()
+    [brief] = [t for t in body["tickets"] if t["number"] == ticket.json()["number"]]
+    assert brief["open"] is True and brief["summary"] == ticket.json()["diagnosis"]["summary"]
     bad = app_client.get("/api/customers/search", headers=agent01, params={"q": "张三"})
     assert bad.status_code == 422 and bad.json()["detail"]["message"] == "请输入10位户号或11位手机号"
     crew = bearer(app_client, "crew.yz01")

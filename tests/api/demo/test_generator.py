@@ -251,7 +251,7 @@ def test_tiered_residential_tariff_to_the_fen(kwh, fen):
 
 
 def test_other_tariffs_to_the_fen():
-    assert bill_amount_fen("NX-RES-TOU", kwh=Decimal("200"), peak_kwh=Decimal("120")) == 7732  # 57.432+19.888
+    assert bill_amount_fen("NX-RES-TOU", kwh=Decimal("200"), peak_kwh=Decimal("120")) == 7882  # 57.432+19.888+30×0.05 阶梯加价
     assert bill_amount_fen("NX-GC", kwh=Decimal("1000")) == 62360
     assert bill_amount_fen("NX-LI", kwh=Decimal("10000"), contract_kva=Decimal("400")) == 12812 * 100
 

@@ -1,0 +1,125 @@
+"""Forecast output shapes: a level's load forecast (kW hourly, kWh per day and month), overload warnings."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import AfterValidator, BaseModel, Field
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+Level = Literal["customer", "area", "feeder", "system"]
+
+
+def to_shanghai(value: datetime) -> datetime:
+    """Show an instant in Asia/Shanghai (+08:00); naive values are taken as UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(SHANGHAI)
+
+
+LocalDateTime = Annotated[datetime, AfterValidator(to_shanghai)]
+
+
+class ForecastPoint(BaseModel):
+    """Mean power (kW) forecast for the hour starting at `ts`: 10 %, 50 %, 90 % quantiles."""
+
+    ts: LocalDateTime
+    p10: float
+    p50: float
+    p90: float
+
+
+class HistoryPoint(BaseModel):
+    """Measured mean power (kW) in the hour starting at `ts`."""
+
+    ts: LocalDateTime
+    kw: float
+
+
+class DailyEnergy(BaseModel):
+    """Energy (kWh) forecast for one local day (00:00–24:00 Asia/Shanghai)."""
+
+    date: date
+    p10: float
+    p50: float
+    p90: float
+
+
+class MonthEnergy(BaseModel):
+    """Energy (kWh) forecast for one calendar month, e.g. "2026-12"."""
+
+    month: str
+    p10: float
+    p50: float
+    p90: float
+
+
+class ModelMetrics(BaseModel):
+    """How the chosen model did in the level's last rolling-origin backtest (MAPE/sMAPE in %)."""
+
+    model: str
+    MAPE: float | None = None
+    sMAPE: float | None = None
+    RMSE: float | None = None
+    MASE: float | None = None
+    coverage_p10_p90: float | None = None
+    horizon: int
+    origins: int
+    chosen_at: LocalDateTime
+    baseline_MAPE: float | None = None  # seasonal naive's, for comparison
+
+
+class WeatherPoint(BaseModel):
+    """A temperature the caller expects (e.g. from a weather service) for the hour starting at `ts`."""
+
+    ts: datetime
+    temperature_c: float
+
+
+class LoadForecastRead(BaseModel):
+    """A load forecast of a customer, a transformer area, a feeder or the whole system."""
+
+    level: Level
+    key: str  # 户号 / area code / feeder code / "all"
+    name: str
+    made_at: LocalDateTime
+    origin: LocalDateTime  # the last measured hour the forecast starts after
+    model: str  # seasonal_naive / statistical / global_gbm
+    unit: str = "kW"
+    cached: bool = False
+    weather: Literal["given", "persistence", "none"] = "none"
+    capacity_kva: float | None = None  # areas only
+    points: list[ForecastPoint] = Field(description="the next 48 hours, hourly")
+    history: list[HistoryPoint] = Field(description="the last 7 days, hourly")
+    daily: list[DailyEnergy] = Field(description="the next 7 local days, kWh")
+    month: MonthEnergy
+    metrics: ModelMetrics | None = None
+
+
+class OverloadWarning(BaseModel):
+    """A transformer area whose load is forecast (or already measured) near or above its capacity.
+
+    capacity_kw = capacity_kva × 0.9 (the assumed power factor); load_ratio = peak / capacity_kw.
+    """
+
+    area_code: str
+    area_name: str
+    district: str
+    feeder_code: str
+    capacity_kva: float
+    capacity_kw: float
+    forecast_peak_kw: float
+    peak_at: LocalDateTime
+    current_kw: float  # the last measured hour
+    load_ratio: float
+    severity: Literal["过载", "重载"]  # ≥ 100 % / ≥ threshold of capacity
+    message: str
+    made_at: LocalDateTime
+
+
+class LoadForecastRequest(BaseModel):
+    """A forecast asked with the caller's own temperature forecast (e.g. from a weather service)."""
+
+    key: str | None = Field(default=None, max_length=32)  # 户号 / area / feeder code; none for the system
+    weather: list[WeatherPoint] = Field(min_length=1, max_length=24 * 14)
