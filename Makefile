@@ -38,6 +38,7 @@ bench: install train kb  ## run the benchmarks, results in bench/results/
 	@$(PY) bench/kb_search.py
 	@$(PY) bench/kb_quality.py
 	@$(PY) bench/dispatch.py
+	@$(PY) bench/forecasting.py
 	@$(PY) bench/analytics.py
 
 crossval: install  ## intent cross-validation report into bot/reports/

@@ -12,8 +12,9 @@ from api.settings import get_settings
 
 
 async def run_workers() -> None:
-    """The outbox worker and the ticket jobs, until stopped."""
+    """The outbox worker, the ticket jobs and the nightly forecasts, until stopped."""
     from api.db import make_engine, make_sessionmaker
+    from api.forecasting.jobs import run_forecast_jobs
     from api.logs import install_masking
     from api.main import sms_sender
     from api.notify.worker import OutboxWorker
@@ -28,7 +29,8 @@ async def run_workers() -> None:
     try:
         await asyncio.gather(worker.run(), run_ticket_jobs(
             sessionmaker=sessionmaker, supervisors=settings.supervisor_mobiles,
-            offer_timeout=timedelta(minutes=settings.dispatch_offer_timeout_minutes)))
+            offer_timeout=timedelta(minutes=settings.dispatch_offer_timeout_minutes)),
+            run_forecast_jobs(sessionmaker=sessionmaker))
     finally:
         engine.dispose()
 

@@ -98,9 +98,10 @@ def sms_sender(settings: Settings):
 
 
 def start_workers(app: FastAPI, settings: Settings) -> list[asyncio.Task]:
-    """The embedded workers: the outbox, and the ticket jobs (SLA, re-dispatch, backlog)."""
+    """The embedded workers: the outbox, the ticket jobs (SLA, re-dispatch, backlog), nightly forecasts."""
     from datetime import timedelta
 
+    from api.forecasting.jobs import run_forecast_jobs
     from api.notify.worker import OutboxWorker
     from api.tickets.jobs import run_ticket_jobs
 
@@ -110,7 +111,8 @@ def start_workers(app: FastAPI, settings: Settings) -> list[asyncio.Task]:
     return [asyncio.create_task(worker.run()),
             asyncio.create_task(run_ticket_jobs(
                 sessionmaker=app.state.sessionmaker, supervisors=settings.supervisor_mobiles,
-                offer_timeout=timedelta(minutes=settings.dispatch_offer_timeout_minutes)))]
+                offer_timeout=timedelta(minutes=settings.dispatch_offer_timeout_minutes))),
+            asyncio.create_task(run_forecast_jobs(sessionmaker=app.state.sessionmaker))]
 
 
 def kb_holder(settings: Settings):

@@ -10,13 +10,16 @@ from api.auth import require_roles
 from api.clock import request_now
 from api.db import get_session
 
-router = APIRouter(prefix="/api/analytics", tags=["analytics"], dependencies=[Depends(require_roles("supervisor"))])
+router = APIRouter(prefix="/api/analytics", tags=["analytics"],
+                   dependencies=[Depends(require_roles("supervisor"))])
 
 
 def dashboard_filters(
     request: Request,
-    date_from: str | None = Query(default=None, max_length=10, description="YYYY-MM-DD, Asia/Shanghai; default 29 days before date_to"),
-    date_to: str | None = Query(default=None, max_length=10, description="YYYY-MM-DD, Asia/Shanghai; default today"),
+    date_from: str | None = Query(default=None, max_length=10,
+                                  description="YYYY-MM-DD, Asia/Shanghai; default 29 days before date_to"),
+    date_to: str | None = Query(default=None, max_length=10,
+                                description="YYYY-MM-DD, Asia/Shanghai; default today"),
     district: str | None = Query(default=None, max_length=16),
     type_: str | None = Query(default=None, alias="type", max_length=8),
 ) -> service.Filters:
@@ -56,7 +59,8 @@ def dashboard(request: Request, filters: service.Filters = Depends(dashboard_fil
 
 
 @router.get("/export/{name}.csv", response_class=Response,
-            responses={200: {"content": {"text/csv": {}}, "description": "the table as CSV (UTF-8 with BOM)"}})
+            responses={200: {"content": {"text/csv": {}},
+                             "description": "the table as CSV (UTF-8 with BOM)"}})
 def export_csv(name: str, request: Request, filters: service.Filters = Depends(dashboard_filters),
                session: Session = Depends(get_session)) -> Response:
     """One dashboard table as a CSV download with Chinese headers."""

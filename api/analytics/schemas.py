@@ -32,7 +32,7 @@ class KpisRead(BaseModel):
     """The headline figures; percentages are 0–100 with one decimal, None when there is nothing to divide."""
 
     tickets: int = Field(description="tickets (customer reports) created in the range")
-    work_tickets: int = Field(description="tickets that are work of their own (not attached to another ticket)")
+    work_tickets: int = Field(description="tickets that are work of their own (not attached to another)")
     sla_met: int
     sla_breaches: int
     sla_pending: int = Field(description="commitment neither kept nor missed yet (open, or cancelled)")

@@ -357,7 +357,8 @@ def _tickets(ctx: QueryContext) -> Part:
     resolve = _Minutes(Ticket.created_at, Ticket.resolved_at)
     cells = ctx.session.execute(
         select(Ticket.type, Ticket.district, day.label("day"), func.count().label("tickets"),
-               _count_if(WORK).label("work"), _count_if(MET).label("met"), _count_if(BREACHED).label("breached"),
+               _count_if(WORK).label("work"), _count_if(MET).label("met"),
+               _count_if(BREACHED).label("breached"),
                func.sum(case((WORK, dispatch))).label("dispatch_sum"),
                func.count(case((and_(WORK, Ticket.assigned_at.is_not(None)), 1))).label("dispatch_n"),
                func.sum(case((WORK, arrive))).label("arrive_sum"),
@@ -378,12 +379,14 @@ def _tickets(ctx: QueryContext) -> Part:
     tables = {
         "volume_by_type": _table("工单量（按类型）", [("type", "工单类型"), ("tickets", "工单数"), ("share", "占比（%）")], [
             {"type": t, "tickets": v["tickets"], "share": _pct(v["tickets"], total["tickets"])}
-            for t, v in sorted(types.items(), key=lambda kv: (-kv[1]["tickets"], type_order.get(kv[0], len(type_order))))]),
+            for t, v in sorted(types.items(),
+                               key=lambda kv: (-kv[1]["tickets"], type_order.get(kv[0], len(type_order))))]),
         "volume_by_district": _table("工单量（按区县）", [
             ("district", "区县"), ("tickets", "工单数"), ("share", "占比（%）"), ("breached", "超时工单"),
             ("compliance", "时限达标率（%）")], [
-            {"district": d or NO_DISTRICT, "tickets": v["tickets"], "share": _pct(v["tickets"], total["tickets"]),
-             "breached": v["breached"], "compliance": _pct(v["met"], v["met"] + v["breached"])}
+            {"district": d or NO_DISTRICT, "tickets": v["tickets"],
+             "share": _pct(v["tickets"], total["tickets"]), "breached": v["breached"],
+             "compliance": _pct(v["met"], v["met"] + v["breached"])}
             for d, v in sorted(districts.items(), key=lambda kv: (
                 -kv[1]["tickets"], district_order.get(kv[0], len(district_order)), kv[0] or ""))]),
         "volume_by_day": _table("每日新建工单", [("day", "日期"), ("tickets", "新建工单"), ("breached", "其中超时")], [
@@ -393,13 +396,15 @@ def _tickets(ctx: QueryContext) -> Part:
             ("type", "工单类型"), ("work", "工单数"), ("met", "按时完成"), ("breached", "超时"),
             ("pending", "未到期/未办结"), ("compliance", "达标率（%）")], [
             {"type": t, "work": v["work"], "met": v["met"], "breached": v["breached"],
-             "pending": v["work"] - v["met"] - v["breached"], "compliance": _pct(v["met"], v["met"] + v["breached"])}
+             "pending": v["work"] - v["met"] - v["breached"],
+             "compliance": _pct(v["met"], v["met"] + v["breached"])}
             for t, v in canonical]),
         "durations": _table("平均处理时长（按类型，分钟）", [
             ("type", "工单类型"), ("dispatch", "创建→派单"), ("arrive", "创建→到达现场"), ("resolve", "创建→办结"),
             ("resolved", "已办结工单数")], [
             {"type": t, "dispatch": _mean(v["dispatch_sum"], v["dispatch_n"]),
-             "arrive": _mean(v["arrive_sum"], v["arrive_n"]), "resolve": _mean(v["resolve_sum"], v["resolve_n"]),
+             "arrive": _mean(v["arrive_sum"], v["arrive_n"]),
+             "resolve": _mean(v["resolve_sum"], v["resolve_n"]),
              "resolved": v["resolve_n"]} for t, v in canonical]),
     }
     responses = sum(total[f"score_{s}"] for s in SCORES)
@@ -442,7 +447,8 @@ def _backlog(ctx: QueryContext) -> Part:
                func.sum(open_tickets.c.overdue).label("overdue"))
         .group_by(open_tickets.c.bucket).having(func.sum(open_tickets.c.work) > 0)).all()}
     rows = [{"bucket": label, "tickets": int(by_bucket[i].tickets) if i in by_bucket else 0,
-             "overdue": int(by_bucket[i].overdue or 0) if i in by_bucket else 0} for i, label in enumerate(AGE_BUCKETS)]
+             "overdue": int(by_bucket[i].overdue or 0) if i in by_bucket else 0}
+            for i, label in enumerate(AGE_BUCKETS)]
     return {"backlog_ageing": _table("积压工单账龄（当前未办结）", [
         ("bucket", "已等待时长"), ("tickets", "工单数"), ("overdue", "其中已超时")], rows)}, {
         "backlog": sum(r["tickets"] for r in rows), "backlog_over_3d": rows[-1]["tickets"]}
@@ -469,12 +475,14 @@ def _crews(ctx: QueryContext) -> Part:
         select(*columns).where(Ticket.resolved_at.is_(None), *common,
                                or_(Ticket.closed_at.is_(None), Ticket.closed_at >= f.start))).subquery()
     in_range = and_(held.c.work == 1, held.c.stop > start)
+    held_minutes = _Minutes(_Later(held.c.accepted_at, start), _Earlier(held.c.stop, end))
     busy = (select(held.c.crew_id, _count_if(in_range).label("tickets"),
-                   func.sum(case((in_range, _Minutes(_Later(held.c.accepted_at, start), _Earlier(held.c.stop, end)))))
-                   .label("minutes"))
-            .where(held.c.crew_id.is_not(None)).group_by(held.c.crew_id).having(_count_if(in_range) > 0).subquery())
+                   func.sum(case((in_range, held_minutes))).label("minutes"))
+            .where(held.c.crew_id.is_not(None)).group_by(held.c.crew_id)
+            .having(_count_if(in_range) > 0).subquery())
     query = (select(Crew.id, Crew.name, Crew.home_district, func.coalesce(busy.c.tickets, 0).label("tickets"),
-                    func.coalesce(busy.c.minutes, 0.0).label("busy"), func.coalesce(shifts.c.minutes, 0.0).label("shift"))
+                    func.coalesce(busy.c.minutes, 0.0).label("busy"),
+                    func.coalesce(shifts.c.minutes, 0.0).label("shift"))
              .outerjoin(shifts, shifts.c.crew_id == Crew.id).outerjoin(busy, busy.c.crew_id == Crew.id)
              .where(or_(shifts.c.minutes.is_not(None), busy.c.tickets.is_not(None))))
     if f.district:
@@ -497,8 +505,8 @@ def _containment(ctx: QueryContext) -> Part:
     """Conversations, and those finished by the bot alone."""
     row = ctx.session.execute(
         select(func.count().label("conversations"),
-               _count_if(and_(Conversation.human_involved.is_(False), Conversation.handoff_requested.is_(False)))
-               .label("contained"))
+               _count_if(and_(Conversation.human_involved.is_(False),
+                              Conversation.handoff_requested.is_(False))).label("contained"))
         .where(*_conversation_scope(ctx.f))).one()
     return {}, {"conversations": row.conversations, "contained": row.contained,
                 "containment_rate": _pct(row.contained, row.conversations)}
@@ -514,8 +522,9 @@ def _transfers(ctx: QueryContext) -> Part:
     all_conversations = ctx.session.execute(
         select(func.count()).select_from(Conversation).where(*_conversation_scope(ctx.f))).scalar_one()
     rows = ctx.session.execute(
-        select(ConversationEvent.note, conversations.label("conversations")).select_from(joined).where(*queued)
-        .group_by(ConversationEvent.note).order_by(conversations.desc(), ConversationEvent.note)).all()
+        select(ConversationEvent.note, conversations.label("conversations")).select_from(joined)
+        .where(*queued).group_by(ConversationEvent.note)
+        .order_by(conversations.desc(), ConversationEvent.note)).all()
     return {"transfers_by_reason": _table("转人工原因", [
         ("reason", "原因"), ("code", "原因代码"), ("conversations", "会话数"), ("share", "占转人工（%）")], [
         {"reason": REASON_LABELS.get(r.note or "", r.note or "未注明"), "code": r.note or "",
@@ -579,11 +588,12 @@ def _kb(ctx: QueryContext) -> Part:
     scope = [KbFeedback.created_at >= ctx.f.start, KbFeedback.created_at < ctx.f.end]
     helpful, unhelpful = KbFeedback.helpful.is_(True), KbFeedback.helpful.is_(False)
     totals = ctx.session.execute(
-        select(_count_if(helpful).label("helpful"), _count_if(unhelpful).label("not_helpful")).where(*scope)).one()
+        select(_count_if(helpful).label("helpful"), _count_if(unhelpful).label("not_helpful"))
+        .where(*scope)).one()
     n = func.count()
     rows = ctx.session.execute(
-        select(KbFeedback.article_id, _count_if(helpful).label("helpful"), _count_if(unhelpful).label("not_helpful"),
-               n.label("votes"))
+        select(KbFeedback.article_id, _count_if(helpful).label("helpful"),
+               _count_if(unhelpful).label("not_helpful"), n.label("votes"))
         .where(*scope).group_by(KbFeedback.article_id).order_by(n.desc(), KbFeedback.article_id)
         .limit(TOP_ARTICLES)).all()
     title = ctx.article_title or (lambda _id: None)
@@ -598,8 +608,8 @@ def _kb(ctx: QueryContext) -> Part:
 
 # The dashboard's queries by name (bench/analytics.py times each), and which one makes each table.
 QUERIES: dict[str, Callable[[QueryContext], Part]] = {
-    "tickets": _tickets, "backlog": _backlog, "crews": _crews, "containment": _containment, "transfers": _transfers,
-    "turns": _turns, "fallback_texts": _fallback_texts, "kb": _kb}
+    "tickets": _tickets, "backlog": _backlog, "crews": _crews, "containment": _containment,
+    "transfers": _transfers, "turns": _turns, "fallback_texts": _fallback_texts, "kb": _kb}
 TABLE_PART: dict[str, Callable[[QueryContext], Part]] = {
     "volume_by_type": _tickets, "volume_by_district": _tickets, "volume_by_day": _tickets,
     "sla_by_type": _tickets, "durations": _tickets, "backlog_ageing": _backlog, "crew_utilisation": _crews,

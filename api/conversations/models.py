@@ -34,6 +34,7 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        Index("ix_messages_at", "at"),  # the dashboard's intents and fallbacks by day
         UniqueConstraint("conversation_id", "client_msg_id", name="uq_messages_client_msg"),
     )
 

@@ -36,6 +36,7 @@ def seed(args: argparse.Namespace) -> int:
                       "use --if-missing to refresh it, or delete the database to re-seed.", file=sys.stderr)
                 return 1
             refresh_live(engine, end=end, progress=print)
+            _history(engine, end)
             return 0
         seed_value = settings.demo_seed if args.seed is None else args.seed
         try:
@@ -43,9 +44,22 @@ def seed(args: argparse.Namespace) -> int:
         except (RuntimeError, ValueError) as exc:  # e.g. a half-seeded database, too few customers
             print(f"演示数据生成失败 (demo seed failed): {exc}", file=sys.stderr)
             return 1
+        _history(engine, end)
         return 0
     finally:
         engine.dispose()
+
+
+def _history(engine, end: datetime) -> None:
+    """30 days of past tickets and conversations for the supervisor dashboard (once per database)."""
+    from sqlalchemy.orm import Session
+
+    from api.demo.history import has_history, seed_history
+
+    with Session(engine) as session:
+        if not has_history(session):
+            seed_history(session, now=end)
+            print("演示历史：近30天工单与会话已生成 (demo history seeded)")
 
 
 def accounts(_args: argparse.Namespace) -> int:

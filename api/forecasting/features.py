@@ -81,21 +81,51 @@ def to_utc64(times) -> np.ndarray:
     return np.array(out, dtype="datetime64[s]")
 
 
+def _offset(epoch_seconds: int) -> int:
+    return int(datetime.fromtimestamp(epoch_seconds, timezone.utc).astimezone(LOCAL_TZ).utcoffset()
+               .total_seconds())
+
+
 def local_times(times_utc: np.ndarray) -> np.ndarray:
-    """The Asia/Shanghai wall clock (datetime64[s]) of UTC instants, offset looked up per hour."""
+    """The Asia/Shanghai wall clock (datetime64[s]) of UTC instants.
+
+    The zone's offset is looked up at both ends of each UTC day and, should they ever differ (a
+    clock change), for every instant of that day; Shanghai's never do, but nothing assumes it.
+    """
     times_utc = to_utc64(times_utc)
-    hours = times_utc.astype("datetime64[h]")
-    unique, inverse = np.unique(hours, return_inverse=True)
-    offsets = np.array([
-        int(datetime.fromtimestamp(int(h.astype("datetime64[s]").astype(np.int64)), timezone.utc)
-            .astimezone(LOCAL_TZ).utcoffset().total_seconds())
-        for h in unique
-    ], dtype=np.int64)
-    return times_utc + offsets[inverse.reshape(-1)].astype("timedelta64[s]")
+    seconds = times_utc.astype(np.int64)
+    days, inverse = np.unique(seconds // 86400, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    starts = [_offset(int(d) * 86400) for d in days]
+    ends = [_offset(int(d) * 86400 + 86399) for d in days]
+    offsets = np.array(starts, dtype=np.int64)[inverse]
+    for i, (a, b) in enumerate(zip(starts, ends)):
+        if a != b:
+            for j in np.flatnonzero(inverse == i):
+                offsets[j] = _offset(int(seconds[j]))
+    return times_utc + offsets.astype("timedelta64[s]")
 
 
 def calendar_features(times_utc: np.ndarray) -> dict[str, np.ndarray]:
     """Local hour, day of week (Mon=0), day of year, work/holiday flags, for each UTC instant."""
+    times_utc = to_utc64(times_utc)
+    if len(times_utc) > 2:
+        steps = np.diff(times_utc.astype(np.int64))
+        if np.all(steps == steps[0]):  # a regular grid: the same grid comes back often (cache it)
+            return _grid_calendar(int(times_utc[0].astype(np.int64)), len(times_utc), int(steps[0]))
+    return _calendar(times_utc)
+
+
+@lru_cache(maxsize=64)
+def _grid_calendar(start: int, n: int, step: int) -> dict[str, np.ndarray]:
+    times = (start + step * np.arange(n, dtype=np.int64)).astype("datetime64[s]")
+    out = _calendar(times)
+    for array in out.values():
+        array.flags.writeable = False  # shared between callers
+    return out
+
+
+def _calendar(times_utc: np.ndarray) -> dict[str, np.ndarray]:
     local = local_times(times_utc)
     days = local.astype("datetime64[D]")
     hour = ((local - days).astype("timedelta64[s]").astype(np.int64) // 3600).astype(np.int64)

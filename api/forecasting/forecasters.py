@@ -4,8 +4,9 @@
   history); the baseline every other model is measured against.
 - Statistical: double-seasonal Holt–Winters (daily + weekly, Taylor 2003) with an AR(1) term on
   the one-step error, smoothing constants chosen per series from a small grid by in-sample
-  one-step error. Written in numpy, vectorised across series (statsforecast does not install
-  offline here). It sees neither the calendar nor the weather.
+  day-ahead error; holidays and 调休 days do not update it. Written in numpy, vectorised across
+  series (statsforecast does not install offline here). It sees no weather, and the calendar
+  only to skip special days.
 - GlobalGBM: one LightGBM model across all series of a level, on scale-free origin features
   (api.forecasting.features.origin_features): direct multi-horizon, P50 plus P10/P90 quantile
   models, intervals recalibrated on a held-out last window (conformalised quantile regression),
@@ -116,18 +117,18 @@ class SeasonalNaive:
 # ------------------------------------------------------------------------------ statistical
 
 class Statistical:
-    """Double-seasonal Holt–Winters with an AR(1) error term, fitted per series in one pass."""
+    """Double-seasonal Holt–Winters with an AR(1) error term; smoothing constants per series by
+    day-ahead in-sample error over a small grid."""
 
     name = "statistical"
-    ALPHAS = (0.02, 0.1, 0.3)
+    ALPHAS = (0.005, 0.02, 0.08, 0.3)
     SHORT = (0.05, 0.25)
     LONG = (0.05, 0.25)
 
     def __init__(self, grid: bool = True):
         self.grid = grid
 
-    def _seasons(self, panel: Panel) -> tuple[int, int | None]:
-        T = panel.length
+    def _seasons(self, panel: Panel, T: int) -> tuple[int, int | None]:
         short, long = panel.season_short, panel.season_long
         if short > 1:
             return short, (long if T >= 2 * long else None)
@@ -135,12 +136,19 @@ class Statistical:
             return long, None
         return 1, None
 
+    MAX_HISTORY = 4032  # steps kept (24 weeks hourly): older data no longer moves the state
+
     def fit(self, panel: Panel) -> Statistical:
         """Choose the smoothing constants per series, then run the chosen filter to the end."""
         self.panel = panel
-        y = panel.y
+        cut = max(0, panel.length - self.MAX_HISTORY)
+        if cut:  # keep the grid's phase: start on a whole number of long seasons
+            season = max(panel.season_long, panel.season_short, 1)
+            cut -= cut % season
+        y = panel.y[:, cut:]
+        self.offset = cut
         S, T = y.shape
-        p1, p2 = self._seasons(panel)
+        p1, p2 = self._seasons(panel, T)
         self.p1, self.p2 = p1, p2
         combos = [(a, d, w) for a in self.ALPHAS for d in self.SHORT for w in (self.LONG if p2 else (0.0,))]
         if not self.grid:
@@ -149,13 +157,17 @@ class Statistical:
         params = np.array(combos, dtype=np.float64)
         init = self._init(y, p1, p2)
         # holidays and adjusted working days (调休) would bend the seasonal terms: leave them out
-        self.special = special_days(panel)
+        self.special = special_days(panel)[cut:]
         y = np.where(self.special[None, :], np.nan, y)
         if G > 1:
-            rows = np.repeat(np.arange(S), G)
-            prm = np.tile(params, (S, 1))
-            sse = self._run(y[rows], init_rows(init, rows), prm, p1, p2, want="sse")
-            best = np.argmin(sse.reshape(S, G), axis=1)
+            best = np.zeros(S, dtype=np.int64)
+            chunk = max(1, 24_000 // G)  # series per pass: bounds the memory of (series × grid) rows
+            for lo in range(0, S, chunk):
+                part = np.arange(lo, min(S, lo + chunk))
+                rows = np.repeat(part, G)
+                prm = np.tile(params, (len(part), 1))
+                sse = self._run(y[rows], init_rows(init, rows), prm, p1, p2, want="sse")
+                best[part] = np.argmin(sse.reshape(len(part), G), axis=1)
         else:
             best = np.zeros(S, dtype=np.int64)
         self.params = params[best]
@@ -214,20 +226,27 @@ class Statistical:
         sse = np.zeros(R)
         errors = np.full((R, T), np.nan) if want == "state" else None
         last_error = np.zeros(R)
+        # the grid is judged a season ahead (day-ahead for hourly data), the horizon that matters:
+        # that forecast of y[t] is the level a season back plus today's seasonal terms
+        back = max(p1, 1)
+        levels = np.repeat(level[:, None], back, axis=1) if want == "sse" else None
         for t in range(T):
             j1 = t % p1
             j2 = t % p2 if p2 else 0
-            pred = level + s1[:, j1] + s2[:, j2]
+            seasonal = s1[:, j1] + s2[:, j2]
             obs = y[:, t]
-            e = obs - pred
+            if levels is not None and t >= start:
+                ahead = obs - levels[:, t % back] - seasonal
+                sse += np.where(np.isnan(ahead), 0.0, ahead * ahead)
+            e = obs - (level + seasonal)
             miss = np.isnan(e)
             e = np.where(miss, 0.0, e)
             level += alpha * e
             s1[:, j1] += g1 * e
             if p2:
                 s2[:, j2] += g2 * e
-            if t >= start:
-                sse += e * e
+            if levels is not None:
+                levels[:, t % back] = level
             if errors is not None:
                 errors[:, t] = np.where(miss, np.nan, e)
                 last_error = np.where(miss, last_error, e)
@@ -273,7 +292,7 @@ class Statistical:
     def predict(self, horizon: int, future_exog: dict | None = None) -> Forecast:
         """Level + both seasonal terms at each future step + the decaying last error."""
         level, s1, s2 = self.state
-        T = self.panel.length
+        T = self.panel.length - self.offset
         k = np.arange(1, horizon + 1)
         steps = T - 1 + k
         p50 = level[:, None] + s1[:, steps % self.p1]
@@ -311,8 +330,9 @@ class GBMConfig:
     min_data_in_leaf: int = 100
     feature_fraction: float = 0.9
     bagging_fraction: float = 0.8
-    max_rows: int = 200_000  # (series, origin, horizon) rows sampled for training
-    quantile_rows: int = 60_000  # P10/P90 need less detail than P50: trained on a subsample
+    max_rows: int = 120_000  # (series, origin, horizon) rows sampled for training
+    quantile_rows: int = 40_000  # P10/P90 need less detail than P50: trained on a subsample
+    objective: str = "l1"  # P50 is the median: robust to spikes, and what MAPE rewards
     threads: int = 2
     seed: int = 0
 
@@ -323,6 +343,7 @@ class GlobalGBM:
     name = "global_gbm"
     PHIS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
     RECENT = 3  # hours whose error is carried forward
+    CALIBRATION_ROWS = 100_000  # held-out forecasts the intervals and the carry-over are tuned on
 
     def __init__(self, horizon: int = 48, config: GBMConfig | None = None):
         self.horizon = horizon
@@ -340,7 +361,7 @@ class GlobalGBM:
         p = {"objective": objective, "learning_rate": c.learning_rate, "num_leaves": c.num_leaves,
              "min_data_in_leaf": c.min_data_in_leaf, "feature_fraction": c.feature_fraction,
              "bagging_fraction": c.bagging_fraction, "bagging_freq": 1, "num_threads": c.threads,
-             "seed": c.seed, "verbose": -1, "max_bin": 127, "deterministic": True, "force_row_wise": True}
+             "seed": c.seed, "verbose": -1, "max_bin": 63}
         if alpha is not None:
             p["alpha"] = alpha
         return p
@@ -381,8 +402,9 @@ class GlobalGBM:
         self.w = max(self.m, panel.season_long)
         self.use_temperature = panel.temperature is not None and bool(np.isfinite(panel.temperature).any())
         self.use_classes = bool(panel.classes) and any(c is not None for c in panel.classes)
-        # the last ~fifth (one to seven days) is held out to calibrate the intervals
-        hold = int(np.clip(T // 5, self.m, 7 * self.m)) if T > 3 * self.m else max(1, T // 5)
+        # the last ~fifth (one to seven days; up to four weeks of daily data) calibrates the intervals
+        lo, hi = (self.m, 7 * self.m) if self.m > 1 else (min(self.horizon, self.w), 4 * self.w)
+        hold = int(np.clip(T // 5, lo, hi)) if T > 3 * lo else max(1, T // 5)
         cut = T - hold
         rng = np.random.default_rng(self.config.seed)
         calendar = grid_calendar(panel, self.horizon)
@@ -399,14 +421,14 @@ class GlobalGBM:
         c = self.config
         # the trees learn the correction to a plain profile forecast (init_score), not the level itself
         data = lgb.Dataset(X, label=target, init_score=base, feature_name=rows.names,
-                           params={"max_bin": 127, "verbose": -1})
+                           params={"max_bin": 63, "verbose": -1})
         if len(target) > c.quantile_rows:
             pick = np.sort(rng.choice(len(target), c.quantile_rows, replace=False))
             qdata = lgb.Dataset(X[pick], label=target[pick], init_score=base[pick], feature_name=rows.names,
-                                params={"max_bin": 127, "verbose": -1})
+                                params={"max_bin": 63, "verbose": -1})
         else:
             qdata = data
-        self.boosters = {0.5: lgb.train(self._params("regression"), data, num_boost_round=c.n_estimators)}
+        self.boosters = {0.5: lgb.train(self._params(c.objective), data, num_boost_round=c.n_estimators)}
         for q in (0.1, 0.9):
             self.boosters[q] = lgb.train(self._params("quantile", q), qdata, num_boost_round=c.quantile_estimators)
         self.timings["train"] = time.perf_counter() - started - self.timings["features"]
@@ -438,21 +460,22 @@ class GlobalGBM:
         """Choose the carry-over of recent error and shift P10/P90 so the held-out window is covered.
 
         Forecasts are made from origins spread over the held-out window (every third of a day),
-        for every horizon whose target is still in it; at most 4,000 series take part.
+        for every horizon whose target is still in it, for as many series as CALIBRATION_ROWS allow.
         """
         S, T = panel.y.shape
-        series = np.arange(S) if S <= 4000 else np.sort(rng.choice(S, 4000, replace=False))
         step = max(1, self.m // 3)
+        origins = list(range(cut - 1, T - 1, step))
+        per_series = sum(min(self.horizon, T - 1 - o) for o in origins)
+        n_series = int(np.clip(self.CALIBRATION_ROWS // max(per_series, 1), 1, S))
+        series = np.arange(S) if n_series >= S else np.sort(rng.choice(S, n_series, replace=False))
         parts = []
-        for origin in range(cut - 1, T - 1, step):
+        for origin in origins:
             n = min(self.horizon, T - 1 - origin)
             s = np.repeat(series, n)
             k = np.tile(np.arange(1, n + 1), len(series))
             preds, _scale, target = self._raw(panel, s, np.full(len(s), origin), k, calendar, temperature, prefix)
             recent = np.repeat(self._recent_error(panel, origin, calendar, temperature, prefix, series), n)
             parts.append((preds, target, recent, k))
-            if sum(len(p[1]) for p in parts) > 400_000:
-                break
         preds = np.concatenate([p[0] for p in parts], axis=1)
         target, recent, k = (np.concatenate([p[i] for p in parts]) for i in (1, 2, 3))
         ok = np.isfinite(target) & np.isfinite(preds[1])

@@ -139,6 +139,12 @@ def _load_sql(level: str, keys: list[str] | None, lo: datetime, hi: datetime):
     return q.where(*window).group_by(label, Reading.ts)
 
 
+def _hours64(stamps: list[datetime]) -> np.ndarray:
+    """Aware UTC datetimes from the database as datetime64[s] (one C-level conversion)."""
+    epoch = np.fromiter((t.timestamp() for t in stamps), dtype=np.float64, count=len(stamps))
+    return np.round(epoch).astype(np.int64).astype("datetime64[s]")
+
+
 def _to64(dt: datetime) -> np.datetime64:
     return np.datetime64(dt.astimezone(timezone.utc).replace(tzinfo=None), "s")
 
@@ -157,17 +163,17 @@ def load_panel(*, session: Session, level: str, members: list[Member], now: date
     rows = session.execute(_load_sql(level, keys, lo, hi)).all()
     if not rows:
         raise ForecastNotFound(f"no readings for {level} {'/'.join(m.key for m in members[:3])} before {hi}")
-    end = max(ts for _k, ts, _v in rows)
+    stamps = _hours64([ts for _k, ts, _v in rows])
     T = days * 24
-    start64 = _to64(end) - (T - 1) * H64
+    start64 = stamps.max() - (T - 1) * H64
     times = start64 + H64 * np.arange(T)
     index = {m.key: i for i, m in enumerate(members)}
+    series = np.array([index.get(k, -1) for k, _ts, _v in rows], dtype=np.int64)
+    values = np.array([np.nan if v is None else float(v) for _k, _ts, v in rows])
+    cols = ((stamps - start64) // H64).astype(np.int64)
+    keep = (series >= 0) & (cols >= 0) & (cols < T)
     y = np.full((len(members), T), np.nan)
-    for key, ts, value in rows:
-        i = index.get(key)
-        j = int((_to64(ts) - start64) // H64)
-        if i is not None and 0 <= j < T and value is not None:
-            y[i, j] = float(value)
+    y[series[keep], cols[keep]] = values[keep]
     seen = np.flatnonzero(np.isfinite(y).any(axis=0))
     first = int(seen[0]) if len(seen) else T - 1  # drop the hours before any data (a young database)
     times, y = times[first:], y[:, first:]
@@ -185,14 +191,13 @@ def _temperatures(*, session: Session, members: list[Member], times: np.ndarray)
     by_district: dict[str, np.ndarray] = {d: np.full(len(times), np.nan) for d in districts}
     q = select(WeatherHour.district, WeatherHour.ts, WeatherHour.temperature_c).where(
         WeatherHour.district.in_(districts), WeatherHour.ts >= lo, WeatherHour.ts <= hi)
-    found = False
-    for district, ts, temp in session.execute(q):
-        j = int((_to64(ts) - times[0]) // H64)
+    rows = session.execute(q).all()
+    if not rows:
+        return None
+    cols = ((_hours64([ts for _d, ts, _t in rows]) - times[0]) // H64).astype(np.int64)
+    for (district, _ts, temp), j in zip(rows, cols.tolist()):
         if 0 <= j < len(times):
             by_district[district][j] = float(temp)
-            found = True
-    if not found:
-        return None
     out = np.empty((len(members), len(times)))
     with _quiet():
         for i, m in enumerate(members):

@@ -1,4 +1,4 @@
-"""message images: the charts the bot shows in the web chat stay in the transcript
+"""message images (the charts the bot shows stay in the transcript) and messages by time (dashboard)
 
 Revision ID: 0008
 Revises: 0007
@@ -17,8 +17,10 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.add_column(sa.Column('image', sa.String(length=512), nullable=True))
+        batch_op.create_index('ix_messages_at', ['at'], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.drop_index('ix_messages_at')
         batch_op.drop_column('image')

@@ -169,3 +169,22 @@ def test_a_stored_global_model_predicts_like_the_trained_one():
     np.testing.assert_allclose(a.p50, b.p50)
     np.testing.assert_allclose(a.p10, b.p10)
     assert np.all(a.p10 <= a.p50) and np.all(a.p50 <= a.p90)
+
+
+def test_nightly_job_runs_when_the_cache_is_empty_and_then_once_a_night(db_url, now):
+    from api.db import make_engine, make_sessionmaker
+    from api.forecasting import jobs
+
+    engine = make_engine(db_url)
+    try:
+        sessions = make_sessionmaker(engine)
+        assert jobs.due(sessionmaker=sessions, now=now)  # nothing cached yet
+        summary = jobs.run_pass(sessionmaker=sessions, now=now, choose=False)
+        assert summary["area"]["series"] > 0 and summary["system"]["series"] == 1
+        assert not jobs.due(sessionmaker=sessions, now=now)
+        # the next night (02:00 Shanghai) it is due again, whatever the hour it ran at
+        local = now.astimezone(SHANGHAI)
+        next_night = (local + timedelta(days=1)).replace(hour=2, minute=5)
+        assert jobs.due(sessionmaker=sessions, now=next_night.astimezone(now.tzinfo))
+    finally:
+        engine.dispose()

@@ -1,0 +1,129 @@
+"""Demo history: 30 days of tickets through their lifecycle (some late), conversations with intents,
+transfers to agents and knowledge-base votes, so the supervisor dashboard has something to show
+in `make demo`. Deterministic for a seed; ticket numbers GD<day>-9xxx and conversation ids
+web-hist-xxxx keep it apart from live data."""
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api.conversations.models import Conversation, ConversationEvent, Message
+from api.demo.crews import CREWS, local_day, shift_rows
+from api.dispatch.models import CrewShift
+from api.kb.models import KbFeedback
+from api.tickets.models import Ticket
+
+SH = ZoneInfo("Asia/Shanghai")
+ON_SITE = ("故障报修", "安全隐患", "充电设施故障")
+OPEN = ("新建", "已派单", "已接单", "已到达", "挂起", "退单")
+TYPES = {"故障报修": 46, "咨询回访": 14, "业务办理": 14, "投诉": 8, "安全隐患": 6, "充电设施故障": 8, "稽查任务": 4}
+DISTRICTS = {"原州区": 34, "西吉县": 22, "彭阳县": 20, "隆德县": 13, "泾源县": 11}
+DUE_MINUTES = {"故障报修": 90, "安全隐患": 45, "充电设施故障": 90, "投诉": 1440, "咨询回访": 1440, "业务办理": 2700,
+               "稽查任务": 14400}
+INTENTS = ("query_bill", "report_outage", "query_balance", "faq", "query_outage_notice", "pay_bill",
+           "query_ticket_status", "apply_service", "charging_find_station", "complaint")
+FALLBACK_TEXTS = ("那个东西又不行了", "你们这个怎么弄", "我要找上次那个师傅", "电老是一闪一闪的咋回事", "表上红灯亮")
+REASONS = ("request_human", "request_human", "repeated_fallback", "angry", "complaint")
+ARTICLES = ("price-tiered-residential", "price-tou-apply", "biz-capacity-increase", "price-tier-cycle-reset",
+            "biz-account-close")
+
+
+SAYINGS = {"query_bill": "我这个月电费多少", "report_outage": "家里停电了", "query_balance": "帮我查下余额",
+           "faq": "峰谷电几点开始算", "query_outage_notice": "明天我们这停电吗", "pay_bill": "电费怎么交",
+           "query_ticket_status": "我报修的单子到哪了", "apply_service": "我想申请增容",
+           "charging_find_station": "附近哪有充电桩", "complaint": "我要投诉抄表员"}
+
+
+def has_history(session: Session) -> bool:
+    """Whether the demo history is there already."""
+    return session.scalar(select(func.count()).select_from(Conversation)
+                          .where(Conversation.id.like("web-hist-%"))) > 0
+
+
+def seed_history(session: Session, *, now: datetime, days: int = 30, seed: int = 11) -> None:
+    """30 days of tickets (through their lifecycle, some late), conversations and KB votes."""
+    rng = random.Random(seed)
+    repair_crews = {d: [c[0] for c in CREWS if d in c[3] and "低压抢修" in c[4]] for d in DISTRICTS}
+    first = datetime.combine((now.astimezone(SH) - timedelta(days=days - 1)).date(), datetime.min.time(), SH)
+    seeded_from = session.scalar(select(func.min(CrewShift.starts_at)))  # the demo seeds 8 days of shifts
+    session.add_all(CrewShift(**row) for row in shift_rows(first.date(), local_day(seeded_from) - timedelta(days=1)))
+    span = (now - first).total_seconds()
+    tickets = []
+    for i in range(900):
+        created = first + timedelta(seconds=rng.random() * span)
+        type_ = rng.choices(list(TYPES), weights=list(TYPES.values()))[0]
+        district = rng.choices(list(DISTRICTS), weights=list(DISTRICTS.values()))[0]
+        due = created + timedelta(minutes=DUE_MINUTES[type_])
+        age = (now - created).total_seconds() / 60
+        steps = {}
+        t = 0.0
+        for name, (lo, hi) in (("assigned_at", (1, 12)), ("accepted_at", (2, 20)), ("arrived_at", (15, 120)),
+                               ("resolved_at", (20, 240)), ("closed_at", (60, 2000))):
+            if name == "arrived_at" and type_ not in ON_SITE:
+                continue
+            t += rng.uniform(lo, hi)
+            if t > age or (name in ("assigned_at", "accepted_at") and rng.random() < 0.01):  # a few stuck
+                break
+            steps[name] = created + timedelta(minutes=t)
+        status = {0: "新建", 1: "已派单", 2: "已接单"}.get(len(steps), None)
+        if status is None:
+            last = list(steps)[-1]
+            status = {"arrived_at": "已到达", "resolved_at": "已处理", "closed_at": "已关闭"}[last]
+        if status == "新建" and rng.random() < 0.15:
+            status = "挂起"
+        done = steps.get("arrived_at" if type_ in ON_SITE else "resolved_at")
+        late = (done or now) > due
+        breached = due + timedelta(seconds=30) if late and rng.random() < 0.85 else None
+        tickets.append(Ticket(
+            number=f"GD{created.astimezone(SH):%Y%m%d}-{9000 - i:04d}", type=type_, priority=rng.choice((1, 2, 2, 3)),
+            status=status, channel=rng.choice(("web", "hotline", "wechat")), description="历史工单",
+            address_text=f"{district}某地", address={}, district=district, area_class="城区",
+            diagnosis_code="none", diagnosis_summary="", crew_note="", arrive_by=due, created_at=created,
+            updated_at=created, crew_id=crew_for(rng, type_, district, repair_crews) if steps else None,
+            sla_breached_at=breached if breached and breached < now else None,
+            satisfaction=rng.choices((5, 4, 3, 2, 1), weights=(50, 25, 12, 8, 5))[0]
+            if status in ("已处理", "已关闭") and rng.random() < 0.6 else None, **steps))
+    session.add_all(tickets)
+    conversations, rows = [], []
+    for i in range(320):
+        cid = f"web-hist-{i:04d}"
+        created = first + timedelta(seconds=rng.random() * span)
+        queued = rng.random() < 0.3
+        conversations.append(Conversation(id=cid, channel=rng.choice(("web", "wechat")), owner="bot",
+                                          handoff_requested=queued and rng.random() < 0.7,
+                                          human_involved=queued and rng.random() < 0.8, created_at=created,
+                                          last_active_at=created + timedelta(minutes=10)))
+        for k in range(rng.randint(1, 5)):
+            fallback = rng.random() < 0.14
+            intent = rng.choice(INTENTS)
+            rows.append(Message(conversation_id=cid, at=created + timedelta(minutes=k), sender="customer",
+                                text=rng.choice(FALLBACK_TEXTS) if fallback else SAYINGS[intent],
+                                intent="nlu_fallback" if fallback else intent,
+                                intent_confidence=round(rng.uniform(0.2, 0.45) if fallback else rng.uniform(0.6, 0.99), 3)))
+        if queued:
+            rows.append(ConversationEvent(conversation_id=cid, at=created + timedelta(minutes=6), actor="system",
+                                          action="queued", note=rng.choice(REASONS)))
+        if i % 4 == 0:
+            rows.append(KbFeedback(article_id=rng.choice(ARTICLES), conversation_id=cid, helpful=rng.random() < 0.7,
+                                   created_at=created + timedelta(minutes=5)))
+    session.add_all(conversations)
+    session.flush()
+    session.add_all(rows)
+    session.commit()
+
+
+def crew_for(rng: random.Random, type_: str, district: str, repair_crews: dict[str, list[str]]) -> str:
+    """The demo crew that would take the ticket: by skill, then by district."""
+    if type_ == "充电设施故障":
+        return "CD-01"
+    if type_ == "稽查任务":
+        return "YZ-04"
+    if type_ in ("投诉", "咨询回访", "业务办理") and rng.random() < 0.6:
+        return "KF-01"
+    return rng.choice(repair_crews[district])
+
+
