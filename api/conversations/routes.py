@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Web
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import actor_name, read_staff, require_roles, require_service
+from api.auth import actor_name, read_staff, require_roles
 from api.conversations import handoff, service, suggestions
 from api.conversations.gateway import InvalidMessage
 from api.conversations.schemas import (
