@@ -112,7 +112,8 @@ def start_workers(app: FastAPI, settings: Settings) -> list[asyncio.Task]:
             asyncio.create_task(run_ticket_jobs(
                 sessionmaker=app.state.sessionmaker, supervisors=settings.supervisor_mobiles,
                 offer_timeout=timedelta(minutes=settings.dispatch_offer_timeout_minutes))),
-            asyncio.create_task(run_forecast_jobs(sessionmaker=app.state.sessionmaker))]
+            *([asyncio.create_task(run_forecast_jobs(sessionmaker=app.state.sessionmaker))]
+              if settings.forecast_jobs else [])]
 
 
 def kb_holder(settings: Settings):

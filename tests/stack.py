@@ -68,7 +68,8 @@ def running_stack(workdir: Path, *, customers: int | None = None, kb_dir: Path |
     rasa_port, actions_port = free_port(), free_port()
     settings = Settings(database_url=db_url, service_token=TEST_TOKEN,
                         rasa_url=f"http://127.0.0.1:{rasa_port}", rasa_timeout_seconds=10,
-                        kb_dir=kb_dir or workdir / "no-kb", **settings_overrides)
+                        kb_dir=kb_dir or workdir / "no-kb",
+                        **{"forecast_jobs": False, **settings_overrides})  # keep the cores for Rasa
     api, running = start_api(settings)
     settings.public_base_url = running.url  # Twilio's webhooks are signed for the URL they reach
 

@@ -18,13 +18,14 @@ from api.forecasting.features import LOCAL_TZ
 
 log = logging.getLogger(__name__)
 RUN_AT = time(2, 0)  # local time of the nightly refresh (after the day's readings are in)
+CHOICE_ORIGINS = 4  # days of the weekly model-choice backtest (each refits every model: CPU-heavy)
 
 
 def run_pass(*, sessionmaker, now: datetime, choose: bool | None = None) -> dict:
     """Re-choose models if due (or asked), then retrain and refresh every level's forecasts."""
     with sessionmaker() as session:
         if choose or (choose is None and service.choices_stale(session=session, now=now)):
-            chosen = service.choose_models(session=session, now=now)
+            chosen = service.choose_models(session=session, now=now, origins=CHOICE_ORIGINS)
             log.info("forecast models chosen: %s", {k: v["model"] for k, v in chosen.items()})
         summary = service.refresh_all(session=session, now=now)
     log.info("forecasts refreshed: %s", summary)
