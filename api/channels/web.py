@@ -73,7 +73,8 @@ ASSET_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; chars
                ".svg": "image/svg+xml", ".png": "image/png"}
 ASSET_NAME = re.compile(r"^(?:vendor/)?[a-z0-9][a-z0-9_.\-]*\.(?:css|js|svg|png)$")
 # The staff pages: path → (template, what the page is); each checks its roles through the API.
-STAFF_PAGES = {"/crew": "crew.html", "/agent": "agent.html", "/supervisor": "supervisor.html"}
+STAFF_PAGES = {"/crew": "crew.html", "/agent": "agent.html", "/supervisor": "supervisor.html",
+               "/forecast": "forecast.html"}
 
 CHANNEL = "web"
 SENDER_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")  # as api/conversations/routes.py

@@ -137,6 +137,12 @@ def _forecast(level: str, key: str | None, request: Request, session: Session, w
         raise HTTPException(status_code=404, detail={"code": "not_found", "message": f"没有找到预测对象：{key}"}) from None
 
 
+@router.get("/targets", dependencies=LOAD_READERS)
+def load_targets(session: Session = Depends(get_session)) -> dict[str, list[dict]]:
+    """Areas and feeders to choose from: {area: [{key, name, district, capacity_kva}], feeder: [...]}."""
+    return service.list_targets(session=session)
+
+
 @router.get("/load/{level}", response_model=LoadForecastRead, dependencies=LOAD_READERS)
 def load_forecast(level: str, request: Request, key: str | None = Query(None, max_length=32),
                   session: Session = Depends(get_session)) -> LoadForecastRead:

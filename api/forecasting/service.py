@@ -560,3 +560,10 @@ def local_date(now: datetime) -> date:
     return now.astimezone(LOCAL_TZ).date()
 
 
+
+
+def list_targets(*, session: Session) -> dict[str, list[dict]]:
+    """The transformer areas and feeders staff can pick on the forecast page."""
+    return {level: [{"key": m.key, "name": m.name, "district": m.districts[0] if m.districts else "",
+                     "capacity_kva": m.capacity_kva} for m in _members(session=session, level=level, key=None)]
+            for level in ("area", "feeder")}
