@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from api.conversations.live import LiveBus
+from tests.conftest import run_coroutine
 
 
 def transports() -> list[str]:
@@ -30,7 +31,7 @@ def test_every_subscriber_of_every_bus_gets_each_event(transport):
             await bus.stop()
         return received, event
 
-    received, event = asyncio.run(scenario())
+    received, event = run_coroutine(scenario())
     assert received == [event] * len(received)
     assert len(received) == (2 if transport == "redis" else 1)
 
@@ -43,4 +44,4 @@ def test_publish_soon_from_a_worker_thread_reaches_the_loop():
         await asyncio.to_thread(bus.publish_soon, {"topic": "console", "type": "queue"})
         return await asyncio.wait_for(queue.get(), timeout=5)
 
-    assert asyncio.run(scenario()) == {"topic": "console", "type": "queue"}
+    assert run_coroutine(scenario()) == {"topic": "console", "type": "queue"}
