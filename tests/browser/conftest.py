@@ -155,3 +155,22 @@ def mobile(browser):
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+def open_staff_page(context, base_url: str, path: str):
+    """Open a staff page at its sign-in form, collecting script errors in page.errors."""
+    from playwright.sync_api import expect
+
+    page = context.new_page()
+    page.errors = []  # type: ignore[attr-defined]
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    page.goto(base_url + path)
+    expect(page.locator("#login-view")).to_be_visible()
+    return page
+
+
+def sign_in(page, username: str, password: str) -> None:
+    """Fill and submit the shared staff sign-in form (api/web/templates/_staff.html)."""
+    page.locator("#username").fill(username)
+    page.locator("#password").fill(password)
+    page.get_by_role("button", name="登录").click()

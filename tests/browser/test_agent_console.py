@@ -19,6 +19,7 @@ from api.conversations.models import SuggestionUse
 from api.customers.models import Bill, Customer
 from api.settings import Settings
 from api.tickets.models import Ticket
+from tests.browser.conftest import sign_in
 from tests.conftest import TEST_TOKEN, new_context
 from tests.fakes.rasa import FakeRasa
 
@@ -77,12 +78,6 @@ def open_agent(context: BrowserContext, api_server) -> Page:
     page.goto(api_server.url + "/agent")
     expect(page.locator("#login-view")).to_be_visible()
     return page
-
-
-def sign_in(page: Page, username: str, password: str) -> None:
-    page.locator("#username").fill(username)
-    page.locator("#password").fill(password)
-    page.get_by_role("button", name="登录").click()
 
 
 def console(context: BrowserContext, api_server, username: str, password: str) -> Page:

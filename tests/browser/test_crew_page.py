@@ -7,6 +7,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import open_staff_page, sign_in
 from tests.conftest import new_context
 
 pytestmark = pytest.mark.browser
@@ -45,19 +46,7 @@ def fault_ticket_for_yz01(api_server) -> str:
 
 
 def open_crew(context, api_server) -> Page:
-    """Open /crew and fail the test on any script error."""
-    page = context.new_page()
-    page.errors = []  # type: ignore[attr-defined]
-    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-    page.goto(api_server.url + "/crew")
-    expect(page.locator("#login-view")).to_be_visible()
-    return page
-
-
-def sign_in(page: Page, username: str, password: str) -> None:
-    page.locator("#username").fill(username)
-    page.locator("#password").fill(password)
-    page.get_by_role("button", name="登录").click()
+    return open_staff_page(context, api_server.url, "/crew")
 
 
 def test_crew_works_a_ticket_from_accept_to_resolved(phone, api_server, screenshots):

@@ -6,6 +6,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import open_staff_page, sign_in
 from tests.conftest import new_context
 
 pytestmark = pytest.mark.browser
@@ -20,13 +21,8 @@ def desktop(browser):
 
 
 def open_page(context, api_server, username, password):
-    page = context.new_page()
-    page.errors = []  # type: ignore[attr-defined]
-    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-    page.goto(api_server.url + "/forecast")
-    page.locator("#username").fill(username)
-    page.locator("#password").fill(password)
-    page.get_by_role("button", name="登录").click()
+    page = open_staff_page(context, api_server.url, "/forecast")
+    sign_in(page, username, password)
     return page
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import and_, case, func, or_, select
 from api.conversations.models import Conversation
 from api.demo.history import FALLBACK_TEXTS, ON_SITE, OPEN, SH, seed_history
 from api.tickets.models import Ticket
+from tests.browser.conftest import open_staff_page, sign_in
 from tests.conftest import new_context
 
 pytestmark = pytest.mark.browser
@@ -91,19 +92,7 @@ def pct(part: int, whole: int) -> str:
 
 
 def open_dashboard(context, api_server) -> Page:
-    """Open /supervisor and collect script errors."""
-    page = context.new_page()
-    page.errors = []  # type: ignore[attr-defined]
-    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-    page.goto(api_server.url + "/supervisor")
-    expect(page.locator("#login-view")).to_be_visible()
-    return page
-
-
-def sign_in(page: Page, username: str, password: str) -> None:
-    page.locator("#username").fill(username)
-    page.locator("#password").fill(password)
-    page.get_by_role("button", name="登录").click()
+    return open_staff_page(context, api_server.url, "/supervisor")
 
 
 def kpi(page: Page, key: str) -> str:
