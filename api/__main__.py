@@ -15,16 +15,17 @@ async def run_workers() -> None:
     """The outbox worker, the ticket jobs and the nightly forecasts, until stopped."""
     from api.db import make_engine, make_sessionmaker
     from api.forecasting.jobs import run_forecast_jobs
-    from api.logs import install_masking
+    from api.core.logs import install_masking
     from api.main import sms_sender
+    from api.conversations.service import record_notice
     from api.notify.worker import OutboxWorker
-    from api.tickets.jobs import run_ticket_jobs
+    from api.flows.ticket_jobs import run_ticket_jobs
 
     install_masking()
     settings = get_settings()
     engine = make_engine(settings.database_url)
     sessionmaker = make_sessionmaker(engine)
-    worker = OutboxWorker(sessionmaker=sessionmaker, sms=sms_sender(settings),
+    worker = OutboxWorker(sessionmaker=sessionmaker, sms=sms_sender(settings), chat=record_notice,
                           status_callback_url=settings.public_base_url.rstrip("/") + "/api/notify/twilio/status")
     try:
         await asyncio.gather(worker.run(), run_ticket_jobs(
@@ -43,7 +44,8 @@ def create_user(args) -> int:
     from pydantic import ValidationError
 
     import api.models  # noqa: F401 (every table, so foreign keys resolve)
-    from api.db import make_engine, make_sessionmaker, utcnow
+    from api.db import make_engine, make_sessionmaker
+    from api.core.time import utcnow
     from api.staff import service
     from api.staff.schemas import StaffCreate
 

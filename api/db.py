@@ -1,11 +1,9 @@
 """SQLAlchemy 2 engine, sessions and the declarative base shared by every domain."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
-from fastapi import Request
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -43,11 +41,6 @@ class UTCDateTime(TypeDecorator):
         return None if value is None else value.replace(tzinfo=timezone.utc)
 
 
-def utcnow() -> datetime:
-    """Now, aware, in UTC."""
-    return datetime.now(timezone.utc)
-
-
 def make_engine(url: str) -> Engine:
     """An engine for the URL; SQLite gets WAL, foreign keys and a parent directory."""
     if url.startswith("sqlite"):
@@ -74,8 +67,3 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """Session factory bound to the engine; objects stay readable after commit."""
     return sessionmaker(bind=engine, expire_on_commit=False)
 
-
-def get_session(request: Request) -> Iterator[Session]:
-    """FastAPI dependency: one session per request, committed by the service that writes."""
-    with request.app.state.sessionmaker() as session:
-        yield session

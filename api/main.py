@@ -11,9 +11,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.core.errors import install_error_handler
 from api.db import make_engine, make_sessionmaker
-from api.logs import install_masking
+from api.core.logs import install_masking
 from api.settings import Settings, get_settings
+from api.staff import service as staff_service
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="智电 Zhidian API", version="0.1.0", lifespan=lifespan,
                   description="Gateway and services of the Zhidian power-utility assistant.")
     app.state.settings = settings
+    app.state.staff_directory = staff_service.get_by_username  # who may sign in (api.core.deps)
     _add_error_handlers(app)
     _include_routers(app)
     return app
@@ -102,10 +105,11 @@ def start_workers(app: FastAPI, settings: Settings) -> list[asyncio.Task]:
     from datetime import timedelta
 
     from api.forecasting.jobs import run_forecast_jobs
+    from api.conversations.service import record_notice
     from api.notify.worker import OutboxWorker
-    from api.tickets.jobs import run_ticket_jobs
+    from api.flows.ticket_jobs import run_ticket_jobs
 
-    worker = OutboxWorker(sessionmaker=app.state.sessionmaker, sms=app.state.sms,
+    worker = OutboxWorker(sessionmaker=app.state.sessionmaker, sms=app.state.sms, chat=record_notice,
                           status_callback_url=settings.public_base_url.rstrip("/") + "/api/notify/twilio/status",
                           connections=app.state.connections)
     return [asyncio.create_task(worker.run()),
@@ -141,19 +145,23 @@ def _include_routers(app: FastAPI) -> None:
     from api.channels.web import router as web_router
     from api.conversations.routes import agent_router, chat_router, staff_router
     from api.customers.routes import router as customers_router
-    from api.dispatch.routes import router as dispatch_router
+    from api.flows.routes.customers import customers_router as customer_view_router
+    from api.flows.routes.dispatch import dispatch_router
+    from api.flows.routes.outages import outages_router
+    from api.flows.routes.sms import sms_router
+    from api.flows.routes.tickets import tickets_router as ticket_flow_router
     from api.forecasting.routes import charts_router
     from api.forecasting.routes import router as forecasting_router
     from api.kb.routes import router as kb_router
     from api.metering.routes import router as metering_router
     from api.notify.routes import staff_router as notify_router
     from api.notify.routes import twilio_router
-    from api.outages.routes import router as outages_router
     from api.staff.routes import router as staff_accounts_router
     from api.tickets.routes import router as tickets_router
 
-    for router in (chat_router, staff_router, agent_router, customers_router, dispatch_router, kb_router, metering_router,
+    for router in (chat_router, staff_router, agent_router, customers_router, customer_view_router, dispatch_router, kb_router, metering_router,
                    notify_router, twilio_router, staff_accounts_router,
+                   sms_router, ticket_flow_router,
                    outages_router, tickets_router, analytics_router, forecasting_router, charts_router,
                    web_router):
         app.include_router(router)
@@ -164,6 +172,8 @@ def _include_routers(app: FastAPI) -> None:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
+    install_error_handler(app)
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}

@@ -60,8 +60,8 @@ from api.conversations.models import Conversation  # noqa: E402
 from api.db import make_engine, make_sessionmaker  # noqa: E402
 from api.migrate import upgrade  # noqa: E402
 from api.models import Base  # noqa: E402
-from api.tickets.jobs import ARRIVAL_TYPES  # noqa: E402
-from api.tickets.lifecycle import OPEN  # noqa: E402
+from api.core.vocabulary import ON_SITE_TYPES  # noqa: E402
+from api.core.vocabulary import OPEN_STATUSES as OPEN  # noqa: E402
 from api.tickets.models import Ticket  # noqa: E402
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -137,7 +137,7 @@ def make_tickets(n: int, days: int, now: datetime, crews: list[tuple[str, str]],
     due = np.array([DUE_MINUTES.get(t, 0) for t in type_], dtype=np.int64)
     area = rng.choice([m for m, _ in AREA_MINUTES], size=n, p=[p for _, p in AREA_MINUTES])
     due = np.where(due == 0, area, due) * minute
-    on_site = np.isin(type_, ARRIVAL_TYPES)
+    on_site = np.isin(type_, ON_SITE_TYPES)
     slow = np.isin(type_, ("业务办理", "稽查任务"))
     t_assign = created + ((rng.exponential(6, n) + 1) * minute).astype(np.int64)
     t_accept = t_assign + ((rng.exponential(8, n) + 1) * minute).astype(np.int64)
@@ -489,7 +489,7 @@ def naive(session, f: service.Filters, now: datetime) -> dict:
             scores[r.satisfaction] += 1
         if r.parent_id is not None:
             continue
-        done = r.arrived_at if r.type in ARRIVAL_TYPES else r.resolved_at
+        done = r.arrived_at if r.type in ON_SITE_TYPES else r.resolved_at
         if r.sla_breached_at is not None or (done is not None and done > r.arrive_by):
             breached += 1
         elif done is not None:

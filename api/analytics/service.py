@@ -10,12 +10,12 @@ Definitions (the dashboard's notes say the same in Chinese):
 - Ticket volume counts every report. Work measures (SLA, durations, backlog, crews) count only
   tickets that are work of their own (parent_id NULL): a report attached to an area ticket shares
   that ticket's crew and clock.
-- SLA: the commitment is arrival on site for the on-site types (api.tickets.jobs.ARRIVAL_TYPES),
+- SLA: the commitment is arrival on site for the on-site types (api.core.vocabulary.ON_SITE_TYPES),
   resolution for the others. Breached: a breach was recorded, or the commitment was done after the
   due time. Met: done by the due time, no breach recorded. Compliance = met / (met + breached);
   tickets not decided yet (open and not due, or cancelled) count in neither.
 - Durations: creation → latest dispatch, → arrival on site, → resolved.
-- Backlog: work tickets open now (lifecycle.OPEN) created before the end of the range, aged from
+- Backlog: work tickets open now (OPEN_STATUSES) created before the end of the range, aged from
   creation to now.
 - Crew utilisation: busy minutes (accepted → resolved, closed or now; the part inside the range)
   over on-shift minutes (CrewShift, the part inside the range). Tickets held at the same time add
@@ -31,12 +31,11 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, String, and_, case, func, literal, or_, select, union_all
+from sqlalchemy import Float, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
@@ -45,15 +44,15 @@ from api.analytics.schemas import (
     ColumnRead, DashboardRead, FilterOptionsRead, FiltersRead, KpisRead, TableRead,
 )
 from api.conversations.models import Conversation, ConversationEvent, Message
+from api.core.errors import Invalid, NotFound
+from api.core.ids import DISTRICT_NAMES
+from api.core.time import local_day, local_day_sql, local_midnight, to_local
+from api.core.vocabulary import ON_SITE_TYPES, OPEN_STATUSES, TICKET_TYPES
 from api.db import UTCDateTime
 from api.dispatch.models import Crew, CrewShift
-from api.geo.gazetteer import DISTRICTS
 from api.kb.models import KbFeedback
-from api.tickets.jobs import ARRIVAL_TYPES
-from api.tickets.lifecycle import OPEN
-from api.tickets.models import TICKET_TYPES, Ticket
+from api.tickets.models import Ticket
 
-LOCAL = ZoneInfo("Asia/Shanghai")
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
@@ -86,17 +85,15 @@ AGE_BUCKETS = ("1小时内", "1–4小时", "4–24小时", "1–3天", "3天以
 LONG_DIGITS = re.compile(r"\d{7,}")
 
 
-class InvalidFilters(ValueError):
+class InvalidFilters(Invalid):
     """Filters the dashboard cannot use (a bad date, a reversed or too long range, an unknown type)."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
-
-class UnknownTable(LookupError):
+class UnknownTable(NotFound):
     """No dashboard table has that name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__("table_not_found", f"没有名为 {name} 的统计表")
 
 
 @dataclass(frozen=True)
@@ -127,16 +124,6 @@ class Filters:
         """The filters as the API returns them."""
         return FiltersRead(date_from=self.date_from, date_to=self.date_to, district=self.district,
                            type=self.type, days=self.days)
-
-
-def local_midnight(day: date) -> datetime:
-    """00:00 Asia/Shanghai of a day, as an aware UTC instant."""
-    return datetime.combine(day, time(), LOCAL).astimezone(timezone.utc)
-
-
-def local_today(now: datetime) -> date:
-    """The Asia/Shanghai calendar day of an instant."""
-    return now.astimezone(LOCAL).date()
 
 
 def _parse_day(value: str | None, what: str) -> date | None:
@@ -171,25 +158,6 @@ def make_filters(*, date_from: str | None, date_to: str | None, district: str | 
 
 
 # ---------------------------------------------------------------- SQL that differs by dialect
-
-class _LocalDay(FunctionElement):
-    """The Asia/Shanghai calendar day of a UTC timestamp column ('YYYY-MM-DD' text on SQLite, a date
-    on PostgreSQL, which sorts and hashes dates faster than text)."""
-
-    type = String()
-    name = "local_day"
-    inherit_cache = True
-
-
-@compiles(_LocalDay, "sqlite")
-def _local_day_sqlite(element, compiler, **kw):
-    return "date(%s, '+8 hours')" % compiler.process(element.clauses, **kw)
-
-
-@compiles(_LocalDay, "postgresql")
-def _local_day_postgresql(element, compiler, **kw):
-    return "CAST(%s + interval '8 hours' AS DATE)" % compiler.process(element.clauses, **kw)
-
 
 class _Minutes(FunctionElement):
     """Minutes from the first timestamp to the second (NULL when either is NULL)."""
@@ -257,7 +225,7 @@ def _count_if(condition):
 
 
 WORK = Ticket.parent_id.is_(None)
-DONE_AT = case((Ticket.type.in_(ARRIVAL_TYPES), Ticket.arrived_at), else_=Ticket.resolved_at)
+DONE_AT = case((Ticket.type.in_(ON_SITE_TYPES), Ticket.arrived_at), else_=Ticket.resolved_at)
 BREACHED = and_(WORK, or_(Ticket.sla_breached_at.is_not(None), DONE_AT > Ticket.arrive_by))
 MET = and_(WORK, Ticket.sla_breached_at.is_(None), DONE_AT.is_not(None), DONE_AT <= Ticket.arrive_by)
 
@@ -351,7 +319,7 @@ def _tickets(ctx: QueryContext) -> Part:
     That cube has at most 7 × 6 × 366 cells; the six ticket tables and the headline figures add up its
     cells per dimension, so the range is read once (not once per table).
     """
-    day = _LocalDay(Ticket.created_at)
+    day = local_day_sql(Ticket.created_at)
     dispatch = _Minutes(Ticket.created_at, Ticket.assigned_at)
     arrive = _Minutes(Ticket.created_at, Ticket.arrived_at)
     resolve = _Minutes(Ticket.created_at, Ticket.resolved_at)
@@ -375,7 +343,7 @@ def _tickets(ctx: QueryContext) -> Part:
             total[name] += sums[name]
     type_order = {t: i for i, t in enumerate(TICKET_TYPES)}
     canonical = sorted(types.items(), key=lambda kv: (type_order.get(kv[0], len(type_order)), kv[0]))
-    district_order = {d: i for i, d in enumerate(DISTRICTS)}
+    district_order = {d: i for i, d in enumerate(DISTRICT_NAMES)}
     tables = {
         "volume_by_type": _table("工单量（按类型）", [("type", "工单类型"), ("tickets", "工单数"), ("share", "占比（%）")], [
             {"type": t, "tickets": v["tickets"], "share": _pct(v["tickets"], total["tickets"])}
@@ -441,7 +409,7 @@ def _backlog(ctx: QueryContext) -> Part:
         counted.append(Ticket.type == ctx.f.type)
     open_tickets = (select(bucket.label("bucket"), case((and_(*counted), 1), else_=0).label("work"),
                            case((and_(*counted, overdue), 1), else_=0).label("overdue"))
-                    .where(Ticket.status.in_(OPEN), Ticket.created_at < ctx.f.end).subquery())
+                    .where(Ticket.status.in_(OPEN_STATUSES), Ticket.created_at < ctx.f.end).subquery())
     by_bucket = {r.bucket: r for r in ctx.session.execute(
         select(open_tickets.c.bucket, func.sum(open_tickets.c.work).label("tickets"),
                func.sum(open_tickets.c.overdue).label("overdue"))
@@ -539,7 +507,7 @@ def _message_join():
 def _turns(ctx: QueryContext) -> Part:
     """Customer turns per local day and intent, in one pass over the messages: the top intents and the
     daily fallbacks are sums over its groups (at most days × intents of them)."""
-    day = _LocalDay(Message.at)
+    day = local_day_sql(Message.at)
     groups = ctx.session.execute(
         select(day.label("day"), Message.intent, func.count().label("turns"),
                func.sum(Message.intent_confidence).label("confidence_sum"),
@@ -631,7 +599,7 @@ def dashboard(*, session: Session, filters: Filters, now: datetime,
         part_tables, part_kpis = query(ctx)
         tables.update(part_tables)
         kpis.update(part_kpis)
-    return DashboardRead(filters=filters.read(), generated_at=now.astimezone(LOCAL), kpis=KpisRead(**kpis),
+    return DashboardRead(filters=filters.read(), generated_at=to_local(now), kpis=KpisRead(**kpis),
                          tables={name: tables[name] for name in TABLES})
 
 
@@ -655,8 +623,8 @@ def filter_options(*, session: Session, now: datetime) -> FilterOptionsRead:
     following = select(func.min(Ticket.district)).where(Ticket.district > first.c.name).scalar_subquery()
     names = first.union_all(select(following).where(first.c.name.is_not(None)))
     districts = session.execute(select(names.c.name).where(names.c.name.is_not(None))).scalars().all()
-    order = {d: i for i, d in enumerate(DISTRICTS)}
-    today = local_today(now)
+    order = {d: i for i, d in enumerate(DISTRICT_NAMES)}
+    today = local_day(now)
     return FilterOptionsRead(districts=sorted(districts, key=lambda d: (order.get(d, len(order)), d)),
                              types=list(TICKET_TYPES), default_from=today - timedelta(days=DEFAULT_DAYS - 1),
                              default_to=today, max_days=MAX_DAYS)

@@ -2,7 +2,7 @@
 
 Pipeline (built once by :class:`AddressParser`, never at import time):
 
-1. :func:`normalize` — NFKC / ASCII digits (``api.text.normalize_text``), punctuation and
+1. :func:`normalize` — NFKC / ASCII digits (``api.core.ids.normalize_text``), punctuation and
    spaces removed, ``3#楼`` → ``3号楼``, Chinese numerals before a house-number word
    converted to ASCII digits (``二组`` → ``2组``, ``二十八号`` → ``28号``). The normalized
    text keeps only the digit form; the verbatim input stays in ``ParsedAddress.raw``.
@@ -33,7 +33,7 @@ from functools import lru_cache
 
 from api.geo import gazetteer
 from api.geo.schemas import MatchLevel, ParsedAddress
-from api.text import normalize_text
+from api.core.ids import normalize_text
 
 __all__ = ["AddressParser", "GazetteerSegmenter", "get_parser", "normalize"]
 

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from api.core.ids import CITY_CENTRE, DISTRICTS
+from api.core.vocabulary import AREA_CLASS_MINUTES
+
 __all__ = [
     "AREA_CLASS_MINUTES",
     "CITY",
@@ -43,18 +46,6 @@ class Town:
 
 
 CITY = "固原市"
-CITY_CENTRE: tuple[float, float] = (36.0160, 106.2420)
-
-AREA_CLASS_MINUTES: dict[str, int] = {"城区": 45, "农村": 90, "边远": 120}
-
-# District / county -> centre (lat, lon): the seat of its government.
-DISTRICTS: dict[str, tuple[float, float]] = {
-    "原州区": (36.0050, 106.2800),
-    "西吉县": (35.9640, 105.7300),
-    "隆德县": (35.6250, 106.1110),
-    "泾源县": (35.4980, 106.3300),
-    "彭阳县": (35.8500, 106.6400),
-}
 
 TOWNS: tuple[Town, ...] = (
     # ------------------------------------------------------------------ 原州区

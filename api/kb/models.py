@@ -6,7 +6,8 @@ from datetime import datetime
 from sqlalchemy import Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, UTCDateTime, utcnow
+from api.db import Base, UTCDateTime
+from api.core.time import utcnow
 
 
 class KbFeedback(Base):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, field_validator
 
-from api.text import normalize_text
+from api.core.ids import normalize_text
 
 
 class KbHitRead(BaseModel):

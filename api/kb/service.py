@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from api.core.errors import Invalid, NotFound, Unavailable
+from api.core.ids import normalize_text
 from api.kb.models import KbFeedback
 from api.kb.schemas import (
     KbArticleRead, KbFeedbackCreate, KbFeedbackRead, KbFeedbackSummary, KbHitRead, KbSearchRead, KbStatusRead,
@@ -12,8 +15,21 @@ from knowledge_base.chunking import summary
 from knowledge_base.search import KnowledgeBase
 
 
+def live(holder) -> KnowledgeBase:
+    """The index version in use; Unavailable (503) with a clear message while none is built or loaded."""
+    kb = holder.current if holder is not None else None
+    if kb is None:
+        raise Unavailable("kb_unavailable", "知识库暂不可用，请稍后再试",
+                          reason=holder.error if holder is not None else "not_started")
+    return kb
+
+
 def search(kb: KnowledgeBase, *, query: str, k: int = 5, mode: str = "hybrid") -> KbSearchRead:
     """Top-k articles for a question, with the calibrated confidence of the first."""
+    if not normalize_text(query):
+        raise Invalid("empty_query", "请输入要查询的问题")
+    if mode == "dense" and kb.dense is None:
+        raise Invalid("dense_unavailable", "当前知识库索引没有向量部分，请使用 hybrid 或 bm25")
     result = kb.search(query, k=k, mode=mode)
     return KbSearchRead(
         query=result.query, confidence=result.confidence, threshold=kb.answer_threshold,
@@ -32,11 +48,15 @@ def feedback_summary(*, session: Session, article_id: str) -> KbFeedbackSummary:
     return KbFeedbackSummary(helpful=counts.get(True, 0), not_helpful=counts.get(False, 0))
 
 
-def get_article(kb: KnowledgeBase, *, session: Session, article_id: str) -> KbArticleRead | None:
-    """An article with its feedback totals, or None."""
+def _article_not_found(article_id: str) -> NotFound:
+    return NotFound("article_not_found", f"没有找到编号为 {article_id} 的知识条目")
+
+
+def get_article(kb: KnowledgeBase, *, session: Session, article_id: str) -> KbArticleRead:
+    """An article with its feedback totals."""
     article = kb.get(article_id)
     if article is None:
-        return None
+        raise _article_not_found(article_id)
     return KbArticleRead(
         id=article.id, title=article.title, category=article.category, tags=list(article.tags),
         questions=list(article.questions), body=article.body, answer=summary(article),
@@ -45,8 +65,19 @@ def get_article(kb: KnowledgeBase, *, session: Session, article_id: str) -> KbAr
     )
 
 
-def record_feedback(*, session: Session, data: KbFeedbackCreate) -> KbFeedbackRead:
-    """Store a vote; the same conversation voting again on the article replaces its vote."""
+def record_feedback(kb: KnowledgeBase, *, session: Session, data: KbFeedbackCreate) -> KbFeedbackRead:
+    """Store a vote; the same conversation voting again on the article replaces its vote (also when two
+    retries race: the one that lost stores its vote over the other's)."""
+    if kb.get(data.article_id) is None:
+        raise _article_not_found(data.article_id)
+    try:
+        return _store_vote(session=session, data=data)
+    except IntegrityError:
+        session.rollback()
+        return _store_vote(session=session, data=data)
+
+
+def _store_vote(*, session: Session, data: KbFeedbackCreate) -> KbFeedbackRead:
     row = session.scalar(select(KbFeedback).where(
         KbFeedback.conversation_id == data.conversation_id, KbFeedback.article_id == data.article_id))
     if row is None:

@@ -1,23 +1,11 @@
-"""Metering output shapes: readings, meter events, a transformer area's state, a meter snapshot."""
+"""Metering output shapes: readings, meter events, a transformer area's state, a meter snapshot, usage."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Annotated
-from zoneinfo import ZoneInfo
+from datetime import date
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def to_shanghai(value: datetime) -> datetime:
-    """Show an instant in Asia/Shanghai (+08:00); naive values are taken as UTC."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(SHANGHAI)
-
-
-LocalDateTime = Annotated[datetime, AfterValidator(to_shanghai)]
+from api.core.time import LocalDateTime
 
 
 class ReadingRead(BaseModel):
@@ -86,3 +74,35 @@ class MeterSnapshot(BaseModel):
     readings: list[ReadingRead]
     events: list[MeterEventRead]
     area_state: AreaState
+
+
+class DailyUsage(BaseModel):
+    date: date
+    kwh: float | None  # None: no readings that day
+
+
+class PeriodTotal(BaseModel):
+    start: date
+    end: date
+    total_kwh: float
+
+
+class UsageRead(BaseModel):
+    """Daily energy (days in Asia/Shanghai) and the same period of the previous month."""
+
+    account_no: str
+    start: date
+    end: date
+    days: list[DailyUsage]
+    total_kwh: float
+    average_daily_kwh: float
+    previous: PeriodTotal
+    change_kwh: float
+    change_pct: float | None  # None when the previous period had no energy
+
+
+class LoadPoint(BaseModel):
+    """Mean power in one hour from the meter."""
+
+    ts: LocalDateTime
+    kw: float

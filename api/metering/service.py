@@ -2,14 +2,20 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, false, func, literal_column, or_, select, true
 from sqlalchemy.orm import Session
 
-from api.metering.models import Feeder, Meter, MeterEvent, Reading, TransformerArea
-from api.metering.schemas import SHANGHAI, AreaState, MeterEventRead, MeterSnapshot, ReadingRead
+from api.core.errors import NotFound
+from api.core.time import LOCAL_TZ, local_day_sql, local_days, local_hour_sql
+from api.metering.models import Feeder, Meter, MeterEvent, Reading, TransformerArea, WeatherHour
+from api.metering.schemas import (
+    AreaState, DailyUsage, MeterEventRead, MeterSnapshot, PeriodTotal, ReadingRead, UsageRead,
+)
 
 LOSS_KINDS = ("失压", "停电")
 RESTORE_KIND = "上电"
@@ -38,6 +44,14 @@ def get_area(*, session: Session, transformer_area_id: int) -> TransformerArea |
 def get_area_by_code(*, session: Session, code: str) -> TransformerArea | None:
     """The transformer area with this code (e.g. TA0103), or None."""
     return session.scalar(select(TransformerArea).where(TransformerArea.code == code.strip().upper()))
+
+
+def require_area_by_code(*, session: Session, code: str) -> TransformerArea:
+    """The transformer area with this code, or NotFound."""
+    area = get_area_by_code(session=session, code=code)
+    if area is None:
+        raise NotFound("area_not_found", f"未找到台区 {code}")
+    return area
 
 
 def get_feeder(*, session: Session, feeder_id: int) -> Feeder | None:
@@ -167,16 +181,241 @@ def snapshot_for_customer(*, session: Session, customer_id: int, now: datetime) 
 
 def daily_kwh(*, session: Session, meter_id: int, start: date, end: date) -> dict[date, Decimal]:
     """Energy per local (Asia/Shanghai) day from `start` to `end` inclusive; days without data omitted."""
-    lo = datetime(start.year, start.month, start.day, tzinfo=SHANGHAI)
-    hi = datetime(end.year, end.month, end.day, tzinfo=SHANGHAI) + timedelta(days=1)
+    lo = datetime(start.year, start.month, start.day, tzinfo=LOCAL_TZ)
+    hi = datetime(end.year, end.month, end.day, tzinfo=LOCAL_TZ) + timedelta(days=1)
     totals: dict[date, Decimal] = defaultdict(Decimal)
     rows = session.execute(select(Reading.ts, Reading.kwh).where(
         Reading.meter_id == meter_id, Reading.ts >= lo, Reading.ts < hi))
     for ts, kwh in rows:
-        totals[ts.astimezone(SHANGHAI).date()] += Decimal(kwh).quantize(Decimal("0.001"))
+        totals[ts.astimezone(LOCAL_TZ).date()] += Decimal(kwh).quantize(Decimal("0.001"))
     return dict(sorted(totals.items()))
 
 
 def latest_reading_at(*, session: Session, meter_id: int) -> datetime | None:
     """When the meter last reported (start of its latest hourly reading)."""
     return session.scalar(select(func.max(Reading.ts)).where(Reading.meter_id == meter_id))
+
+
+def _month_back(day: date) -> date:
+    year, month = (day.year, day.month - 1) if day.month > 1 else (day.year - 1, 12)
+    for d in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, d)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def usage(*, session: Session, customer_id: int, account_no: str, start: date, end: date) -> UsageRead:
+    """Daily kWh of the customer's meter from `start` to `end` (local days, inclusive) and the same
+    period a month earlier; a customer without a meter has no days with data."""
+    if end < start:
+        raise ValueError("end is before start")
+    meter = get_meter_by_customer(session=session, customer_id=customer_id)
+    days_kwh = {} if meter is None else daily_kwh(session=session, meter_id=meter.id, start=start, end=end)
+    prev_start, prev_end = _month_back(start), _month_back(end)
+    prev_kwh = {} if meter is None else daily_kwh(session=session, meter_id=meter.id, start=prev_start, end=prev_end)
+    days = [DailyUsage(date=day, kwh=None if days_kwh.get(day) is None else float(round(days_kwh[day], 3)))
+            for day in local_days(start, end)]
+    total = float(round(sum(days_kwh.values()), 3))
+    previous = float(round(sum(prev_kwh.values()), 3))
+    covered = sum(1 for d in days if d.kwh is not None)
+    return UsageRead(
+        account_no=account_no, start=start, end=end, days=days, total_kwh=total,
+        average_daily_kwh=round(total / covered, 3) if covered else 0.0,
+        previous=PeriodTotal(start=prev_start, end=prev_end, total_kwh=previous),
+        change_kwh=round(total - previous, 3),
+        change_pct=round(100.0 * (total - previous) / previous, 1) if previous else None,
+    )
+
+
+# ------------------------------------------------------------------ series for billing and load forecasting
+
+NO_METER_MESSAGE = "该户号暂无智能电表数据，无法分析"
+LOAD_GROUPS = ("system", "area", "feeder", "customer")
+
+
+def require_meter_by_customer(*, session: Session, customer_id: int) -> Meter:
+    """The customer's meter; NotFound ("no_meter") when it has none, so there is nothing to analyse."""
+    meter = get_meter_by_customer(session=session, customer_id=customer_id)
+    if meter is None:
+        raise NotFound("no_meter", NO_METER_MESSAGE)
+    return meter
+
+
+def list_areas(*, session: Session, code: str | None = None) -> list[TransformerArea]:
+    """Every transformer area by code, or the one with `code`."""
+    query = select(TransformerArea).order_by(TransformerArea.code)
+    if code is not None:
+        query = query.where(TransformerArea.code == code.strip().upper())
+    return list(session.scalars(query))
+
+
+def list_feeders(*, session: Session, code: str | None = None) -> list[Feeder]:
+    """Every feeder by code, or the one with `code`."""
+    query = select(Feeder).order_by(Feeder.code)
+    if code is not None:
+        query = query.where(Feeder.code == code.strip().upper())
+    return list(session.scalars(query))
+
+
+def list_area_districts(*, session: Session) -> list[str]:
+    """The districts that have transformer areas, sorted."""
+    return sorted(d for (d,) in session.execute(select(TransformerArea.district).distinct()))
+
+
+def meter_ids_by_customer(*, session: Session, customer_ids: list[int] | None = None) -> dict[int, int]:
+    """Customer id → its meter's id, for every meter or for the meters of `customer_ids`."""
+    query = select(Meter.customer_id, Meter.id)
+    if customer_ids is not None:
+        query = query.where(Meter.customer_id.in_(customer_ids))
+    return dict(session.execute(query).all())
+
+
+def hourly_kwh(*, session: Session, meter_id: int, start: datetime, end: datetime) -> list[tuple[datetime, Decimal]]:
+    """The meter's hourly (UTC start of hour, kWh) with start <= ts < end, oldest first."""
+    return [(ts, Decimal(kwh)) for ts, kwh in session.execute(
+        select(Reading.ts, Reading.kwh).where(Reading.meter_id == meter_id, Reading.ts >= start, Reading.ts < end)
+        .order_by(Reading.ts))]
+
+
+def hourly_load(*, session: Session, by: str, keys: list | None, start: datetime, end: datetime) -> list[tuple]:
+    """Summed mean power per hour with start < ts <= end, as (key, ts, kW) rows (SQL GROUP BY).
+
+    `by` "area" or "feeder" keys rows by code, "customer" by the meter's customer id, "system" by
+    None (one series); `keys` limits the rows to those keys (None: all).
+    """
+    total = func.sum(Reading.kw)
+    window = (Reading.ts > start, Reading.ts <= end)
+    if by == "system":
+        return session.execute(select(literal_column("NULL"), Reading.ts, total).where(*window)
+                               .group_by(Reading.ts)).all()
+    if by == "customer":
+        label = Meter.customer_id
+        query = select(label, Reading.ts, total).join(Meter, Meter.id == Reading.meter_id)
+    elif by == "area":
+        label = TransformerArea.code
+        query = (select(label, Reading.ts, total).join(Meter, Meter.id == Reading.meter_id)
+                 .join(TransformerArea, TransformerArea.id == Meter.transformer_area_id))
+    elif by == "feeder":
+        label = Feeder.code
+        query = (select(label, Reading.ts, total).join(Meter, Meter.id == Reading.meter_id)
+                 .join(TransformerArea, TransformerArea.id == Meter.transformer_area_id)
+                 .join(Feeder, Feeder.id == TransformerArea.feeder_id))
+    else:
+        raise ValueError(f"unknown load group {by!r}; one of {', '.join(LOAD_GROUPS)}")
+    if keys is not None:
+        query = query.where(label.in_(keys))
+    return session.execute(query.where(*window).group_by(label, Reading.ts)).all()
+
+
+def list_temperatures(*, session: Session, districts: list[str], start: datetime,
+                      end: datetime) -> list[tuple[str, datetime, Decimal]]:
+    """Hourly measured temperatures (district, ts, °C) of the districts with start <= ts <= end."""
+    return session.execute(select(WeatherHour.district, WeatherHour.ts, WeatherHour.temperature_c).where(
+        WeatherHour.district.in_(districts), WeatherHour.ts >= start, WeatherHour.ts <= end)).all()
+
+
+def mean_kwh_by_hour(*, session: Session, meter_ids: list[int], start: datetime,
+                     end: datetime) -> list[tuple[int, int, float]]:
+    """(meter id, local hour 0–23, mean kWh) of the meters' readings with start <= ts < end."""
+    hour = local_hour_sql(Reading.ts)
+    return [(meter_id, int(h), float(avg)) for meter_id, h, avg in session.execute(
+        select(Reading.meter_id, hour, func.avg(Reading.kwh))
+        .where(Reading.meter_id.in_(meter_ids), Reading.ts >= start, Reading.ts < end)
+        .group_by(Reading.meter_id, hour))]
+
+
+def daily_average_kwh(*, session: Session, meter_ids: list[int], start: datetime, end: datetime,
+                      min_hours: int) -> dict[int, float]:
+    """Mean kWh per local day of each meter, over its days with at least `min_hours` readings."""
+    day = local_day_sql(Reading.ts)
+    daily = (select(Reading.meter_id.label("meter_id"), day.label("day"), func.sum(Reading.kwh).label("kwh"))
+             .where(Reading.meter_id.in_(meter_ids), Reading.ts >= start, Reading.ts < end)
+             .group_by(Reading.meter_id, day)
+             .having(func.count() >= min_hours)).subquery()
+    return {m: float(v) for m, v in session.execute(
+        select(daily.c.meter_id, func.avg(daily.c.kwh)).group_by(daily.c.meter_id))}
+
+
+def _in_hours(hour, hours: Iterable[int]):
+    """A SQL condition: the hour expression falls in `hours` (as ranges, cheaper than an IN list)."""
+    runs: list[tuple[int, int]] = []
+    for h in sorted(set(hours)):
+        if runs and runs[-1][1] == h:
+            runs[-1] = (runs[-1][0], h + 1)
+        else:
+            runs.append((h, h + 1))
+    parts = []
+    for lo, hi in runs:
+        if lo == 0 and hi == 24:
+            return true()
+        if lo == 0:
+            parts.append(hour < hi)
+        elif hi == 24:
+            parts.append(hour >= lo)
+        else:
+            parts.append(and_(hour >= lo, hour < hi))
+    return or_(*parts) if parts else false()
+
+
+@dataclass
+class HourGroupSums:
+    """One meter's readings in a window: kWh, hours read, kWh per group of local hours, and how many
+    hours of `high_hours` reached the high kWh."""
+
+    kwh: float
+    hours: int
+    groups: dict[str, float]
+    high: int
+
+
+def kwh_by_hour_group(*, session: Session, meter_ids: list[int], start: datetime, end: datetime,
+                      groups: dict[str, tuple[int, ...]], high_hours: tuple[int, ...] = (),
+                      high_kwh: Decimal = Decimal(0)) -> dict[int, HourGroupSums]:
+    """Per meter (start <= ts < end): kWh, hours read, kWh in each group of local hours and the hours
+    among `high_hours` at or above `high_kwh` — one pass grouped by meter only (the (meter_id, ts)
+    index order, no sort)."""
+    hour = local_hour_sql(Reading.ts)
+    columns = [func.sum(case((_in_hours(hour, hours), Reading.kwh), else_=0)) for hours in groups.values()]
+    if high_hours:
+        columns.append(func.sum(case((and_(_in_hours(hour, high_hours), Reading.kwh >= high_kwh), 1), else_=0)))
+    rows = session.execute(
+        select(Reading.meter_id, func.sum(Reading.kwh), func.count(), *columns)
+        .where(Reading.meter_id.in_(meter_ids), Reading.ts >= start, Reading.ts < end)
+        .group_by(Reading.meter_id))
+    names = list(groups)
+    return {meter_id: HourGroupSums(float(kwh or 0), int(n), {name: float(rest[i] or 0) for i, name in enumerate(names)},
+                                    int(rest[len(names)] or 0) if high_hours else 0)
+            for meter_id, kwh, n, *rest in rows}
+
+
+def kwh_by_hour(*, session: Session, meter_ids: list[int], start: datetime, end: datetime,
+                high_kwh: Decimal) -> dict[int, dict[int, tuple[float, int, int]]]:
+    """Per meter and local hour (start <= ts < end): (kWh, hours read, hours at or above `high_kwh`)."""
+    hour = local_hour_sql(Reading.ts)
+    out: dict[int, dict[int, tuple[float, int, int]]] = defaultdict(dict)
+    for meter_id, h, kwh, n, high in session.execute(
+            select(Reading.meter_id, hour, func.sum(Reading.kwh), func.count(),
+                   func.sum(case((Reading.kwh >= high_kwh, 1), else_=0)))
+            .where(Reading.meter_id.in_(meter_ids), Reading.ts >= start, Reading.ts < end)
+            .group_by(Reading.meter_id, hour)):
+        out[meter_id][int(h)] = (float(kwh or 0), int(n), int(high or 0))
+    return dict(out)
+
+
+def kwh_in_windows(*, session: Session, windows: dict[str, tuple[datetime, datetime]],
+                   meter_ids: list[int] | None = None) -> dict[int, dict[str, tuple[float, int]]]:
+    """Per meter: (kWh, hours read) in each named window [start, end), in one pass over the readings."""
+    lo = min(start for start, _ in windows.values())
+    hi = max(end for _, end in windows.values())
+    columns = []
+    for start, end in windows.values():
+        inside = and_(Reading.ts >= start, Reading.ts < end)
+        columns += [func.sum(case((inside, Reading.kwh), else_=0)), func.sum(case((inside, 1), else_=0))]
+    query = select(Reading.meter_id, *columns).where(Reading.ts >= lo, Reading.ts < hi)
+    if meter_ids is not None:
+        query = query.where(Reading.meter_id.in_(meter_ids))
+    names = list(windows)
+    return {meter_id: {name: (float(sums[2 * i] or 0), int(sums[2 * i + 1] or 0)) for i, name in enumerate(names)}
+            for meter_id, *sums in session.execute(query.group_by(Reading.meter_id))}

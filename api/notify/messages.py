@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from api.text import mask_phone
+from api.core.ids import mask_phone
+from api.core.time import LOCAL_TZ
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 SIGN = "【国网固原供电】"
 
 
@@ -14,8 +13,8 @@ def hhmm(at: datetime | None) -> str:
     """11:45, or 11月26日 09:30 when it is not today (Shanghai time)."""
     if at is None:
         return ""
-    local = at.astimezone(SHANGHAI)
-    today = datetime.now(SHANGHAI).date()
+    local = at.astimezone(LOCAL_TZ)
+    today = datetime.now(LOCAL_TZ).date()
     return f"{local:%H:%M}" if local.date() == today else f"{local.month}月{local.day}日 {local:%H:%M}"
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from api.text import normalize_text
+from api.core.ids import normalize_text
 
 COMMANDS = {"1": "accept", "2": "arrive", "3": "resolve", "0": "reject"}
 _TICKET = re.compile(r"GD\d{8}-\d{4}", re.IGNORECASE)

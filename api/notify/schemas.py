@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
-from api.logs import mask_personal
-from api.text import mask_phone
+from api.core.ids import mask_personal
+from api.core.ids import mask_phone
+from api.core.time import LOCAL_TZ
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 class OutboxMessageRead(BaseModel):
@@ -33,5 +32,5 @@ class OutboxMessageRead(BaseModel):
         return cls(id=row.id, channel=row.channel, recipient=recipient, audience=row.audience,
                    body=mask_personal(row.body),
                    status=row.status, attempts=row.attempts, last_error=row.last_error,
-                   provider_status=row.provider_status, created_at=row.created_at.astimezone(SHANGHAI),
-                   sent_at=row.sent_at.astimezone(SHANGHAI) if row.sent_at else None)
+                   provider_status=row.provider_status, created_at=row.created_at.astimezone(LOCAL_TZ),
+                   sent_at=row.sent_at.astimezone(LOCAL_TZ) if row.sent_at else None)

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from api.notify.models import OutboxMessage
+from api.core.errors import NotFound
+from api.notify.models import InboundSms, OutboxMessage
 from api.notify.schemas import OutboxMessageRead
 
 MAX_ATTEMPTS = 6
@@ -111,11 +112,23 @@ def list_dead(*, session: Session, limit: int = 100) -> list[OutboxMessageRead]:
     return [OutboxMessageRead.from_row(row) for row in rows]
 
 
-def retry(*, session: Session, message_id: int, now: datetime) -> OutboxMessageRead | None:
+def retry(*, session: Session, message_id: int, now: datetime) -> OutboxMessageRead:
     """A supervisor sends a dead letter again (after fixing the number, say)."""
     message = session.get(OutboxMessage, message_id)
     if message is None or message.status != "dead":
-        return None
+        raise NotFound("not_dead_letter", "no dead letter with that id")
     message.status, message.attempts, message.next_attempt_at, message.updated_at = "pending", 0, now, now
     session.commit()
     return OutboxMessageRead.from_row(message)
+
+
+def get_inbound(*, session: Session, message_sid: str) -> InboundSms | None:
+    """An SMS we received before (Twilio retries its webhook)."""
+    return session.scalar(select(InboundSms).where(InboundSms.message_sid == message_sid))
+
+
+def record_inbound(*, session: Session, message_sid: str, sender: str, body: str, now: datetime) -> InboundSms:
+    """Keep an SMS we received; its outcome and reply are filled in by whoever handles it."""
+    record = InboundSms(message_sid=message_sid, sender=sender, body=body[:1000], received_at=now, outcome="")
+    session.add(record)
+    return record

@@ -19,7 +19,7 @@ from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from api.text import mask_phone
+from api.core.ids import mask_phone
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,12 @@ def e164(number: str) -> str:
     if digits.startswith("+"):
         return digits
     return f"+86{digits}" if len(digits) == 11 and digits.startswith("1") else digits
+
+
+def national(number: str) -> str:
+    """What Twilio gives back, as numbers are stored: +8613900000001 → 13900000001."""
+    digits = number.strip()
+    return digits[3:] if digits.startswith("+86") else digits
 
 
 class TwilioSms:

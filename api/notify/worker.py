@@ -8,25 +8,32 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Protocol
 
-from api.conversations import service as conversations
-from api.db import utcnow
+from api.core.ids import mask_phone
+from api.core.time import utcnow
 from api.notify import service
 from api.notify.models import OutboxMessage
 from api.notify.sms import SmsPermanentError, SmsTemporaryError
-from api.text import mask_phone
 
 log = logging.getLogger(__name__)
+
+
+class ChatTranscript(Protocol):
+    """Stores a notice in a customer's conversation (the conversations domain's record_notice);
+    returns None when there is no such conversation."""
+
+    def __call__(self, *, session, conversation_id: str, text: str, now: datetime) -> object | None: ...
 
 
 class OutboxWorker:
     """One delivery pass at a time; `run` repeats it."""
 
-    def __init__(self, *, sessionmaker, sms, status_callback_url: str | None = None,
+    def __init__(self, *, sessionmaker, sms, chat: ChatTranscript, status_callback_url: str | None = None,
                  connections=None, clock: Callable[[], datetime] = utcnow) -> None:
         self.sessionmaker = sessionmaker
         self.sms = sms  # TwilioSms, or None when SMS is not configured (messages wait in the outbox)
+        self.chat = chat
         self.status_callback_url = status_callback_url
         self.connections = connections
         self.clock = clock
@@ -78,8 +85,7 @@ class OutboxWorker:
 
     def _deliver_web(self, session, message: OutboxMessage) -> tuple[str, dict] | None:
         now = self.clock()
-        notice = conversations.record_notice(session=session, conversation_id=message.recipient,
-                                             text=message.body, now=now)
+        notice = self.chat(session=session, conversation_id=message.recipient, text=message.body, now=now)
         if notice is None:
             service.mark_failed(session=session, message=message, now=now, permanent=True,
                                 error="conversation not found")

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from api.metering.schemas import AreaState, LocalDateTime
+from api.core.time import LocalDateTime
 
 
 class PlannedOutageRead(BaseModel):
@@ -23,12 +23,3 @@ class PlannedOutageRead(BaseModel):
     end_at: LocalDateTime
     status: Literal["in_progress", "upcoming"]
     status_text: str  # 正在停电 / 即将停电
-
-
-class OutagesRead(BaseModel):
-    """What a customer or a district faces: its area's outage now and the planned notices."""
-
-    as_of: LocalDateTime
-    area_outage: AreaState | None  # the customer's area when it is in outage now
-    area_outage_planned: bool  # that outage is explained by a planned outage in progress
-    planned: list[PlannedOutageRead]

@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from api.customers.models import Customer
-from api.metering import service as metering
+from api.core.errors import Invalid
+from api.core.ids import DISTRICT_NAMES, normalize_text
 from api.outages.models import PlannedOutage
-from api.outages.schemas import OutagesRead, PlannedOutageRead
+from api.outages.schemas import PlannedOutageRead
 
 
 def list_notices(
@@ -33,39 +33,27 @@ def list_notices(
     return list(session.scalars(query.order_by(PlannedOutage.start_at, PlannedOutage.id)))
 
 
-def notice_read(*, session: Session, notice: PlannedOutage, now: datetime) -> PlannedOutageRead:
-    """The API view of a notice, with its feeder and area names and whether it is running."""
-    feeder = metering.get_feeder(session=session, feeder_id=notice.feeder_id) if notice.feeder_id else None
-    area = (metering.get_area(session=session, transformer_area_id=notice.transformer_area_id)
-            if notice.transformer_area_id else None)
-    running = notice.start_at <= now < notice.end_at
+def running(*, notice: PlannedOutage, now: datetime) -> bool:
+    """True while the planned outage is in progress."""
+    return notice.start_at <= now < notice.end_at
+
+
+def notice_read(*, notice: PlannedOutage, now: datetime, feeder=None, area=None) -> PlannedOutageRead:
+    """The API view of a notice, with the names of the feeder or area it names, and whether it is running."""
+    on = running(notice=notice, now=now)
     return PlannedOutageRead(
         notice_no=notice.notice_no, district=notice.district,
         feeder_code=feeder.code if feeder else None, feeder_name=feeder.name if feeder else None,
         transformer_area_code=area.code if area else None, transformer_area_name=area.name if area else None,
         scope=notice.scope, reason=notice.reason, start_at=notice.start_at, end_at=notice.end_at,
-        status="in_progress" if running else "upcoming", status_text="正在停电" if running else "即将停电",
+        status="in_progress" if on else "upcoming", status_text="正在停电" if on else "即将停电",
     )
 
 
-def outages_for_customer(
-    *, session: Session, customer: Customer, now: datetime, min_share: float, days_ahead: int = 7,
-) -> OutagesRead:
-    """The customer's area if it is in outage now, and the notices covering its area or feeder."""
-    area = metering.get_area(session=session, transformer_area_id=customer.transformer_area_id)
-    state = metering.area_state(session=session, transformer_area_id=area.id, now=now)
-    notices = list_notices(session=session, now=now, transformer_area_id=area.id, feeder_id=area.feeder_id,
-                           days_ahead=days_ahead)
-    in_outage = state.meters_total > 0 and state.share >= min_share
-    return OutagesRead(
-        as_of=now, area_outage=state if in_outage else None,
-        area_outage_planned=in_outage and any(n.start_at <= now < n.end_at for n in notices),
-        planned=[notice_read(session=session, notice=n, now=now) for n in notices],
-    )
-
-
-def outages_for_district(*, session: Session, now: datetime, district: str | None, days_ahead: int = 7) -> OutagesRead:
-    """Planned notices of a district (every district when None); no single area to report on."""
-    notices = list_notices(session=session, now=now, district=district, days_ahead=days_ahead)
-    return OutagesRead(as_of=now, area_outage=None, area_outage_planned=False,
-                       planned=[notice_read(session=session, notice=n, now=now) for n in notices])
+def district_named(value: str) -> str:
+    """The district a customer named (原州区 or just 原州); Invalid when it is not one of 固原市's."""
+    text = normalize_text(value)
+    for name in DISTRICT_NAMES:
+        if text in (name, name[:-1]):
+            return name
+    raise Invalid("unknown_district", f"{text} 不是固原市的区县（原州区、西吉县、隆德县、泾源县、彭阳县）")

@@ -8,8 +8,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base, UTCDateTime
 
-ROLES = ("agent", "supervisor", "crew", "auditor", "admin")
-ROLE_NAMES = {"agent": "坐席", "supervisor": "班长/主管", "crew": "抢修班组", "auditor": "稽查", "admin": "管理员"}
 
 
 class StaffUser(Base):

@@ -3,37 +3,27 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Depends, Request, Response, status
 
-from api.auth import COOKIE, require_roles
-from api.clock import request_now
-from api.db import get_session
+from api.core.deps import COOKIE, STAFF_ROLES, NowDep, SessionDep, SettingsDep, require_roles
+from api.core.errors import Unauthorized
+from api.core.security import issue_token
 from api.staff import service
 from api.staff.schemas import LoginCreate, LoginRead, StaffCreate, StaffRead
-from api.staff.security import issue_token
 
 router = APIRouter(prefix="/api/staff", tags=["staff"])
 
 
 @router.post("/login", response_model=LoginRead)
-def login(data: LoginCreate, request: Request, response: Response,
-          session: Session = Depends(get_session)) -> LoginRead:
+def login(data: LoginCreate, request: Request, response: Response, session: SessionDep, settings: SettingsDep,
+          now: NowDep) -> LoginRead:
     """Sign in; sets the session cookie. Too many failures → 429 for a while."""
-    settings = request.app.state.settings
-    now = request_now(request)
-    try:
-        user = service.authenticate(session=session, username=data.username, password=data.password,
-                                    ip=request.client.host if request.client else "-", now=now,
-                                    max_failures=settings.login_max_failures,
-                                    window=timedelta(minutes=settings.login_window_minutes))
-    except service.TooManyAttempts:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": str(settings.login_window_minutes * 60)},
-                            detail={"code": "too_many_attempts",
-                                    "message": f"登录失败次数过多，请{settings.login_window_minutes}分钟后再试"})
+    user = service.authenticate(session=session, username=data.username, password=data.password,
+                                ip=request.client.host if request.client else "-", now=now,
+                                max_failures=settings.login_max_failures,
+                                window=timedelta(minutes=settings.login_window_minutes))
     if user is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED,
-                            detail={"code": "bad_credentials", "message": "用户名或密码不正确"})
+        raise Unauthorized("bad_credentials", "用户名或密码不正确")
     token = issue_token(user_id=user.id, username=user.username, role=user.role, secret=settings.staff_secret,
                         now=now, minutes=settings.staff_session_minutes)
     response.set_cookie(COOKIE, token, max_age=settings.staff_session_minutes * 60, httponly=True,
@@ -51,17 +41,13 @@ def logout() -> Response:
 
 
 @router.get("/me", response_model=StaffRead)
-def me(staff: StaffRead = Depends(require_roles("agent", "supervisor", "crew", "auditor"))) -> StaffRead:
+def me(staff: StaffRead = Depends(require_roles(*STAFF_ROLES))) -> StaffRead:
     """The signed-in account."""
     return staff
 
 
 @router.post("/users", response_model=StaffRead, status_code=status.HTTP_201_CREATED,
              dependencies=[Depends(require_roles("admin"))])
-def create_user(data: StaffCreate, request: Request, session: Session = Depends(get_session)) -> StaffRead:
+def create_user(data: StaffCreate, session: SessionDep, now: NowDep) -> StaffRead:
     """An administrator adds an account."""
-    try:
-        return StaffRead.from_row(service.create(session=session, data=data, now=request_now(request)))
-    except service.UsernameTaken:
-        raise HTTPException(status.HTTP_409_CONFLICT,
-                            detail={"code": "username_taken", "message": f"用户名 {data.username} 已存在"})
+    return StaffRead.from_row(service.create(session=session, data=data, now=now))

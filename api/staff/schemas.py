@@ -5,7 +5,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from api.staff.models import ROLE_NAMES, ROLES
+from api.core.deps import ROLES, StaffRead
+
+__all__ = ["LoginCreate", "LoginRead", "StaffCreate", "StaffRead"]
 
 
 class LoginCreate(BaseModel):
@@ -13,22 +15,6 @@ class LoginCreate(BaseModel):
 
     username: str = Field(min_length=1, max_length=32)
     password: str = Field(min_length=1, max_length=128)
-
-
-class StaffRead(BaseModel):
-    """Who is signed in (never the password hash)."""
-
-    username: str
-    display_name: str
-    role: str
-    role_name: str
-    crew_id: str | None = None
-    team: str | None = None
-
-    @classmethod
-    def from_row(cls, row) -> "StaffRead":
-        return cls(username=row.username, display_name=row.display_name, role=row.role,
-                   role_name=ROLE_NAMES[row.role], crew_id=row.crew_id, team=row.team)
 
 
 class LoginRead(BaseModel):

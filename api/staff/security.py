@@ -1,13 +1,9 @@
-"""Password hashing (argon2 via pwdlib) and signed, expiring session tokens (JWT, HS256)."""
+"""Password hashing (argon2 via pwdlib); session tokens are api.core.security's."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from functools import lru_cache
 
-import jwt
 from pwdlib import PasswordHash
-
-ALGORITHM = "HS256"
 
 
 @lru_cache(maxsize=1)
@@ -26,18 +22,3 @@ def verify_password(password: str, password_hash: str) -> bool:
         return _hasher().verify(password, password_hash)
     except Exception:  # a malformed stored hash is a failed sign-in, not a 500
         return False
-
-
-def issue_token(*, user_id: int, username: str, role: str, secret: str, now: datetime, minutes: int) -> str:
-    """A session token that expires after `minutes`."""
-    payload = {"sub": str(user_id), "name": username, "role": role, "iat": int(now.timestamp()),
-               "exp": int((now + timedelta(minutes=minutes)).timestamp())}
-    return jwt.encode(payload, secret, algorithm=ALGORITHM)
-
-
-def read_token(token: str, *, secret: str) -> dict | None:
-    """The token's claims, or None when it is forged, malformed or expired."""
-    try:
-        return jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "role"]})
-    except jwt.PyJWTError:
-        return None

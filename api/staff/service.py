@@ -6,17 +6,27 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.staff.models import ROLES, LoginAttempt, StaffUser
+from api.core.deps import ROLES
+from api.core.errors import Conflict, TooMany
+from api.staff.models import LoginAttempt, StaffUser
 from api.staff.schemas import StaffCreate
 from api.staff.security import hash_password, verify_password
 
 
-class TooManyAttempts(Exception):
-    """Too many failed sign-ins for this account or address recently."""
+class TooManyAttempts(TooMany):
+    """Too many failed sign-ins for this account or address recently (429, with Retry-After)."""
+
+    def __init__(self, window: timedelta) -> None:
+        minutes = int(window.total_seconds() // 60)
+        super().__init__("too_many_attempts", f"登录失败次数过多，请{minutes}分钟后再试",
+                         headers={"Retry-After": str(int(window.total_seconds()))})
 
 
-class UsernameTaken(ValueError):
+class UsernameTaken(Conflict):
     """An account with that username exists."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__("username_taken", f"用户名 {username} 已存在")
 
 
 def create(*, session: Session, data: StaffCreate, now: datetime) -> StaffUser:
@@ -51,7 +61,7 @@ def authenticate(*, session: Session, username: str, password: str, ip: str, now
                                                             *where))
     if failures(LoginAttempt.username == username) >= max_failures or \
             failures(LoginAttempt.ip == ip) >= max_failures * 4:
-        raise TooManyAttempts(username)
+        raise TooManyAttempts(window)
     user = get_by_username(session=session, username=username)
     ok = user is not None and verify_password(password, user.password_hash)
     session.add(LoginAttempt(username=username[:32], ip=ip[:45], at=now, ok=ok))

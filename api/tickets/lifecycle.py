@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-STATUSES = ("新建", "已派单", "已接单", "已到达", "已处理", "已回访", "已关闭", "挂起", "退单")
-OPEN = ("新建", "已派单", "已接单", "已到达", "挂起", "退单")
-DONE = ("已处理", "已回访", "已关闭")
+from api.core.errors import Conflict
+from api.core.vocabulary import OPEN_STATUSES
+
 # Types whose work is done without a site visit: they may be resolved once accepted.
 NO_SITE_VISIT = frozenset({"投诉", "咨询回访"})
 
@@ -37,18 +37,13 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     Action("close", "关闭", ("已处理", "已回访"), "已关闭"),
     Action("suspend", "挂起", ("新建", "已派单", "已接单", "已到达"), "挂起", needs_note=True),
     Action("resume", "恢复", ("挂起",), None),
-    Action("escalate", "升级", OPEN, None, needs_note=True),
+    Action("escalate", "升级", OPEN_STATUSES, None, needs_note=True),
     Action("cancel", "撤销", ("新建", "已派单", "已接单", "挂起", "退单"), "已关闭", needs_note=True),
 )}
 
 
-class InvalidTransition(ValueError):
-    """The action is not allowed from the ticket's status (or lacks its reason)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class InvalidTransition(Conflict):
+    """The action is not allowed from the ticket's status (or lacks its reason): HTTP 409."""
 
 
 def target(action_name: str, *, status: str, ticket_type: str, suspended_from: str | None = None,

@@ -8,9 +8,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.db import Base, UTCDateTime
 
-TICKET_TYPES = ("故障报修", "安全隐患", "投诉", "业务办理", "咨询回访", "稽查任务", "充电设施故障")
-
-
 class Ticket(Base):
     """A work order opened for a customer report, carrying what the crew needs on site."""
 

@@ -6,17 +6,34 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from api.text import normalize_text
+from api.core.ids import ACCOUNT_NO_PATTERN, MOBILE_PATTERN, normalize_text
 
 Channel = Literal["web", "wechat", "hotline", "sms"]
+
+
+class TicketCustomer(BaseModel):
+    """What a ticket needs to know of the account it was matched to (from the customers domain)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    account_no: str
+    mobile: str
+    address: str
+    district: str
+    town: str
+    area_class: str
+    lat: float
+    lon: float
+    transformer_area_id: int | None
 
 
 class FaultReportCreate(BaseModel):
     """What the bot (or an agent) knows when a customer reports a fault or a hazard."""
 
     kind: Literal["outage", "hazard"]
-    account_no: str | None = Field(default=None, pattern=r"^\d{10}$")
-    phone: str | None = Field(default=None, pattern=r"^1[3-9]\d{9}$")
+    account_no: str | None = Field(default=None, pattern=ACCOUNT_NO_PATTERN)
+    phone: str | None = Field(default=None, pattern=MOBILE_PATTERN)
     address_text: str = Field(default="", max_length=256)
     description: str = Field(min_length=1, max_length=1000)
     channel: Channel = "web"
@@ -39,8 +56,8 @@ class TicketCreate(BaseModel):
     """A ticket that is not a fault report: 投诉, 业务办理 (新装/增容/过户/销户/改类/峰谷电 …), 咨询回访."""
 
     type: Literal["投诉", "业务办理", "咨询回访", "充电设施故障"]
-    account_no: str | None = Field(default=None, pattern=r"^\d{10}$")
-    phone: str = Field(pattern=r"^1[3-9]\d{9}$", description="how we reach the customer")
+    account_no: str | None = Field(default=None, pattern=ACCOUNT_NO_PATTERN)
+    phone: str = Field(pattern=MOBILE_PATTERN, description="how we reach the customer")
     description: str = Field(min_length=1, max_length=1000)
     service_type: str | None = Field(default=None, max_length=16, description="业务办理: 新装, 增容, 过户 …")
     preferred_time: str | None = Field(default=None, max_length=64, description="业务办理: when to visit")

@@ -1,77 +1,84 @@
 """Ticket rules: numbering, fault tickets enriched with metering data, the event log."""
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from api.customers import service as customers
-from api.db import utcnow
-from api.metering import service as metering
+from api.core.errors import NotFound
+from api.core.ids import mask_phone, ticket_number
+from api.core.time import LOCAL_TZ, local_day
+from api.core.vocabulary import BEFORE_RESOLUTION, HOLDING_STATUSES, OPEN_STATUSES
 from api.settings import Settings
-from api.text import mask_phone
 from api.tickets import lifecycle, sla
 from api.tickets.diagnosis import diagnose
 from api.tickets.models import Ticket, TicketCounter, TicketEvent
 from api.tickets.schemas import (
-    CrewRef, CrewTicketRead, Diagnosis, FaultReportCreate, Sla, TicketCreate, TicketEventRead, TicketRead,
+    CrewRef,
+    CrewTicketRead,
+    Diagnosis,
+    FaultReportCreate,
+    Sla,
+    TicketCreate,
+    TicketCustomer,
+    TicketEventRead,
+    TicketRead,
 )
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-OPEN_STATUSES = lifecycle.OPEN
 TYPE_BY_KIND = {"outage": "故障报修", "hazard": "安全隐患"}
 PRIORITY_BY_DIAGNOSIS = {"hazard": 1, "area_outage": 2, "household_outage": 2}
 
 
-class TicketNotFound(LookupError):
+class TicketNotFound(NotFound):
     """No ticket has that number."""
+
+    def __init__(self, number: str) -> None:
+        super().__init__("ticket_not_found", f"没有找到工单 {number}")
 
 
 def next_number(*, session: Session, now: datetime) -> str:
     """The next readable ticket number of the local day, e.g. GD20261123-0042."""
-    day = now.astimezone(SHANGHAI).date()
+    day = local_day(now)
     for _ in range(5):
         bumped = session.execute(
             update(TicketCounter).where(TicketCounter.day == day).values(last=TicketCounter.last + 1)
             .returning(TicketCounter.last)
         ).scalar_one_or_none()
         if bumped is not None:
-            return _format_number(day, bumped)
+            return ticket_number(day, bumped)
         try:
             with session.begin_nested():
                 session.add(TicketCounter(day=day, last=1))
-            return _format_number(day, 1)
+            return ticket_number(day, 1)
         except IntegrityError:
             continue  # another writer created the day's row first; bump it
     raise RuntimeError("could not allocate a ticket number")
 
 
-def _format_number(day: date, seq: int) -> str:
-    return f"GD{day:%Y%m%d}-{seq:04d}"
+def get_by_idempotency_key(*, session: Session, key: str | None) -> TicketRead | None:
+    """The ticket an earlier try of the same request created, or None."""
+    if not key:
+        return None
+    existing = session.scalar(_with_events().where(Ticket.idempotency_key == key))
+    return None if existing is None else to_read(existing, attached=existing.parent_id is not None)
 
 
 def create_fault_ticket(
-    *, session: Session, report: FaultReportCreate, settings: Settings, parser, now: datetime | None = None
+    *, session: Session, report: FaultReportCreate, customer: TicketCustomer | None, snapshot: dict | None,
+    settings: Settings, parser, now: datetime,
 ) -> TicketRead:
-    """Open a 故障报修/安全隐患 ticket with a metering snapshot and diagnosis (idempotent by key)."""
-    now = now or utcnow()
-    if report.idempotency_key:
-        existing = session.scalar(
-            _with_events().where(Ticket.idempotency_key == report.idempotency_key)
-        )
-        if existing is not None:
-            return to_read(existing, attached=existing.parent_id is not None)
+    """Open a 故障报修/安全隐患 ticket with the caller's meter snapshot and a diagnosis (idempotent by key).
 
-    customer = _find_customer(session=session, report=report)
+    `customer` is the account the report was matched to and `snapshot` its meter's recent data
+    (both None for a caller without an account); `parser` reads the typed address.
+    """
+    existing = get_by_idempotency_key(session=session, key=report.idempotency_key)
+    if existing is not None:
+        return existing
     address, area_class, lat, lon = _locate(report=report, customer=customer, parser=parser)
-    snapshot = None
     area_id = customer.transformer_area_id if customer else None
-    if customer is not None:
-        snap = metering.snapshot_for_customer(session=session, customer_id=customer.id, now=now)
-        snapshot = snap.model_dump(mode="json") if snap is not None else None
     diagnosis = diagnose(
         report.kind, snapshot, now=now,
         area_outage_share=settings.area_outage_share, low_voltage_volts=settings.low_voltage_volts,
@@ -138,16 +145,12 @@ SUMMARY_BY_TYPE = {"投诉": "客户投诉，待客户服务人员联系核实",
                    "咨询回访": "待回访客户", "充电设施故障": "充电设施故障，待运维人员处理"}
 
 
-def create_ticket(*, session: Session, data: TicketCreate, parser, now: datetime) -> TicketRead:
+def create_ticket(*, session: Session, data: TicketCreate, customer: TicketCustomer | None, parser,
+                  now: datetime) -> TicketRead:
     """Open a 投诉 / 业务办理 / 咨询回访 / 充电设施故障 ticket (idempotent by key), SLA by its type."""
-    if data.idempotency_key:
-        existing = session.scalar(_with_events().where(Ticket.idempotency_key == data.idempotency_key))
-        if existing is not None:
-            return to_read(existing, attached=False)
-    customer = customers.get_by_account_no(session=session, account_no=data.account_no) if data.account_no else None
-    if customer is None:
-        found = customers.list_by_mobile(session=session, mobile=data.phone)
-        customer = found[0] if len(found) == 1 else None
+    existing = get_by_idempotency_key(session=session, key=data.idempotency_key)
+    if existing is not None:
+        return existing
     report = FaultReportCreate(kind="outage", account_no=customer.account_no if customer else None,
                                phone=data.phone, address_text=data.address_text, description=data.description)
     address, area_class, lat, lon = _locate(report=report, customer=customer, parser=parser)
@@ -221,6 +224,11 @@ def transition(*, session: Session, ticket: Ticket, action: str, actor: str, now
     return event
 
 
+def check_transition(*, ticket: Ticket, action: str) -> None:
+    """InvalidTransition unless the action is allowed from the ticket's status now."""
+    lifecycle.target(action, status=ticket.status, ticket_type=ticket.type, suspended_from=ticket.suspended_from)
+
+
 def get_for_update(*, session: Session, number: str) -> Ticket:
     """The ticket row to change (locked on PostgreSQL so two crews' replies apply one after the other)."""
     query = _with_events().where(Ticket.number == number.upper())
@@ -232,19 +240,7 @@ def get_for_update(*, session: Session, number: str) -> Ticket:
     return ticket
 
 
-def _find_customer(*, session: Session, report: FaultReportCreate):
-    if report.account_no:
-        customer = customers.get_by_account_no(session=session, account_no=report.account_no)
-        if customer is not None:
-            return customer
-    if report.phone:
-        found = customers.list_by_mobile(session=session, mobile=report.phone)
-        if len(found) == 1:
-            return found[0]
-    return None
-
-
-def _locate(*, report: FaultReportCreate, customer, parser) -> tuple[dict, str, float | None, float | None]:
+def _locate(*, report: FaultReportCreate, customer: TicketCustomer | None, parser) -> tuple[dict, str, float | None, float | None]:
     """Structured address and where it is: the typed address when it parses, else the account's."""
     if report.address_text:
         parsed = parser.parse(report.address_text).model_dump()
@@ -302,8 +298,7 @@ def list(*, session: Session, account_no: str | None = None, phone: str | None =
 
 def crew_tickets(*, session: Session, crew_id: str) -> list[CrewTicketRead]:
     """The crew's tickets still to do, most urgent (then oldest) first."""
-    rows = session.scalars(_with_events().where(Ticket.crew_id == crew_id,
-                                                Ticket.status.in_(("已派单", "已接单", "已到达")))
+    rows = session.scalars(_with_events().where(Ticket.crew_id == crew_id, Ticket.status.in_(HOLDING_STATUSES))
                            .order_by(Ticket.priority, Ticket.arrive_by)).all()
     return [CrewTicketRead(ticket=to_read(t, attached=t.parent_id is not None), contact_phone=t.contact_phone)
             for t in rows]
@@ -333,18 +328,76 @@ def to_read(ticket: Ticket, *, attached: bool, parent_number: str | None = None)
                             crew_note=ticket.crew_note),
         sla=Sla(area_class=ticket.area_class, what=sla.policy_for(ticket.type, ticket.area_class).what,
                 arrive_minutes=round((ticket.arrive_by - ticket.created_at).total_seconds() / 60),
-                arrive_by=ticket.arrive_by.astimezone(SHANGHAI), paused=ticket.status == "挂起",
+                arrive_by=ticket.arrive_by.astimezone(LOCAL_TZ), paused=ticket.status == "挂起",
                 warned=ticket.sla_warned_at is not None, breached=ticket.sla_breached_at is not None),
         metering_snapshot=ticket.metering_snapshot,
-        created_at=ticket.created_at.astimezone(SHANGHAI),
+        created_at=ticket.created_at.astimezone(LOCAL_TZ),
         details=ticket.details,
         crew=CrewRef(id=ticket.crew.id, name=ticket.crew.name) if ticket.crew_id and ticket.crew else None,
-        crew_eta=ticket.crew_eta.astimezone(SHANGHAI) if ticket.crew_eta else None,
+        crew_eta=ticket.crew_eta.astimezone(LOCAL_TZ) if ticket.crew_eta else None,
         satisfaction=ticket.satisfaction,
         escalation_level=ticket.escalation_level,
         allowed_actions=lifecycle.allowed(ticket.status, ticket.type),
         events=[
-            TicketEventRead.model_validate(e).model_copy(update={"at": e.at.astimezone(SHANGHAI)})
+            TicketEventRead.model_validate(e).model_copy(update={"at": e.at.astimezone(LOCAL_TZ)})
             for e in ticket.events
         ],
     )
+
+
+# ------------------------------------------------------------------ what dispatch and jobs look at
+
+def crew_loads(*, session: Session) -> dict[str, int]:
+    """How many tickets each crew holds now (offered, accepted, on site)."""
+    return dict(session.execute(
+        select(Ticket.crew_id, func.count()).where(Ticket.status.in_(HOLDING_STATUSES), Ticket.crew_id.is_not(None))
+        .group_by(Ticket.crew_id)).all())
+
+
+def list_for_update(*, session: Session, statuses: tuple[str, ...], crew_id: str | None = None,
+                    order_by_priority: bool = True) -> list[Ticket]:
+    """Work tickets (not attached to an area ticket) in these statuses, to change them."""
+    query = _with_events().where(Ticket.status.in_(statuses), Ticket.parent_id.is_(None))
+    if crew_id is not None:
+        query = query.where(Ticket.crew_id == crew_id)
+    order = (Ticket.priority, Ticket.id) if order_by_priority else (Ticket.id,)
+    return list(session.scalars(query.order_by(*order)))
+
+
+def get_by_id(*, session: Session, ticket_id: int) -> Ticket | None:
+    """The ticket row with this id (with its events), to change it."""
+    return session.scalar(_with_events().where(Ticket.id == ticket_id))
+
+
+def crew_candidates(*, session: Session, crew_id: str, number: str | None,
+                    statuses: tuple[str, ...]) -> list[Ticket]:
+    """The crew's tickets a reply may be about: the one numbered, else those in the given statuses."""
+    query = _with_events().where(Ticket.crew_id == crew_id)
+    if number:
+        return list(session.scalars(query.where(Ticket.number == number.upper())))
+    return list(session.scalars(query.where(Ticket.status.in_(statuses))))
+
+
+def awaiting_rating(*, session: Session, phone: str) -> Ticket | None:
+    """The customer's latest resolved ticket not rated yet (the SMS survey's subject)."""
+    return session.scalar(_with_events().where(
+        Ticket.contact_phone == phone, Ticket.status == "已处理", Ticket.satisfaction.is_(None))
+        .order_by(Ticket.resolved_at.desc()))
+
+
+def record_satisfaction(*, session: Session, ticket: Ticket, score: int, now: datetime, actor: str) -> None:
+    """The survey answer is the 回访: stored on the ticket and moves it to 已回访."""
+    ticket.satisfaction = score
+    transition(session=session, ticket=ticket, action="revisit", actor=actor, now=now, note=f"客户评价 {score} 分")
+
+
+def list_unbreached(*, session: Session) -> list[Ticket]:
+    """Work tickets whose commitment is still running and not yet missed (the SLA watch's rounds)."""
+    return list(session.scalars(_with_events().where(
+        Ticket.status.in_(BEFORE_RESOLUTION), Ticket.sla_breached_at.is_(None), Ticket.parent_id.is_(None))))
+
+
+def record_sla_warning(*, ticket: Ticket, now: datetime, minutes_left: int) -> None:
+    """The warning before a breach goes on the timeline once."""
+    ticket.sla_warned_at = now
+    ticket.events.append(TicketEvent(at=now, actor="system:sla", action="时限预警", note=f"剩余约{minutes_left}分钟"))

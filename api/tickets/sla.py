@@ -19,27 +19,23 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from functools import lru_cache
 from typing import Literal, get_args
-from zoneinfo import ZoneInfo
 
-import chinese_calendar
 
-from api.geo.gazetteer import AREA_CLASS_MINUTES
+from api.core.time import LOCAL_TZ, is_working_day
+from api.core.vocabulary import AREA_CLASS_MINUTES
 
 log = logging.getLogger(__name__)
 
 Clock = Literal["wall", "workdays", "office_hours"]
 CLOCKS: tuple[str, ...] = get_args(Clock)
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 OFFICE_OPEN = time(8, 30)
 OFFICE_CLOSE = time(17, 30)
 WORKDAY_MINUTES = 24 * 60
 OFFICE_DAY_MINUTES = 9 * 60  # 08:30–17:30, no lunch break
 
 _ONE_DAY = timedelta(days=1)
-_warned_years: set[int] = set()
 
 
 @dataclass(frozen=True)
@@ -83,28 +79,6 @@ DEFAULT_POLICIES: PolicyTable = {
     "咨询回访": SlaPolicy("咨询回访", "workdays", WORKDAY_MINUTES, what="完成回访"),
     "稽查任务": SlaPolicy("稽查任务", "workdays", 10 * WORKDAY_MINUTES, what="完成稽查"),
 }
-
-
-@lru_cache(maxsize=1)
-def calendar_years() -> frozenset[int]:
-    """Years chinese_calendar knows the State Council's holiday arrangements for."""
-    from chinese_calendar.constants import holidays, workdays
-
-    return frozenset(d.year for d in (*holidays, *workdays))
-
-
-def is_working_day(day: date) -> bool:
-    """Official Chinese working day; Monday–Friday for years the holiday calendar does not know yet."""
-    if day.year in calendar_years():
-        return chinese_calendar.is_workday(day)
-    if day.year not in _warned_years:
-        _warned_years.add(day.year)
-        log.warning(
-            "chinese_calendar has no holiday data for %s: SLA clocks treat Monday–Friday as "
-            "working days; upgrade chinese-calendar once the State Council publishes it",
-            day.year,
-        )
-    return day.weekday() < 5
 
 
 def policy_for(ticket_type: str, area_class: str | None, table: PolicyTable | None = None) -> SlaPolicy:

@@ -91,15 +91,18 @@ def demo_session(demo_engine):
 
 @pytest.fixture(scope="session")
 def demo_app(demo_engine):
-    """A minimal app with the customers, metering and outages routers on the shared demo."""
+    """A minimal app with the customers (and customer view), metering and outages routers on the shared demo."""
     from fastapi import FastAPI
 
+    from api.core.errors import install_error_handler
     from api.customers.routes import router as customers_router
+    from api.flows.routes.customers import customers_router as flows_customers_router
     from api.metering.routes import router as metering_router
-    from api.outages.routes import router as outages_router
+    from api.flows.routes.outages import outages_router
 
     app = FastAPI()
-    for router in (customers_router, metering_router, outages_router):
+    install_error_handler(app)
+    for router in (customers_router, flows_customers_router, metering_router, outages_router):
         app.include_router(router)
     app.state.settings = Settings(database_url=demo_engine.url.render_as_string(hide_password=False),
                                   service_token=DEMO_TOKEN)

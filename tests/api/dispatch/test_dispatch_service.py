@@ -6,10 +6,10 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from api.demo.showcase import SHOWCASE
-from api.dispatch import service as dispatch
+from api.flows import dispatching as dispatch
 from api.dispatch.models import Crew, CrewShift, TicketAssignment
 from api.notify.models import OutboxMessage
-from api.tickets.jobs import watch_deadlines
+from api.flows.ticket_jobs import watch_deadlines
 from api.tickets.models import Ticket
 
 HOUSEHOLD = SHOWCASE["household_outage"]

@@ -16,6 +16,7 @@ from api.demo.showcase import SHOWCASE
 from api.main import sms_sender
 from api.notify.models import OutboxMessage
 from api.notify.sms import e164
+from api.conversations.service import record_notice
 from api.notify.worker import OutboxWorker
 from tests.api.notify.conftest import OUR_NUMBER
 
@@ -54,7 +55,7 @@ def clock():
 @pytest.fixture
 def worker(api, db, clock):
     sms = sms_sender(api.settings)
-    yield OutboxWorker(sessionmaker=db, sms=sms, clock=clock,
+    yield OutboxWorker(sessionmaker=db, sms=sms, chat=record_notice, clock=clock,
                        status_callback_url=f"{api.url}/api/notify/twilio/status")
     sms.close()
 

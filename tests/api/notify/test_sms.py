@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from api.notify.sms import SmsPermanentError, SmsSent, SmsTemporaryError, TwilioSms
-from api.text import mask_phone
+from api.core.ids import mask_phone
 from tests.fakes.twilio import FakeTwilio
 
 FROM = "+15005550006"

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from api.demo.showcase import SHOWCASE
 from api.demo.staff import DEMO_STAFF
 from api.staff.models import StaffUser
-from api.staff.security import hash_password, issue_token, read_token, verify_password
+from api.staff.security import hash_password, verify_password
+from api.core.security import issue_token, read_token
 
 PASSWORDS = {u: p for u, _n, _r, p, _c, _t in DEMO_STAFF}
 

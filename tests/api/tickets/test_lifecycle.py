@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from api.tickets.lifecycle import ACTIONS, STATUSES, InvalidTransition, allowed, target
+from api.core.vocabulary import TICKET_STATUSES as STATUSES
+from api.tickets.lifecycle import ACTIONS, InvalidTransition, allowed, target
 
 EXPECTED = {  # action → {from: to}; everything else is refused
     "dispatch": {"新建": "已派单", "退单": "已派单"},

@@ -2,15 +2,8 @@
 from __future__ import annotations
 
 import logging
-import re
 
-_ID_NUMBER = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
-_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
-
-
-def mask_personal(text: str) -> str:
-    """Mask 18-digit ID numbers and 11-digit mobiles inside any text."""
-    return _MOBILE.sub(r"\1****\2", _ID_NUMBER.sub(r"\1********\2", text))
+from api.core.ids import mask_personal
 
 
 class MaskingFilter(logging.Filter):

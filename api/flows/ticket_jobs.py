@@ -11,23 +11,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from api.db import utcnow
+from api.core.time import utcnow
+from api.core.vocabulary import BEFORE_ARRIVAL, ON_SITE_TYPES
 from api.dispatch import service as dispatch
-from api.dispatch.models import Crew
+from api.flows.dispatching import dispatch_backlog, expire_offers
 from api.notify import messages
 from api.notify import service as notify
 from api.tickets import service as tickets
 from api.tickets import sla
-from api.tickets.models import Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
-# Until these statuses the commitment is still open: arrival for on-site work, else resolution.
-ARRIVAL_TYPES = ("故障报修", "安全隐患", "充电设施故障")
-BEFORE_ARRIVAL = ("新建", "已派单", "已接单", "退单")
-BEFORE_RESOLUTION = ("新建", "已派单", "已接单", "已到达", "退单")
 
 
 @dataclass
@@ -41,14 +36,12 @@ class SlaPass:
 def watch_deadlines(*, session: Session, now: datetime, supervisors: list[str]) -> SlaPass:
     """Warn the crew and supervisors before a breach; escalate and record it at the breach."""
     result = SlaPass()
-    candidates = session.scalars(select(Ticket).options(selectinload(Ticket.events)).where(
-        Ticket.status.in_(BEFORE_RESOLUTION), Ticket.sla_breached_at.is_(None), Ticket.parent_id.is_(None))).all()
-    for ticket in candidates:
-        if ticket.type in ARRIVAL_TYPES and ticket.status not in BEFORE_ARRIVAL:
+    for ticket in tickets.list_unbreached(session=session):
+        if ticket.type in ON_SITE_TYPES and ticket.status not in BEFORE_ARRIVAL:
             continue
         policy = sla.policy_for(ticket.type, ticket.area_class)
         left = sla.remaining(policy, ticket.arrive_by, now)
-        crew = session.get(Crew, ticket.crew_id) if ticket.crew_id else None
+        crew = dispatch.get_crew(session=session, crew_id=ticket.crew_id) if ticket.crew_id else None
         if left < 0:
             ticket.sla_breached_at = now
             tickets.transition(session=session, ticket=ticket, action="escalate", actor="system:sla", now=now,
@@ -59,7 +52,6 @@ def watch_deadlines(*, session: Session, now: datetime, supervisors: list[str]) 
                                ticket_id=ticket.id, now=now)
             result.breached += 1
         elif ticket.sla_warned_at is None and left <= policy.minutes * (1 - policy.warn_share):
-            ticket.sla_warned_at = now
             body = messages.sla_warning(ticket, max(1, round(left)))
             for mobile in [crew.leader_mobile] if crew else []:
                 notify.enqueue(session=session, key=f"ticket:{ticket.id}:warn:crew", channel="sms", recipient=mobile,
@@ -67,8 +59,7 @@ def watch_deadlines(*, session: Session, now: datetime, supervisors: list[str]) 
             for mobile in supervisors:
                 notify.enqueue(session=session, key=f"ticket:{ticket.id}:warn:{mobile}", channel="sms",
                                recipient=mobile, audience="supervisor", body=body, ticket_id=ticket.id, now=now)
-            ticket.events.append(TicketEvent(at=now, actor="system:sla", action="时限预警",
-                                                     note=f"剩余约{max(1, round(left))}分钟"))
+            tickets.record_sla_warning(ticket=ticket, now=now, minutes_left=max(1, round(left)))
             result.warned += 1
     session.commit()
     return result
@@ -77,8 +68,8 @@ def watch_deadlines(*, session: Session, now: datetime, supervisors: list[str]) 
 def run_pass(*, sessionmaker, now: datetime, supervisors: list[str], offer_timeout: timedelta) -> dict:
     """One pass of every ticket job."""
     with sessionmaker() as session:
-        moved = dispatch.expire_offers(session=session, now=now, timeout=offer_timeout)
-        backlog = dispatch.dispatch_backlog(session=session, now=now)
+        moved = expire_offers(session=session, now=now, timeout=offer_timeout)
+        backlog = dispatch_backlog(session=session, now=now)
         deadlines = watch_deadlines(session=session, now=now, supervisors=supervisors)
     return {"redispatched": moved, "batch_assigned": backlog, "warned": deadlines.warned,
             "breached": deadlines.breached}

@@ -1,0 +1,1 @@
+"""What every domain shares, defined once: time, identifiers, errors, request dependencies."""

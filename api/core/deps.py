@@ -1,0 +1,142 @@
+"""Typed request dependencies: the session, settings, the request's clock and who is calling.
+
+Routes declare what they need (`session: SessionDep`, `caller: Caller`); only this module looks
+at `app.state`, where the app factory puts what the lifespan built.
+
+Who is calling: the action server (the service token) or a signed-in staff member with a role.
+Staff sessions are signed tokens (api.core.security) sent as `Authorization: Bearer …` or in the
+HttpOnly `zhidian_staff` cookie the sign-in sets. 管理员 (admin) may do what any role may.
+"""
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Annotated, Any, Literal, Protocol
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from api.core.errors import Forbidden, Unauthorized
+from api.core.security import read_token
+from api.core.time import utcnow
+from api.settings import Settings
+
+COOKIE = "zhidian_staff"
+SERVICE: Literal["service"] = "service"
+ROLES = ("agent", "supervisor", "crew", "auditor", "admin")
+ROLE_NAMES = {"agent": "坐席", "supervisor": "班长/主管", "crew": "抢修班组", "auditor": "稽查", "admin": "管理员"}
+STAFF_ROLES = ("agent", "supervisor", "crew", "auditor")
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+class StaffRead(BaseModel):
+    """Who is signed in (never the password hash)."""
+
+    username: str
+    display_name: str
+    role: str
+    role_name: str
+    crew_id: str | None = None
+    team: str | None = None
+
+    @classmethod
+    def from_row(cls, row) -> "StaffRead":
+        return cls(username=row.username, display_name=row.display_name, role=row.role,
+                   role_name=ROLE_NAMES[row.role], crew_id=row.crew_id, team=row.team)
+
+
+class StaffDirectory(Protocol):
+    """How the staff domain answers "is this account still active with this role" (set by the app)."""
+
+    def __call__(self, *, session: Session, username: str) -> Any: ...
+
+
+def app_part(name: str) -> Any:
+    """A dependency giving what the lifespan put on `app.state` under `name` (None when absent)."""
+    def part(request: Request):
+        return getattr(request.app.state, name, None)
+    return Depends(part)
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings."""
+    return request.app.state.settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request, committed by the service that writes."""
+    with request.app.state.sessionmaker() as session:
+        yield session
+
+
+def request_now(request: Request) -> datetime:
+    """Now, from `app.state.clock` when set (tests, replayed demos), else the wall clock (UTC, aware)."""
+    clock = getattr(request.app.state, "clock", None)
+    return clock() if clock is not None else utcnow()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+NowDep = Annotated[datetime, Depends(request_now)]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _is_service(request: Request, credentials: HTTPAuthorizationCredentials | None) -> bool:
+    expected = request.app.state.settings.service_token
+    return credentials is not None and hmac.compare_digest(credentials.credentials, expected)
+
+
+def require_service(request: Request, credentials: Credentials) -> str:
+    """Allow only callers holding the service token (the action server, staff tools)."""
+    if not _is_service(request, credentials):
+        raise Unauthorized("unauthorized", "missing or invalid bearer token")
+    return SERVICE
+
+
+def current_staff(request: Request, credentials: HTTPAuthorizationCredentials | None) -> StaffRead | None:
+    """The signed-in staff member of this request, or None (read once per request)."""
+    if hasattr(request.state, "staff"):  # already read for this request (router + endpoint checks)
+        return request.state.staff
+    request.state.staff = read_staff(request, credentials)
+    return request.state.staff
+
+
+def read_staff(request: Request, credentials: HTTPAuthorizationCredentials | None) -> StaffRead | None:
+    token = credentials.credentials if credentials is not None else request.cookies.get(COOKIE)
+    if not token:
+        return None
+    claims = read_token(token, secret=request.app.state.settings.staff_secret)
+    if claims is None:
+        return None
+    directory: StaffDirectory = request.app.state.staff_directory
+    with request.app.state.sessionmaker() as session:
+        user = directory(session=session, username=claims.get("name", ""))
+        if user is None or str(user.id) != claims["sub"] or user.role != claims["role"]:
+            return None  # deactivated, or the role changed since sign-in
+        return StaffRead.from_row(user)
+
+
+def require_roles(*roles: str, allow_service: bool = False) -> Callable[..., StaffRead | str]:
+    """A dependency: a staff member with one of `roles` (or admin); optionally the service token too.
+
+    Returns the StaffRead, or the string "service" for the action server.
+    """
+    def dependency(request: Request, credentials: Credentials) -> StaffRead | str:
+        if allow_service and _is_service(request, credentials):
+            return SERVICE
+        staff = current_staff(request, credentials)
+        if staff is None:
+            raise Unauthorized("unauthorized", "请先登录")
+        if staff.role != "admin" and staff.role not in roles:
+            raise Forbidden("forbidden", "您的账号没有权限进行此操作")
+        return staff
+    return dependency
+
+
+def actor_name(caller: StaffRead | str) -> str:
+    """How a caller appears on a ticket's timeline."""
+    return SERVICE if caller == SERVICE else f"{caller.role}:{caller.username}"

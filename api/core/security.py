@@ -1,0 +1,23 @@
+"""Signed, expiring staff session tokens (JWT, HS256): issued at sign-in, read on every request."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import jwt
+
+ALGORITHM = "HS256"
+
+
+def issue_token(*, user_id: int, username: str, role: str, secret: str, now: datetime, minutes: int) -> str:
+    """A session token that expires after `minutes`."""
+    payload = {"sub": str(user_id), "name": username, "role": role, "iat": int(now.timestamp()),
+               "exp": int((now + timedelta(minutes=minutes)).timestamp())}
+    return jwt.encode(payload, secret, algorithm=ALGORITHM)
+
+
+def read_token(token: str, *, secret: str) -> dict | None:
+    """The token's claims, or None when it is forged, malformed or expired."""
+    try:
+        return jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "role"]})
+    except jwt.PyJWTError:
+        return None

@@ -1,0 +1,67 @@
+"""HTTP of the customer views: verify a caller, the 360 view, detail with meter, bills, balance, usage."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query
+
+from api.billing.schemas import BalanceRead, BillsRead
+from api.core.deps import NowDep, SessionDep, require_roles, require_service
+from api.customers import service as customers
+from api.customers.schemas import CustomerRead, VerifyRead, VerifyRequest
+from api.flows import customers as customer_view
+from api.flows.schemas import CustomerDetail, CustomerOverview
+from api.metering.schemas import UsageRead
+
+# The bot verifies; agents, supervisors and auditors read (the 360 view); the bot reads too.
+customers_router = APIRouter(prefix="/api/customers", tags=["customers"])
+BOT = [Depends(require_service)]
+READERS = [Depends(require_roles("agent", "supervisor", "auditor", allow_service=True))]
+
+
+@customers_router.post("/verify", response_model=VerifyRead, dependencies=BOT)
+def verify(body: VerifyRequest, session: SessionDep) -> VerifyRead:
+    """Check the last four digits of the account's registered mobile."""
+    return VerifyRead(verified=customer_view.verify(session=session, account_no=body.account_no,
+                                                    phone_last4=body.phone_last4,
+                                                    conversation_id=body.conversation_id))
+
+
+@customers_router.get("/search", response_model=list[CustomerRead], dependencies=READERS)
+def search_customers(session: SessionDep, q: str = Query(..., min_length=1, max_length=32)) -> list[CustomerRead]:
+    """Customers by 户号 or registered mobile (a hotline agent types what the caller says)."""
+    return [customer_view.read(session=session, customer=c) for c in customers.search(session=session, query=q)]
+
+
+@customers_router.get("/{account_no}/overview", response_model=CustomerOverview, dependencies=READERS)
+def get_overview(account_no: str, session: SessionDep, now: NowDep) -> CustomerOverview:
+    """The customer 360 view for the agent console."""
+    customer = customers.require_by_account_no(session=session, account_no=account_no)
+    return customer_view.overview(session=session, customer=customer, now=now)
+
+
+@customers_router.get("/{account_no}", response_model=CustomerDetail, dependencies=READERS)
+def get_customer(account_no: str, session: SessionDep, now: NowDep) -> CustomerDetail:
+    """The customer, its meter's last readings and events, and its transformer area now."""
+    customer = customers.require_by_account_no(session=session, account_no=account_no)
+    return customer_view.detail(session=session, customer=customer, now=now)
+
+
+@customers_router.get("/{account_no}/bills", response_model=BillsRead, dependencies=READERS)
+def get_bills(account_no: str, session: SessionDep, months: int = Query(6, ge=1, le=36)) -> BillsRead:
+    """The latest monthly bills, newest first (fen and 元)."""
+    customer = customers.require_by_account_no(session=session, account_no=account_no)
+    return customer_view.bills(session=session, customer=customer, months=months)
+
+
+@customers_router.get("/{account_no}/balance", response_model=BalanceRead, dependencies=READERS)
+def get_balance(account_no: str, session: SessionDep) -> BalanceRead:
+    """The prepaid balance; negative means arrears."""
+    customer = customers.require_by_account_no(session=session, account_no=account_no)
+    return customer_view.balance(session=session, customer=customer)
+
+
+@customers_router.get("/{account_no}/usage", response_model=UsageRead, dependencies=READERS)
+def get_usage(account_no: str, session: SessionDep, now: NowDep,
+              days: int = Query(30, ge=1, le=366)) -> UsageRead:
+    """Daily energy for the last `days` local days (today included) against the month before."""
+    customer = customers.require_by_account_no(session=session, account_no=account_no)
+    return customer_view.recent_usage(session=session, customer=customer, days=days, now=now)
