@@ -3,32 +3,33 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timezone
+from datetime import datetime
 
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from api.core.time import utcnow
+from api.customers.models import Customer
+from api.db import make_engine
+from api.demo.generator import generate, has_demo_data, refresh_live
+from api.demo.history import has_history, seed_history
+from api.demo.showcase import EXTRA_ACCOUNTS, ROLE_LABELS, SHOWCASE
+from api.migrate import upgrade
 from api.settings import get_settings
 
 
-def _engine():
-    from api.db import make_engine
-
+def _engine() -> Engine:
     return make_engine(get_settings().database_url)
-
-
-def _prepare_schema(url: str) -> None:
-    """Bring the schema to the latest migration (creates the tables on a fresh database)."""
-    from api.migrate import upgrade
-
-    upgrade(url)
 
 
 def seed(args: argparse.Namespace) -> int:
     """Seed the demo, or with --if-missing move an existing demo's live situations to now."""
-    from api.demo.generator import generate, has_demo_data, refresh_live
-
     settings = get_settings()
-    _prepare_schema(settings.database_url)
+    upgrade(settings.database_url)  # creates the tables on a fresh database
     engine = _engine()
-    end = datetime.now(timezone.utc)
+    end = utcnow()
     try:
         if has_demo_data(engine):
             if not args.if_missing:
@@ -50,12 +51,8 @@ def seed(args: argparse.Namespace) -> int:
         engine.dispose()
 
 
-def _history(engine, end: datetime) -> None:
+def _history(engine: Engine, end: datetime) -> None:
     """30 days of past tickets and conversations for the supervisor dashboard (once per database)."""
-    from sqlalchemy.orm import Session
-
-    from api.demo.history import has_history, seed_history
-
     with Session(engine) as session:
         if not has_history(session):
             seed_history(session, now=end)
@@ -64,12 +61,6 @@ def _history(engine, end: datetime) -> None:
 
 def accounts(_args: argparse.Namespace) -> int:
     """Print the fixed demo customers (role, 户号, mobile, and the stored name/place if seeded)."""
-    from sqlalchemy import select
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from api.customers.models import Customer
-    from api.demo.showcase import EXTRA_ACCOUNTS, ROLE_LABELS, SHOWCASE
-
     stored: dict[str, Customer] = {}
     try:
         engine = _engine()

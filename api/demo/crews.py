@@ -7,13 +7,13 @@ first day to 30 days past its end, and extended whenever the live demo moves on.
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
-from api.geo.gazetteer import DISTRICTS
+from api.core.ids import DISTRICTS
+from api.core.time import local_days, local_midnight
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 AHEAD = timedelta(days=30)
+SHIFT_HOURS = {"day": (8, 12), "night": (20, 12)}  # pattern -> (local start hour, length); on call: 0, 24
 
 # (id, name, home district, districts covered, skills, pattern, experience, capacity)
 CREWS = (
@@ -56,21 +56,9 @@ def crew_rows(seed: int) -> tuple[list[dict], list[dict]]:
 def shift_rows(first_day: date, last_day: date) -> list[dict]:
     """Every crew's shifts for the local days first_day..last_day (UTC instants)."""
     rows = []
-    day = first_day
-    while day <= last_day:
+    for day in local_days(first_day, last_day):
         for crew_id, *_rest, pattern, _experience, _capacity in CREWS:
-            if pattern == "day":
-                start, hours = datetime.combine(day, time(8), SHANGHAI), 12
-            elif pattern == "night":
-                start, hours = datetime.combine(day, time(20), SHANGHAI), 12
-            else:
-                start, hours = datetime.combine(day, time(0), SHANGHAI), 24
-            rows.append({"crew_id": crew_id, "starts_at": start.astimezone(ZoneInfo("UTC")),
-                         "ends_at": (start + timedelta(hours=hours)).astimezone(ZoneInfo("UTC"))})
-        day += timedelta(days=1)
+            start_hour, hours = SHIFT_HOURS.get(pattern, (0, 24))
+            start = local_midnight(day) + timedelta(hours=start_hour)
+            rows.append({"crew_id": crew_id, "starts_at": start, "ends_at": start + timedelta(hours=hours)})
     return rows
-
-
-def local_day(at: datetime) -> date:
-    """The Asia/Shanghai calendar day of an instant."""
-    return at.astimezone(SHANGHAI).date()

@@ -6,22 +6,22 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.conversations.models import Conversation, ConversationEvent, Message
-from api.demo.crews import CREWS, local_day, shift_rows
+from api.core.ids import ticket_number
+from api.core.time import local_day, local_midnight
+from api.core.vocabulary import ON_SITE_TYPES
+from api.demo.crews import CREWS, shift_rows
 from api.dispatch.models import CrewShift
 from api.kb.models import KbFeedback
 from api.tickets.models import Ticket
 
-SH = ZoneInfo("Asia/Shanghai")
-ON_SITE = ("故障报修", "安全隐患", "充电设施故障")
-OPEN = ("新建", "已派单", "已接单", "已到达", "挂起", "退单")
-TYPES = {"故障报修": 46, "咨询回访": 14, "业务办理": 14, "投诉": 8, "安全隐患": 6, "充电设施故障": 8, "稽查任务": 4}
-DISTRICTS = {"原州区": 34, "西吉县": 22, "彭阳县": 20, "隆德县": 13, "泾源县": 11}
+# How often each ticket type and district comes up (percent); the order is part of the seed.
+TYPE_WEIGHTS = {"故障报修": 46, "咨询回访": 14, "业务办理": 14, "投诉": 8, "安全隐患": 6, "充电设施故障": 8, "稽查任务": 4}
+DISTRICT_WEIGHTS = {"原州区": 34, "西吉县": 22, "彭阳县": 20, "隆德县": 13, "泾源县": 11}
 DUE_MINUTES = {"故障报修": 90, "安全隐患": 45, "充电设施故障": 90, "投诉": 1440, "咨询回访": 1440, "业务办理": 2700,
                "稽查任务": 14400}
 INTENTS = ("query_bill", "report_outage", "query_balance", "faq", "query_outage_notice", "pay_bill",
@@ -47,23 +47,24 @@ def has_history(session: Session) -> bool:
 def seed_history(session: Session, *, now: datetime, days: int = 30, seed: int = 11) -> None:
     """30 days of tickets (through their lifecycle, some late), conversations and KB votes."""
     rng = random.Random(seed)
-    repair_crews = {d: [c[0] for c in CREWS if d in c[3] and "低压抢修" in c[4]] for d in DISTRICTS}
-    first = datetime.combine((now.astimezone(SH) - timedelta(days=days - 1)).date(), datetime.min.time(), SH)
+    repair_crews = {d: [c[0] for c in CREWS if d in c[3] and "低压抢修" in c[4]] for d in DISTRICT_WEIGHTS}
+    first_day = local_day(now) - timedelta(days=days - 1)
+    first = local_midnight(first_day)
     seeded_from = session.scalar(select(func.min(CrewShift.starts_at)))  # the demo seeds 8 days of shifts
-    session.add_all(CrewShift(**row) for row in shift_rows(first.date(), local_day(seeded_from) - timedelta(days=1)))
+    session.add_all(CrewShift(**row) for row in shift_rows(first_day, local_day(seeded_from) - timedelta(days=1)))
     span = (now - first).total_seconds()
     tickets = []
     for i in range(900):
         created = first + timedelta(seconds=rng.random() * span)
-        type_ = rng.choices(list(TYPES), weights=list(TYPES.values()))[0]
-        district = rng.choices(list(DISTRICTS), weights=list(DISTRICTS.values()))[0]
+        type_ = rng.choices(list(TYPE_WEIGHTS), weights=list(TYPE_WEIGHTS.values()))[0]
+        district = rng.choices(list(DISTRICT_WEIGHTS), weights=list(DISTRICT_WEIGHTS.values()))[0]
         due = created + timedelta(minutes=DUE_MINUTES[type_])
         age = (now - created).total_seconds() / 60
         steps = {}
         t = 0.0
         for name, (lo, hi) in (("assigned_at", (1, 12)), ("accepted_at", (2, 20)), ("arrived_at", (15, 120)),
                                ("resolved_at", (20, 240)), ("closed_at", (60, 2000))):
-            if name == "arrived_at" and type_ not in ON_SITE:
+            if name == "arrived_at" and type_ not in ON_SITE_TYPES:
                 continue
             t += rng.uniform(lo, hi)
             if t > age or (name in ("assigned_at", "accepted_at") and rng.random() < 0.01):  # a few stuck
@@ -75,11 +76,11 @@ def seed_history(session: Session, *, now: datetime, days: int = 30, seed: int =
             status = {"arrived_at": "已到达", "resolved_at": "已处理", "closed_at": "已关闭"}[last]
         if status == "新建" and rng.random() < 0.15:
             status = "挂起"
-        done = steps.get("arrived_at" if type_ in ON_SITE else "resolved_at")
+        done = steps.get("arrived_at" if type_ in ON_SITE_TYPES else "resolved_at")
         late = (done or now) > due
         breached = due + timedelta(seconds=30) if late and rng.random() < 0.85 else None
         tickets.append(Ticket(
-            number=f"GD{created.astimezone(SH):%Y%m%d}-{9000 - i:04d}", type=type_, priority=rng.choice((1, 2, 2, 3)),
+            number=ticket_number(local_day(created), 9000 - i), type=type_, priority=rng.choice((1, 2, 2, 3)),
             status=status, channel=rng.choice(("web", "hotline", "wechat")), description="历史工单",
             address_text=f"{district}某地", address={}, district=district, area_class="城区",
             diagnosis_code="none", diagnosis_summary="", crew_note="", arrive_by=due, created_at=created,

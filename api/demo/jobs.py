@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
+from api.core.time import utcnow
 from api.demo.generator import has_demo_data, refresh_live
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ async def run_live_feed(engine: Engine, *, check_every_seconds: float = 60.0) ->
     """Refresh the demo at each new hour until cancelled."""
     refreshed: datetime | None = None
     while True:
-        hour = _hour(datetime.now(timezone.utc))
+        hour = _hour(utcnow())
         if hour != refreshed:
             try:
                 if await run_in_threadpool(has_demo_data, engine):

@@ -7,13 +7,17 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 from sqlalchemy import func, select
 
-from api.customers.models import Bill, Customer
-from api.db import make_sessionmaker
+from api.billing.models import Bill
+from api.customers.models import Customer
+from api.db import make_engine, make_sessionmaker
 from api.demo.generator import has_demo_data, refresh_live
 from api.demo.showcase import EXTRA_ACCOUNTS, HOUSEHOLD_OUTAGE_ROLES, SHOWCASE
+from api.dispatch.models import Crew, CrewMember, CrewShift
 from api.metering import service as metering
 from api.metering.models import Meter, MeterEvent, Reading, WeatherHour
+from api.models import Base
 from api.outages.models import PlannedOutage
+from api.staff.models import StaffUser
 from tests.api.conftest import build_demo_database
 from tests.api.demo.test_generator import checksum
 
@@ -117,9 +121,6 @@ def test_refresh_extends_the_data_and_moves_the_live_situations(small_demo):
 
 
 def test_refresh_needs_a_seeded_database(demo_database_factory):
-    from api.db import make_engine
-    from api.models import Base
-
     engine = make_engine(demo_database_factory())
     Base.metadata.create_all(engine)
     try:
@@ -131,9 +132,6 @@ def test_refresh_needs_a_seeded_database(demo_database_factory):
 
 
 def test_crews_work_on_while_the_demo_moves_and_an_old_demo_gets_its_crews(small_demo):
-    from api.dispatch.models import Crew, CrewMember, CrewShift
-    from api.staff.models import StaffUser
-
     with make_sessionmaker(small_demo)() as s:
         assert s.scalar(select(func.count()).select_from(Crew)) == 12
         assert s.scalar(select(func.max(CrewShift.ends_at))) > END + timedelta(days=29)
