@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.conversations.models import Conversation, ConversationEvent, Message
-from api.core.ids import ticket_number
+from api.core.ids import DISTRICTS, ticket_number
 from api.core.time import local_day, local_midnight
 from api.core.vocabulary import ON_SITE_TYPES
 from api.demo.crews import CREWS, shift_rows
@@ -47,7 +47,7 @@ def has_history(session: Session) -> bool:
 def seed_history(session: Session, *, now: datetime, days: int = 30, seed: int = 11) -> None:
     """30 days of tickets (through their lifecycle, some late), conversations and KB votes."""
     rng = random.Random(seed)
-    repair_crews = {d: [c[0] for c in CREWS if d in c[3] and "低压抢修" in c[4]] for d in DISTRICT_WEIGHTS}
+    repair_crews = {d: [c[0] for c in CREWS if d in c[3] and "低压抢修" in c[4]] for d in DISTRICTS}
     first_day = local_day(now) - timedelta(days=days - 1)
     first = local_midnight(first_day)
     seeded_from = session.scalar(select(func.min(CrewShift.starts_at)))  # the demo seeds 8 days of shifts

@@ -1,6 +1,6 @@
 """The demo's world: feeders, transformer areas, customers and their meters in 固原市, as plain rows.
 
-One seeded random stream decides the world, so the same seed gives the same places, names, 户号
+Random streams seeded from the demo seed decide it all, so the same seed gives the same places, names, 户号
 and mobiles; the fixed customers of `api.demo.showcase` land in the areas their roles need.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from api.geo.gazetteer import TOWNS, Town
 
 DISTRICT_CODE = {d: i + 1 for i, d in enumerate(DISTRICT_NAMES)}  # account prefix "04" + "0N"
 SEAT_NAME = {"原州区": "固原", "西吉县": "西吉", "隆德县": "隆德", "泾源县": "泾源", "彭阳县": "彭阳"}
-DISTRICT_WEIGHT = {"原州区": 0.32, "西吉县": 0.24, "隆德县": 0.14, "泾源县": 0.11, "彭阳县": 0.19}
+AREA_SHARE = {"原州区": 0.32, "西吉县": 0.24, "隆德县": 0.14, "泾源县": 0.11, "彭阳县": 0.19}  # of the areas
 DISTRICT_MIN_AREAS = {"原州区": 4, "西吉县": 2, "隆德县": 2, "泾源县": 2, "彭阳县": 2}
 URBAN_FEEDER_NAMES = ("城南", "城北", "城东", "城西", "城中", "开发区", "新区", "东郊")
 CN_NUM = "一二三四五六七八九十"
@@ -146,7 +146,7 @@ class World:
 
 def _area_counts(n_areas: int) -> dict[str, int]:
     """Transformer areas per district: by weight, at least the minimum the fixed roles need."""
-    counts = {d: max(DISTRICT_MIN_AREAS[d], round(n_areas * DISTRICT_WEIGHT[d])) for d in DISTRICT_NAMES}
+    counts = {d: max(DISTRICT_MIN_AREAS[d], round(n_areas * AREA_SHARE[d])) for d in DISTRICT_NAMES}
     while sum(counts.values()) > n_areas and counts["原州区"] > DISTRICT_MIN_AREAS["原州区"]:
         counts["原州区"] -= 1
     while sum(counts.values()) < n_areas:
