@@ -3,4 +3,15 @@
 Actions are thin: they collect slots, call the API through ``actions.client`` and word the
 answer in Chinese. Importing the package builds nothing (clients are created per call).
 """
-from actions import billing, fallback, faults, identity, other, outages, session, tickets  # noqa: F401
+from actions import (  # noqa: F401
+    applications,
+    billing,
+    fallback,
+    faults,
+    handoff,
+    identity,
+    knowledge,
+    outages,
+    session,
+    tickets,
+)

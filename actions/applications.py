@@ -1,7 +1,6 @@
-"""Online registration of a business application (业务办理) and of a complaint (投诉).
+"""Business applications (业务办理) and complaints (投诉): what to bring, and two online forms.
 
-Two forms, one pattern (the one of fault_report_form):
-
+- action_apply_service: where to apply for a service and what to bring (``SERVICES``).
 - service_application_form: service_type → phone → preferred_time → application_confirmed,
   then action_create_service_ticket (POST /api/tickets, type 业务办理).
 - complaint_form: complaint_details → phone → complaint_confirmed,
@@ -9,57 +8,51 @@ Two forms, one pattern (the one of fault_report_form):
 
 ``phone`` and ``service_type`` are the conversation-wide slots: a number or a service named
 earlier is reused (and validated again when the form starts). Every other slot belongs to one
-run of a form and is cleared when a run starts, is submitted or is cancelled; a submission that
-failed (API down or refused) keeps them, so that the next start submits the same run again
-with the same idempotency key.
+run of a form (actions.forms keeps the run's bookkeeping, as for every form).
 """
 from __future__ import annotations
 
-import logging
 import re
-from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from abc import abstractmethod
 from typing import Any, Dict, List, Text
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.client import ApiRejected, ApiUnavailable, ZhidianClient
-from actions.common import (
-    PHONE_HELP,
-    channel_of,
-    events_since_user,
-    fmt_time,
-    known_account,
-    latest_entity,
-    mask_account,
-    mask_phone,
-    normalize,
-    parse_contact,
-    rejected_this_turn,
+from actions.client import ZhidianClient
+from actions.common import PHONE_HELP, fmt_time, known_account, latest_entity, normalize, parse_contact
+from actions.forms import (
+    HANDOFF_BUTTON,
+    AskSlot,
+    Buttons,
+    CancelForm,
+    Events,
+    FormSpec,
+    FormValidation,
+    StartForm,
+    SubmitForm,
+    latest_intent_name,
 )
-from actions.identity import bump_failures, clear_failures
-from actions.other import SERVICES
-
-logger = logging.getLogger(__name__)
+from api.core.ids import mask_account, mask_phone
 
 APPLICATION = "业务办理"
 COMPLAINT = "投诉"
 
-APPLICATION_FORM_SLOTS = (
-    "preferred_time",
-    "application_confirmed",
-    "application_failures",
-    "application_pending",
-)
-COMPLAINT_FORM_SLOTS = (
-    "complaint_details",
-    "complaint_confirmed",
-    "complaint_failures",
-    "complaint_pending",
-)
+# Service types the API registers → (the name customers read, what to bring).
+SERVICES = {
+    "新装": ("新装用电", "户主身份证、房产证明（房产证、购房合同或宅基地证明）"),
+    "增容": ("增容", "户主身份证、房产证明，以及需要增加的用电容量和主要用电设备清单"),
+    "减容": ("减容", "户主身份证、户号，以及减容后的容量"),
+    "过户": ("过户（更名）", "新户主身份证、房产证明（房产证或购房合同），原户主须结清电费"),
+    "销户": ("销户", "户主身份证、户号，须先结清全部电费"),
+    "峰谷电": ("峰谷分时电价", "户主身份证、户号（通常需要具备分时计量的智能电表，不需要另外准备材料）"),
+    "暂停": ("暂停用电", "户主身份证、户号，以及暂停的起止时间"),
+    "改类": ("用电类别变更", "户主身份证、房产证明和变更后的用电性质说明（如营业执照）"),
+    "光伏并网": ("分布式光伏并网", "户主身份证、房产证明，以及光伏组件和逆变器的技术参数"),
+    "充电桩报装": ("家用充电桩报装", "户主身份证、车位产权或使用证明、物业同意安装的证明、购车合同"),
+}
 
 # Intents that interrupt a form (a rule answers them, then the form goes on) instead of being
 # taken as the answer to its question. Mirrors the `not_intent` lists of bot/domain/services.yml.
@@ -146,41 +139,7 @@ def complaint_subject(details: Any) -> str:
     return f"其他：{t[:20]}" if t else "其他"
 
 
-# ---------------------------------------------------------------------- shared helpers
-def _reset(slots: tuple[str, ...], tracker: Tracker) -> List[Dict[Text, Any]]:
-    """SlotSet(None) for the run's slots, except those the customer filled in this very message."""
-    this_turn = {
-        e.get("name") for e in events_since_user(tracker)
-        if e.get("event") == "slot" and e.get("value") not in (None, "")
-    }
-    return [SlotSet(slot, None) for slot in slots if slot not in this_turn]
-
-
-def _clear(slots: tuple[str, ...]) -> List[Dict[Text, Any]]:
-    """SlotSet(None) for every one of the run's slots."""
-    return [SlotSet(slot, None) for slot in slots]
-
-
-def _latest_intent_name(tracker: Tracker) -> str | None:
-    return ((tracker.latest_message or {}).get("intent") or {}).get("name")
-
-
-def _answer_text(tracker: Tracker, slot: str, interruptions: frozenset[str] | set[str]) -> str | None:
-    """The raw text of the customer's answer to the question for ``slot``, or None.
-
-    None when the form did not just ask for ``slot``, when the message is a button payload or
-    when its intent interrupts the form (a rule answers it, then the form asks again).
-    """
-    if tracker.get_slot("requested_slot") != slot or tracker.latest_action_name != "action_listen":
-        return None
-    if _latest_intent_name(tracker) in interruptions:
-        return None
-    text = normalize((tracker.latest_message or {}).get("text"))
-    if not text or text.startswith("/"):
-        return None
-    return text
-
-
+# ---------------------------------------------------------------------- what the forms share
 def _check_phone(value: Any) -> tuple[str | None, str | None, str | None]:
     """(mobile, account, problem): the mobile when valid; an account typed instead; the reason."""
     kind, number = parse_contact(value)
@@ -200,8 +159,6 @@ PHONE_MESSAGES = {
     "account_format": PHONE_HELP,
     "landline": "暂时只能登记手机号，请留一个11位手机号（以1开头）。",
 }
-
-HANDOFF_BUTTON = {"title": "转人工", "payload": "/request_human"}
 
 
 def _read_back(tracker: Tracker, head: List[str], tail: List[str]) -> str:
@@ -226,120 +183,14 @@ def _crew(result: Dict[str, Any]) -> str:
     return f"，已交由{name}处理" if name else ""
 
 
-def _api_message(exc: ApiRejected) -> str:
-    """The API's own Chinese message in brackets, if it has one."""
-    return f"（{exc.message}）" if exc.message and not exc.message.isascii() else ""
-
-
-async def _create(payload: Dict[str, Any]) -> tuple[Dict[str, Any] | None, ApiRejected | None]:
-    """POST /api/tickets with one retry (same idempotency key) when the API is unreachable."""
-    client = ZhidianClient()
-    for attempt in (1, 2):
-        try:
-            return await client.create_ticket(payload), None
-        except ApiUnavailable:
-            logger.warning("%s ticket attempt %d failed", payload.get("type"), attempt)
-        except ApiRejected as exc:
-            logger.info("%s ticket rejected: %s", payload.get("type"), exc)
-            return None, exc
-    return None, None
-
-
-# ---------------------------------------------------------------------- what the forms share
-@dataclass(frozen=True)
-class FormSpec:
-    """What differs between the two forms: the slot-name prefix, the ticket type and the wording.
-
-    The run's bookkeeping slots are named after ``prefix``: ``application_failures``,
-    ``application_run``, ``application_pending``, ``application_confirmed`` and
-    ``application_ticket_no`` (``complaint_…`` likewise).
-    """
-
-    prefix: str
-    ticket_type: str
-    form_slots: tuple[str, ...]  # cleared when a run starts, is submitted or is cancelled
-    interruptions: frozenset[str]
-    exit_hint: str  # added to a message at the second failure of the same slot
-    exit_buttons: List[Dict[str, str]]
-    start_text: str
-    resume_text: str  # when the last submission failed and its answers are kept
-    rejected_text: str  # the API refused the ticket; "{api}" is its own message, if any
-    busy_text: str  # the API could not be reached
-    retry_payload: str
-    done_buttons: List[Dict[str, str]] = field(default_factory=list)
-
-    def slot(self, what: str) -> str:
-        """The run's bookkeeping slot: slot("failures") → "application_failures"."""
-        return f"{self.prefix}_{what}"
-
-    def key(self, tracker: Tracker) -> str:
-        """Conversation + type + run of the form: a retried submission reuses the same key."""
-        run = int(tracker.get_slot(self.slot("run")) or 1)
-        return f"{tracker.sender_id}:{self.ticket_type}:{run}"
-
-
-class _FormAction(Action, ABC):
-    """Base of an action both forms have; ``form`` says which (abstract, so never registered)."""
-
-    form: FormSpec
-
-    @abstractmethod
-    def name(self) -> Text:
-        """The action's name in the domain."""
-
-
-class _StartFormAction(_FormAction):
-    """Starts a run of the form (the answers of a failed submission are kept)."""
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
-        form = self.form
-        if tracker.get_slot(form.slot("pending")):
-            dispatcher.utter_message(text=form.resume_text)
-            return [SlotSet(form.slot("confirmed"), None)]
-        dispatcher.utter_message(text=form.start_text)
-        run = int(tracker.get_slot(form.slot("run")) or 0)
-        return (_reset(form.form_slots, tracker) + [SlotSet(form.slot("run"), float(run + 1))]
-                + self.prefilled(tracker))
-
-    def prefilled(self, tracker: Tracker) -> List[Dict[Text, Any]]:
-        """Slots of the new run that the starting message already fills: none by default."""
-        return []
-
-
-class _ValidateForm(FormValidationAction):
-    """What both forms validate alike: the mobile number, the confirmation, failure counting."""
-
-    form: FormSpec
-
-    @abstractmethod
-    def name(self) -> Text:
-        """validate_<form name> (abstract, so this base is never registered)."""
-
-    def _fail(self, dispatcher, tracker, slot, message, buttons=None) -> Dict[Text, Any]:
-        """Say what is wrong; at the second failure of the same slot also offer to leave."""
-        failures_slot = self.form.slot("failures")
-        failures, count = bump_failures(tracker.get_slot(failures_slot), slot)
-        if count >= 2:
-            dispatcher.utter_message(text=message + self.form.exit_hint,
-                                     buttons=(buttons or []) + self.form.exit_buttons)
-        elif buttons:
-            dispatcher.utter_message(text=message, buttons=buttons)
-        else:
-            dispatcher.utter_message(text=message)
-        return {slot: None, failures_slot: failures, "prompted_slot": slot}
-
-    def _accept(self, tracker: Tracker, slot: str, value: Any) -> Dict[Text, Any]:
-        """``value`` for ``slot``, whose earlier failed answers are forgotten."""
-        failures_slot = self.form.slot("failures")
-        return {slot: value, failures_slot: clear_failures(tracker.get_slot(failures_slot), slot)}
+class _ValidateContactForm(FormValidation):
+    """Both forms ask for the contact mobile (``phone``) alike (abstract: never registered)."""
 
     async def extract_phone(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         """Whatever was typed at the phone question, so that a wrong number gets a re-prompt."""
-        text = _answer_text(tracker, "phone", self.form.interruptions)
+        text = self.answer_text(tracker, "phone")
         return {"phone": text} if text else {}
 
     async def validate_phone(
@@ -347,7 +198,7 @@ class _ValidateForm(FormValidationAction):
     ) -> Dict[Text, Any]:
         mobile, account, problem = _check_phone(value)
         if mobile:
-            return self._accept(tracker, "phone", mobile)
+            return self.accept(tracker, "phone", mobile)
         if problem == "account":
             dispatcher.utter_message(
                 text=f"好的，户号 {mask_account(account)} 我记下了。"
@@ -357,7 +208,7 @@ class _ValidateForm(FormValidationAction):
         other = self.not_a_phone(value, problem, dispatcher, tracker)
         if other is not None:
             return other
-        return self._fail(dispatcher, tracker, "phone", PHONE_MESSAGES[problem])
+        return self.reject(dispatcher, tracker, "phone", PHONE_MESSAGES[problem])
 
     def not_a_phone(
         self, value: Any, problem: str, dispatcher: CollectingDispatcher, tracker: Tracker
@@ -365,71 +216,46 @@ class _ValidateForm(FormValidationAction):
         """Another reading of an answer that is no mobile number; None: it is a wrong number."""
         return None
 
-    async def _validate_confirmed(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
-        """The form's <prefix>_confirmed slot: True once confirmed, else asked again."""
-        return {self.form.slot("confirmed"): True if value else None}
 
+class _CreateTicket(SubmitForm):
+    """POST /api/tickets with the form's ticket type (abstract: never registered)."""
 
-class _CreateTicketAction(_FormAction):
-    """POST /api/tickets; a failed submission keeps the run's answers for the next start."""
+    ticket_type: str
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
-        form = self.form
-        payload = {
-            "type": form.ticket_type,
+    def payload(self, tracker: Tracker) -> Dict[str, Any]:
+        return {
+            "type": self.ticket_type,
             "phone": tracker.get_slot("phone"),
             "account_no": known_account(tracker),
             **self.details(tracker),
-            "channel": channel_of(tracker),
-            "conversation_id": tracker.sender_id,
-            "idempotency_key": form.key(tracker),
         }
-        payload = {k: v for k, v in payload.items() if v is not None}
-        result, rejected = await _create(payload)
-        if result is None:
-            if rejected is not None:
-                text = form.rejected_text.format(api=_api_message(rejected))
-            else:
-                text = form.busy_text
-            dispatcher.utter_message(text=text, buttons=[
-                {"title": "重新提交", "payload": form.retry_payload}, HANDOFF_BUTTON,
-            ])
-            return [SlotSet(form.slot("confirmed"), None), SlotSet(form.slot("pending"), True)]
 
-        number = result.get("number")
-        dispatcher.utter_message(text=self.confirmation(tracker, result),
-                                 buttons=form.done_buttons)
-        return [SlotSet(form.slot("ticket_no"), number), SlotSet("ticket_no", number)] + _clear(
-            form.form_slots
-        )
+    async def post(self, client: ZhidianClient, payload: Dict[str, Any]) -> Dict[str, Any]:
+        return await client.create_ticket(payload)
 
     @abstractmethod
     def details(self, tracker: Tracker) -> Dict[str, Any]:
-        """The fields of this ticket type (between account_no and channel in the payload)."""
-
-    @abstractmethod
-    def confirmation(self, tracker: Tracker, result: Dict[str, Any]) -> str:
-        """The customer-facing wording of the created ticket."""
+        """The fields of this ticket type."""
 
 
-class _CancelFormAction(_FormAction):
-    """After the form's utter_…_cancelled: nothing is submitted, the run's answers are dropped."""
+class ActionAskPhone(AskSlot):
+    """The contact mobile, worded for the active form."""
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
-        return _clear(self.form.form_slots) + [SlotSet("requested_slot", None)]
+    def name(self) -> Text:
+        return "action_ask_phone"
+
+    def question(self, tracker: Tracker) -> str:
+        if (tracker.active_loop or {}).get("name") == COMPLAINT_FORM.name:
+            return "请留一个能联系到您的11位手机号，处理人员会通过这个号码和您核实情况。"
+        return "请留一个能联系到您的11位手机号，工作人员会通过这个号码和您确认上门时间。"
 
 
 # ====================================================================== 业务办理
 APPLICATION_FORM = FormSpec(
+    name="service_application_form",
     prefix="application",
-    ticket_type=APPLICATION,
-    form_slots=APPLICATION_FORM_SLOTS,
+    form_slots=("preferred_time", "application_confirmed", "application_failures",
+                "application_pending"),
     interruptions=APPLICATION_INTERRUPTIONS,
     exit_hint="如果不方便，可以先退出登记，或者转人工客服为您办理；也可以拨打95598。",
     exit_buttons=[
@@ -442,7 +268,8 @@ APPLICATION_FORM = FormSpec(
     "或拨打95598。",
     busy_text="非常抱歉，系统暂时繁忙，申请没能提交成功。您填写的信息我已保存，"
     "稍后点“重新提交”或对我说“在线登记”就能直接提交；也可以拨打95598办理。",
-    retry_payload="/start_application",
+    retry_buttons=[{"title": "重新提交", "payload": "/start_application"}, HANDOFF_BUTTON],
+    key_label=APPLICATION,
 )
 
 
@@ -452,7 +279,45 @@ def service_name(service_type: str | None) -> str:
     return known[0] if known else (service_type or "")
 
 
-class ActionStartServiceApplication(_StartFormAction):
+class ActionApplyService(Action):
+    """Where to apply and what to bring, for the recognised service type."""
+
+    def name(self) -> Text:
+        return "action_apply_service"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
+        service = latest_entity(tracker, "service_type") or tracker.get_slot("service_type")
+        known = SERVICES.get(service or "")
+        if known:
+            name, materials = known
+            text = (
+                f"办理{name}有两种方式：\n"
+                f"1. 网上国网App：首页“办电”里选择“{name}”，按提示填写信息、上传材料照片即可，进度可在App里随时查看；\n"
+                f"2. 到就近的供电营业厅办理。\n"
+                f"需要准备：{materials}。\n"
+                "受理后工作人员会联系您确认现场勘查时间；有疑问可以拨打95598。"
+            )
+        else:
+            text = (
+                "用电业务（新装、增容、过户、销户、峰谷电、光伏并网、充电桩报装等）都可以在网上国网App首页“办电”里在线办理，"
+                "也可以到就近的供电营业厅办理。一般需要准备户主身份证和房产证明（房产证或购房合同）。"
+                "请问您想办理哪一项？告诉我业务名称，我把具体材料告诉您。"
+            )
+        if (tracker.active_loop or {}).get("name"):
+            # Asked in the middle of a form: answer only, the form goes on.
+            dispatcher.utter_message(text=text)
+        else:
+            dispatcher.utter_message(
+                text=text + "\n不方便跑营业厅的话，点“在线登记申请”，我现在就帮您登记，"
+                "工作人员会联系您确认上门时间。",
+                buttons=[{"title": "在线登记申请", "payload": "/start_application"}],
+            )
+        return []
+
+
+class ActionStartServiceApplication(StartForm):
     """Starts a run of service_application_form (answers of a failed submission are kept)."""
 
     form = APPLICATION_FORM
@@ -461,11 +326,11 @@ class ActionStartServiceApplication(_StartFormAction):
         return "action_start_service_application"
 
 
-class ValidateServiceApplicationForm(_ValidateForm):
+class ValidateServiceApplicationForm(_ValidateContactForm):
     """Normalises the service, checks the mobile number, takes any non-empty time."""
 
     form = APPLICATION_FORM
-    validate_application_confirmed = _ValidateForm._validate_confirmed
+    validate_application_confirmed = FormValidation.validate_confirmed
 
     def name(self) -> Text:
         return "validate_service_application_form"
@@ -476,7 +341,7 @@ class ValidateServiceApplicationForm(_ValidateForm):
         """Free text at the service question (the entity mapping covers buttons and names)."""
         if latest_entity(tracker, "service_type"):
             return {}
-        text = _answer_text(tracker, "service_type", APPLICATION_INTERRUPTIONS)
+        text = self.answer_text(tracker, "service_type")
         return {"service_type": text} if text else {}
 
     async def validate_service_type(
@@ -484,13 +349,13 @@ class ValidateServiceApplicationForm(_ValidateForm):
     ) -> Dict[Text, Any]:
         service = normalize_service(value)
         if service is None:
-            return self._fail(
+            return self.reject(
                 dispatcher, tracker, "service_type",
                 "这项业务暂时不能在线登记，或者我没听明白。请从下面选一项；"
                 "其他业务可以到供电营业厅或网上国网App办理。",
                 buttons=SERVICE_BUTTONS,
             )
-        return self._accept(tracker, "service_type", service)
+        return self.accept(tracker, "service_type", service)
 
     async def validate_preferred_time(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -501,62 +366,37 @@ class ValidateServiceApplicationForm(_ValidateForm):
         return {"preferred_time": text[:64]}
 
 
-class ActionAskServiceType(Action):
-    """Which service, with buttons (silent right after a rejected answer: already asked)."""
+class ActionAskServiceType(AskSlot):
+    """Which service, with buttons."""
 
     def name(self) -> Text:
         return "action_ask_service_type"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
-        if rejected_this_turn(tracker, "service_type"):
-            return []
-        dispatcher.utter_message(text="请问您要办理哪项业务？", buttons=SERVICE_BUTTONS)
-        return []
+    def question(self, tracker: Tracker) -> str:
+        return "请问您要办理哪项业务？"
+
+    def buttons(self, tracker: Tracker) -> Buttons:
+        return SERVICE_BUTTONS
 
 
-class ActionAskPhone(Action):
-    """The contact mobile, worded for the active form."""
-
-    def name(self) -> Text:
-        return "action_ask_phone"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
-        if rejected_this_turn(tracker, "phone"):
-            return []
-        if (tracker.active_loop or {}).get("name") == "complaint_form":
-            text = "请留一个能联系到您的11位手机号，处理人员会通过这个号码和您核实情况。"
-        else:
-            text = "请留一个能联系到您的11位手机号，工作人员会通过这个号码和您确认上门时间。"
-        dispatcher.utter_message(text=text)
-        return []
-
-
-class ActionAskApplicationConfirmed(Action):
+class ActionAskApplicationConfirmed(AskSlot):
     """Reads the application back before anything is submitted."""
 
     def name(self) -> Text:
         return "action_ask_application_confirmed"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
-        text = _read_back(
+    def question(self, tracker: Tracker) -> str:
+        return _read_back(
             tracker,
             ["请您核对一下登记信息：", f"业务：{service_name(tracker.get_slot('service_type'))}"],
             [f"方便的时间：{tracker.get_slot('preferred_time')}", "确认无误就提交吗？"],
         )
-        dispatcher.utter_message(
-            text=text,
-            buttons=[
-                {"title": "确认提交", "payload": "/affirm"},
-                {"title": "取消登记", "payload": "/stop_report"},
-            ],
-        )
-        return []
+
+    def buttons(self, tracker: Tracker) -> Buttons:
+        return [
+            {"title": "确认提交", "payload": "/affirm"},
+            {"title": "取消登记", "payload": "/stop_report"},
+        ]
 
 
 def application_confirmation(result: Dict[str, Any], *, service_type: str, phone: str,
@@ -582,10 +422,11 @@ def _service_type(tracker: Tracker) -> str:
         tracker.get_slot("service_type") or "")
 
 
-class ActionCreateServiceTicket(_CreateTicketAction):
+class ActionCreateServiceTicket(_CreateTicket):
     """POST /api/tickets (业务办理) and give the number, the contact deadline and the phone."""
 
     form = APPLICATION_FORM
+    ticket_type = APPLICATION
 
     def name(self) -> Text:
         return "action_create_service_ticket"
@@ -606,7 +447,7 @@ class ActionCreateServiceTicket(_CreateTicketAction):
             preferred_time=tracker.get_slot("preferred_time"))
 
 
-class ActionCancelServiceApplication(_CancelFormAction):
+class ActionCancelServiceApplication(CancelForm):
     """After utter_application_cancelled: nothing is submitted, the run's answers are dropped."""
 
     form = APPLICATION_FORM
@@ -617,9 +458,10 @@ class ActionCancelServiceApplication(_CancelFormAction):
 
 # ====================================================================== 投诉
 COMPLAINT_FORM = FormSpec(
+    name="complaint_form",
     prefix="complaint",
-    ticket_type=COMPLAINT,
-    form_slots=COMPLAINT_FORM_SLOTS,
+    form_slots=("complaint_details", "complaint_confirmed", "complaint_failures",
+                "complaint_pending"),
     interruptions=COMPLAINT_INTERRUPTIONS,
     exit_hint="如果不方便留手机号，可以转人工客服为您登记，或拨打95598。",
     exit_buttons=[
@@ -633,12 +475,13 @@ COMPLAINT_FORM = FormSpec(
     "或拨打95598。",
     busy_text="非常抱歉，系统暂时繁忙，投诉没能提交成功。您反映的情况我已保存，"
     "稍后点“重新提交”或对我说“我要投诉”就能直接提交；也可以转人工客服或拨打95598。",
-    retry_payload="/complaint",
+    retry_buttons=[{"title": "重新提交", "payload": "/complaint"}, HANDOFF_BUTTON],
     done_buttons=[HANDOFF_BUTTON],
+    key_label=COMPLAINT,
 )
 
 
-class ActionStartComplaint(_StartFormAction):
+class ActionStartComplaint(StartForm):
     """Starts a run of complaint_form; a message that already describes the problem is kept."""
 
     form = COMPLAINT_FORM
@@ -646,16 +489,16 @@ class ActionStartComplaint(_StartFormAction):
     def name(self) -> Text:
         return "action_start_complaint"
 
-    def prefilled(self, tracker: Tracker) -> List[Dict[Text, Any]]:
+    def prefilled(self, tracker: Tracker) -> Events:
         details = complaint_details_from((tracker.latest_message or {}).get("text"))
         return [SlotSet("complaint_details", details)] if details else []
 
 
-class ValidateComplaintForm(_ValidateForm):
+class ValidateComplaintForm(_ValidateContactForm):
     """Keeps the customer's own words; checks the mobile number."""
 
     form = COMPLAINT_FORM
-    validate_complaint_confirmed = _ValidateForm._validate_confirmed
+    validate_complaint_confirmed = FormValidation.validate_confirmed
 
     def name(self) -> Text:
         return "validate_complaint_form"
@@ -674,7 +517,7 @@ class ValidateComplaintForm(_ValidateForm):
         """More of the complaint, not a number: add it to what the customer said."""
         text = normalize(value)
         details = tracker.get_slot("complaint_details")
-        more = _latest_intent_name(tracker) in ("complaint", "inform", "nlu_fallback")
+        more = latest_intent_name(tracker) in ("complaint", "inform", "nlu_fallback")
         if not (problem == "no_digits" and details and more and len(text) >= 4):
             return None
         dispatcher.utter_message(
@@ -684,28 +527,24 @@ class ValidateComplaintForm(_ValidateForm):
                 "prompted_slot": "phone"}
 
 
-class ActionAskComplaintConfirmed(Action):
+class ActionAskComplaintConfirmed(AskSlot):
     """Reads the complaint back in the customer's own words before it is submitted."""
 
     def name(self) -> Text:
         return "action_ask_complaint_confirmed"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
+    def question(self, tracker: Tracker) -> str:
         details = tracker.get_slot("complaint_details") or ""
         shown = details if len(details) <= 120 else details[:120] + "…"
-        text = _read_back(tracker, ["我把您反映的情况记录如下：", f"“{shown}”"],
+        return _read_back(tracker, ["我把您反映的情况记录如下：", f"“{shown}”"],
                           ["确认无误就提交投诉吗？"])
-        dispatcher.utter_message(
-            text=text,
-            buttons=[
-                {"title": "确认提交", "payload": "/affirm"},
-                {"title": "转人工", "payload": "/request_human"},
-                {"title": "先不投诉了", "payload": "/stop_report"},
-            ],
-        )
-        return []
+
+    def buttons(self, tracker: Tracker) -> Buttons:
+        return [
+            {"title": "确认提交", "payload": "/affirm"},
+            {"title": "转人工", "payload": "/request_human"},
+            {"title": "先不投诉了", "payload": "/stop_report"},
+        ]
 
 
 def complaint_confirmation(result: Dict[str, Any], *, phone: str) -> str:
@@ -718,10 +557,11 @@ def complaint_confirmation(result: Dict[str, Any], *, phone: str) -> str:
     )
 
 
-class ActionCreateComplaintTicket(_CreateTicketAction):
+class ActionCreateComplaintTicket(_CreateTicket):
     """POST /api/tickets (投诉) and give the number and the contact deadline."""
 
     form = COMPLAINT_FORM
+    ticket_type = COMPLAINT
 
     def name(self) -> Text:
         return "action_create_complaint_ticket"
@@ -734,7 +574,7 @@ class ActionCreateComplaintTicket(_CreateTicketAction):
         return complaint_confirmation(result, phone=tracker.get_slot("phone"))
 
 
-class ActionCancelComplaint(_CancelFormAction):
+class ActionCancelComplaint(CancelForm):
     """After utter_complaint_cancelled: nothing is submitted, the run's answers are dropped."""
 
     form = COMPLAINT_FORM

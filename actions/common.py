@@ -1,18 +1,18 @@
-"""Helpers shared by the actions: text normalisation, number parsing, masking, wording."""
+"""Helpers shared by the actions: reading what customers type, wording numbers and times.
+
+Formats, masking and the time zone are api.core's (api.core.ids, api.core.time), not copied here.
+"""
 from __future__ import annotations
 
 import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable
-from zoneinfo import ZoneInfo
 
 from rasa_sdk import Tracker
 
-from api.text import normalize_text
-
-
-TZ = ZoneInfo("Asia/Shanghai")
+from api.core.ids import ACCOUNT_NO, MOBILE, normalize_text
+from api.core.time import LOCAL_TZ, to_local
 
 API_DOWN = (
     "非常抱歉，系统暂时繁忙，没能完成查询。请稍后再试，"
@@ -21,12 +21,6 @@ API_DOWN = (
 
 ACCOUNT_HELP = "户号是10位数字，您可以在电费单或网上国网App里找到，请再输入一次。"
 PHONE_HELP = "手机号是11位数字、以1开头（例如139开头），请再输入一次。"
-
-RE_ACCOUNT = re.compile(r"^\d{10}$")
-RE_MOBILE = re.compile(r"^1[3-9]\d{9}$")
-RE_TICKET = re.compile(r"GD\d{8}-\d{4}", re.IGNORECASE)
-
-DISTRICTS = ("原州区", "西吉县", "隆德县", "泾源县", "彭阳县")
 
 BILLING_INTENTS = (
     "query_bill",
@@ -90,10 +84,10 @@ def parse_contact(text: Any) -> tuple[str, str]:
     """
     runs = digit_runs(text)
     for run in runs:
-        if RE_MOBILE.match(run):
+        if MOBILE.match(run):
             return "phone", run
     for run in runs:
-        if RE_ACCOUNT.match(run):
+        if ACCOUNT_NO.match(run):
             return "account", run
     if not runs:
         return "invalid", "no_digits"
@@ -110,25 +104,9 @@ def parse_last4(text: Any) -> str | None:
         if len(run) == 4:
             return run
     for run in runs:
-        if RE_MOBILE.match(run):
+        if MOBILE.match(run):
             return run[-4:]
     return None
-
-
-def mask_account(account_no: str | None) -> str:
-    """6403****34: enough for the customer to recognise, useless to anyone else."""
-    if not account_no:
-        return ""
-    s = str(account_no)
-    return s[:4] + "*" * max(len(s) - 6, 0) + s[-2:] if len(s) > 6 else s
-
-
-def mask_phone(phone: str | None) -> str:
-    """139****1234."""
-    if not phone:
-        return ""
-    s = str(phone)
-    return s[:3] + "****" + s[-4:] if len(s) >= 8 else s
 
 
 # ---------------------------------------------------------------------- money, time
@@ -156,9 +134,7 @@ def parse_time(value: Any) -> datetime | None:
         dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=ZoneInfo("UTC"))
-    return dt.astimezone(TZ)
+    return to_local(dt)
 
 
 def fmt_time(value: Any) -> str:
@@ -196,7 +172,7 @@ def fmt_kwh(value: Any) -> str:
 
 def now_local() -> datetime:
     """Current time in Beijing."""
-    return datetime.now(TZ)
+    return datetime.now(LOCAL_TZ)
 
 
 _CN_NUM = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
@@ -294,7 +270,7 @@ def known_account(tracker: Tracker) -> str | None:
     """An account number given in this conversation (verified or not)."""
     for slot in ("verified_account", "account_no", "fault_account"):
         value = tracker.get_slot(slot)
-        if value and RE_ACCOUNT.match(str(value)):
+        if value and ACCOUNT_NO.match(str(value)):
             return str(value)
     return None
 

@@ -1,10 +1,14 @@
-"""Fault reports: power outage (停电) and safety hazard (安全隐患), one form for both."""
+"""Fault reports: power outage (停电) and safety hazard (安全隐患), one form for both.
+
+fault_report_form: fault_contact → (fault_address_confirmed | fault_address) → fault_description
+→ fault_confirmed, then action_create_fault_ticket (POST /api/tickets/faults). The run's
+bookkeeping (failures, run, pending submission) is actions.forms'.
+"""
 from __future__ import annotations
 
-import logging
 from typing import Any, Dict, List, Text
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
@@ -13,50 +17,57 @@ from actions.client import ApiRejected, ApiUnavailable, ZhidianClient
 from actions.common import (
     ACCOUNT_HELP,
     PHONE_HELP,
-    RE_ACCOUNT,
-    RE_MOBILE,
-    channel_of,
     fmt_time,
     latest_intent,
-    mask_account,
-    mask_phone,
     normalize,
     parse_contact,
-    rejected_this_turn,
     sounds_like_cancel,
 )
-from actions.identity import bump_failures, clear_failures
-
-logger = logging.getLogger(__name__)
+from actions.forms import (
+    AskSlot,
+    Buttons,
+    CancelForm,
+    Events,
+    FormSpec,
+    FormValidation,
+    StartForm,
+    SubmitForm,
+    clear_slots,
+)
+from api.core.ids import ACCOUNT_NO, MOBILE, mask_account, mask_phone
 
 KIND_NAMES = {"outage": "停电故障", "hazard": "安全隐患"}
 SAFETY = "请远离断线、倾倒电杆或冒火设备至少8米，不要触碰，也别让老人孩子靠近。"
 
-# Slots of one run of the form; cleared when a run starts, ends or is cancelled.
-FORM_SLOTS = (
-    "fault_contact",
-    "fault_account",
-    "fault_phone",
-    "fault_masked_address",
-    "fault_district",
-    "fault_area_class",
-    "fault_address_confirmed",
-    "fault_address",
-    "fault_description",
-    "fault_confirmed",
-    "fault_failures",
-    "fault_pending",
+FAULT_FORM = FormSpec(
+    name="fault_report_form",
+    prefix="fault",
+    form_slots=(
+        "fault_contact",
+        "fault_account",
+        "fault_phone",
+        "fault_masked_address",
+        "fault_district",
+        "fault_area_class",
+        "fault_address_confirmed",
+        "fault_address",
+        "fault_description",
+        "fault_confirmed",
+        "fault_failures",
+        "fault_pending",
+    ),
+    exit_hint="如果手边暂时没有这些信息，可以先退出报修，或者转人工客服为您登记；"
+    "情况紧急请直接拨打95598。",
+    exit_buttons=[
+        {"title": "退出报修", "payload": "/stop_report"},
+        {"title": "转人工", "payload": "/request_human"},
+    ],
+    resume_text="您上次填写的报修信息我还保留着，请再核对一下。",
+    rejected_text="抱歉，报修信息没能通过系统校验{api}。请说“换个地址”核对一下地址，"
+    "或者拨打95598由人工为您受理。",
+    busy_text="非常抱歉，系统暂时繁忙，报修没能提交成功。您填写的信息我已保存，"
+    "稍后再对我说一次“报修”就能直接提交；情况紧急请立即拨打95598。",
 )
-
-EXIT_BUTTONS = [
-    {"title": "退出报修", "payload": "/stop_report"},
-    {"title": "转人工", "payload": "/request_human"},
-]
-
-
-def reset_form_slots(keep: tuple[str, ...] = ()) -> List[Dict[Text, Any]]:
-    """SlotSet(None) for every per-run slot except ``keep``."""
-    return [SlotSet(slot, None) for slot in FORM_SLOTS if slot not in keep]
 
 
 def kind_of(tracker: Tracker) -> str:
@@ -64,9 +75,10 @@ def kind_of(tracker: Tracker) -> str:
     return "hazard" if tracker.get_slot("fault_kind") == "hazard" else "outage"
 
 
-def idempotency_key(tracker: Tracker) -> str:
-    """Conversation id + form run: a retried submission reuses the same key."""
-    return f"{tracker.sender_id}:fault:{int(tracker.get_slot('fault_run') or 1)}"
+def reported_kind(tracker: Tracker) -> str:
+    """The kind the customer is reporting now, from the latest report_… intent."""
+    intent = latest_intent(tracker, ("report_outage", "report_hazard"))
+    return "hazard" if intent == "report_hazard" else "outage"
 
 
 def arrival_sentence(sla: Dict[str, Any] | None) -> str:
@@ -104,44 +116,50 @@ def ticket_confirmation(result: Dict[str, Any], kind: str) -> str:
     return "\n".join(lines)
 
 
-class ActionStartFaultReport(Action):
+class ActionStartFaultReport(StartForm):
     """Starts a run of fault_report_form: kind from the intent, slots reset, contact reused."""
+
+    form = FAULT_FORM
 
     def name(self) -> Text:
         return "action_start_fault_report"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
-        intent = latest_intent(tracker, ("report_outage", "report_hazard"))
-        kind = "hazard" if intent == "report_hazard" else "outage"
-        if kind == "hazard":
+    def opening(self, tracker: Tracker, resuming: bool) -> str:
+        if reported_kind(tracker) == "hazard":
             # The rule has just uttered utter_hazard_safety.
-            dispatcher.utter_message(text="我来帮您登记安全隐患，请配合回答几个问题。")
-        else:
-            dispatcher.utter_message(text="收到，我来帮您报修停电故障，请配合回答几个问题。")
+            return "我来帮您登记安全隐患，请配合回答几个问题。"
+        return "收到，我来帮您报修停电故障，请配合回答几个问题。"
 
-        run = int(tracker.get_slot("fault_run") or 0)
-        if tracker.get_slot("fault_pending") and tracker.get_slot("fault_kind") == kind:
-            # The last submission failed (API down): same run, same key, same answers.
-            dispatcher.utter_message(text="您上次填写的报修信息我还保留着，请再核对一下。")
-            return [SlotSet("fault_confirmed", None)]
+    def resumes(self, tracker: Tracker) -> bool:
+        """Only a report of the same kind takes up the failed submission."""
+        return super().resumes(tracker) and tracker.get_slot("fault_kind") == reported_kind(tracker)
 
-        events: List[Dict[Text, Any]] = reset_form_slots()
-        events += [SlotSet("fault_kind", kind), SlotSet("fault_run", float(run + 1))]
-        contact = None
+    def reset(self, tracker: Tracker) -> Events:
+        return clear_slots(self.form.form_slots)
+
+    def prefilled(self, tracker: Tracker) -> Events:
+        """The kind, and a 户号 or mobile the conversation already knows as the contact."""
+        events: Events = [SlotSet("fault_kind", reported_kind(tracker))]
         for slot in ("verified_account", "account_no", "phone"):
             value = tracker.get_slot(slot)
-            if value and (RE_ACCOUNT.match(str(value)) or RE_MOBILE.match(str(value))):
-                contact = str(value)
+            if value and (ACCOUNT_NO.match(str(value)) or MOBILE.match(str(value))):
+                events.append(SlotSet("fault_contact", str(value)))
                 break
-        if contact:
-            events.append(SlotSet("fault_contact", contact))
         return events
 
 
-class ValidateFaultReportForm(FormValidationAction):
+CONTACT_MESSAGES = {
+    "no_digits": "请告诉我您的10位户号，或者登记的11位手机号。",
+    "phone_format": PHONE_HELP,
+    "account_format": ACCOUNT_HELP + "也可以告诉我您登记的11位手机号。",
+}
+
+
+class ValidateFaultReportForm(FormValidation):
     """Validates and enriches the answers of fault_report_form."""
+
+    form = FAULT_FORM
+    validate_fault_confirmed = FormValidation.validate_confirmed
 
     def name(self) -> Text:
         return "validate_fault_report_form"
@@ -163,39 +181,14 @@ class ValidateFaultReportForm(FormValidationAction):
             slots.append("fault_address")
         return slots + ["fault_description", "fault_confirmed"]
 
-    def _fail(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, message: str
-    ) -> Dict[Text, Any]:
-        failures, count = bump_failures(tracker.get_slot("fault_failures"), slot)
-        if count >= 2:
-            dispatcher.utter_message(
-                text=message
-                + "如果手边暂时没有这些信息，可以先退出报修，或者转人工客服为您登记；"
-                "情况紧急请直接拨打95598。",
-                buttons=EXIT_BUTTONS,
-            )
-        else:
-            dispatcher.utter_message(text=message)
-        return {slot: None, "fault_failures": failures, "prompted_slot": slot}
-
     async def validate_fault_contact(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         kind, number = parse_contact(value)
         if kind == "invalid":
-            message = {
-                "no_digits": "请告诉我您的10位户号，或者登记的11位手机号。",
-                "phone_format": PHONE_HELP,
-                "account_format": ACCOUNT_HELP,
-            }[number]
-            if number == "account_format":
-                message += "也可以告诉我您登记的11位手机号。"
-            return self._fail(dispatcher, tracker, "fault_contact", message)
+            return self.reject(dispatcher, tracker, "fault_contact", CONTACT_MESSAGES[number])
 
-        ok = {
-            "fault_contact": number,
-            "fault_failures": clear_failures(tracker.get_slot("fault_failures"), "fault_contact"),
-        }
+        ok = self.accept(tracker, "fault_contact", number)
         try:
             if kind == "account":
                 customers = await ZhidianClient().identify(account_no=number)
@@ -215,7 +208,7 @@ class ValidateFaultReportForm(FormValidationAction):
 
         if not customers:
             if kind == "account":
-                return self._fail(
+                return self.reject(
                     dispatcher,
                     tracker,
                     "fault_contact",
@@ -264,38 +257,27 @@ class ValidateFaultReportForm(FormValidationAction):
     ) -> Dict[Text, Any]:
         text = normalize(value)
         if len(text) < 4:
-            return self._fail(
+            return self.reject(
                 dispatcher,
                 tracker,
                 "fault_address",
                 "地址请再说具体一些，包括区县、乡镇或街道、村或小区、门牌号，"
                 "例如“原州区文化街28号3单元”或“西吉县吉强镇龙王坝村二组”。",
             )
-        return {
-            "fault_address": text,
-            "fault_failures": clear_failures(tracker.get_slot("fault_failures"), "fault_address"),
-        }
+        return self.accept(tracker, "fault_address", text)
 
     async def validate_fault_description(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         text = normalize(value)
         if len(text) < 2:
-            return self._fail(
+            return self.reject(
                 dispatcher,
                 tracker,
                 "fault_description",
                 "请简单描述一下现场情况，例如“全屋没电，邻居家也没电”或“电线掉在路边”。",
             )
-        return {
-            "fault_description": text,
-            "fault_failures": clear_failures(tracker.get_slot("fault_failures"), "fault_description"),
-        }
-
-    async def validate_fault_confirmed(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
-        return {"fault_confirmed": True if value else None}
+        return self.accept(tracker, "fault_description", text)
 
 
 def address_line(tracker: Tracker) -> str:
@@ -305,101 +287,73 @@ def address_line(tracker: Tracker) -> str:
     return tracker.get_slot("fault_address") or ""
 
 
-class ActionAskFaultContact(Action):
+def where_of(tracker: Tracker) -> str:
+    """What the address question asks for: the hazard's position or the outage's address."""
+    return "隐患所在的位置" if kind_of(tracker) == "hazard" else "停电的详细地址"
+
+
+class ActionAskFaultContact(AskSlot):
     """户号 or mobile; the hazard wording stresses contact, not account."""
 
     def name(self) -> Text:
         return "action_ask_fault_contact"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
-        if rejected_this_turn(tracker, "fault_contact"):
-            return []
+    def question(self, tracker: Tracker) -> str:
         if kind_of(tracker) == "hazard":
-            text = "请留下您的11位手机号（或10位户号），方便抢修人员和您联系。"
-        else:
-            text = "请告诉我您的10位户号，或者登记的11位手机号，我来查一下您的用电地址。"
-        dispatcher.utter_message(text=text)
-        return []
+            return "请留下您的11位手机号（或10位户号），方便抢修人员和您联系。"
+        return "请告诉我您的10位户号，或者登记的11位手机号，我来查一下您的用电地址。"
 
 
-class ActionAskFaultAddressConfirmed(Action):
+class ActionAskFaultAddressConfirmed(AskSlot):
     """Reads back the masked address on file and asks whether that is the place."""
 
     def name(self) -> Text:
         return "action_ask_fault_address_confirmed"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
-        if rejected_this_turn(tracker, "fault_address_confirmed"):
-            return []
+    def question(self, tracker: Tracker) -> str:
         address = tracker.get_slot("fault_masked_address")
         if kind_of(tracker) == "hazard":
-            question = f"您登记的用电地址是：{address}。隐患就在这个地址附近吗？"
-        else:
-            question = f"查到您登记的用电地址是：{address}。是这个地址停电吗？"
-        dispatcher.utter_message(
-            text=question,
-            buttons=[
-                {"title": "是", "payload": "/affirm"},
-                {"title": "不是，换个地址", "payload": "/deny"},
-            ],
-        )
-        return []
+            return f"您登记的用电地址是：{address}。隐患就在这个地址附近吗？"
+        return f"查到您登记的用电地址是：{address}。是这个地址停电吗？"
+
+    def buttons(self, tracker: Tracker) -> Buttons:
+        return [
+            {"title": "是", "payload": "/affirm"},
+            {"title": "不是，换个地址", "payload": "/deny"},
+        ]
 
 
-class ActionAskFaultAddress(Action):
+class ActionAskFaultAddress(AskSlot):
     """Free-text address of the fault."""
 
     def name(self) -> Text:
         return "action_ask_fault_address"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
-        if rejected_this_turn(tracker, "fault_address"):
-            return []
-        where = "隐患所在的位置" if kind_of(tracker) == "hazard" else "停电的详细地址"
-        dispatcher.utter_message(
-            text=f"请告诉我{where}：区县、乡镇或街道、村或小区、门牌号，"
-            "附近有明显的参照物也可以说一下。"
-        )
-        return []
+    def question(self, tracker: Tracker) -> str:
+        return (f"请告诉我{where_of(tracker)}：区县、乡镇或街道、村或小区、门牌号，"
+                "附近有明显的参照物也可以说一下。")
 
 
-class ActionAskFaultDescription(Action):
+class ActionAskFaultDescription(AskSlot):
     """What the customer sees (free text)."""
 
     def name(self) -> Text:
         return "action_ask_fault_description"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
-        if rejected_this_turn(tracker, "fault_description"):
-            return []
+    def question(self, tracker: Tracker) -> str:
         if kind_of(tracker) == "hazard":
-            text = "请描述一下现场情况，例如“电线断了掉在路边”“电杆倾斜”“变压器冒烟”。"
-        else:
-            text = (
-                "请描述一下停电情况，例如“全屋没电，邻居家也没电”“只有几个插座没电”"
-                "或“灯忽明忽暗、电压低”。"
-            )
-        dispatcher.utter_message(text=text)
-        return []
+            return "请描述一下现场情况，例如“电线断了掉在路边”“电杆倾斜”“变压器冒烟”。"
+        return ("请描述一下停电情况，例如“全屋没电，邻居家也没电”“只有几个插座没电”"
+                "或“灯忽明忽暗、电压低”。")
 
 
-class ActionAskFaultConfirmed(Action):
+class ActionAskFaultConfirmed(AskSlot):
     """Reads back the whole report before anything is submitted."""
 
     def name(self) -> Text:
         return "action_ask_fault_confirmed"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
+    def question(self, tracker: Tracker) -> str:
         lines = ["请您核对报修信息：", f"类型：{KIND_NAMES[kind_of(tracker)]}"]
         account = tracker.get_slot("fault_account")
         phone = tracker.get_slot("fault_phone")
@@ -410,89 +364,64 @@ class ActionAskFaultConfirmed(Action):
         lines.append(f"地址：{address_line(tracker)}")
         lines.append(f"情况：{tracker.get_slot('fault_description')}")
         lines.append("确认无误就提交报修吗？")
-        dispatcher.utter_message(
-            text="\n".join(lines),
-            buttons=[
-                {"title": "确认提交", "payload": "/affirm"},
-                {"title": "修改地址", "payload": "/change_address"},
-                {"title": "取消报修", "payload": "/stop_report"},
-            ],
-        )
-        return []
+        return "\n".join(lines)
+
+    def buttons(self, tracker: Tracker) -> Buttons:
+        return [
+            {"title": "确认提交", "payload": "/affirm"},
+            {"title": "修改地址", "payload": "/change_address"},
+            {"title": "取消报修", "payload": "/stop_report"},
+        ]
 
 
-class ActionCreateFaultTicket(Action):
+class ActionCreateFaultTicket(SubmitForm):
     """POST /api/tickets/faults and tell the customer the number, diagnosis and arrival time."""
+
+    form = FAULT_FORM
 
     def name(self) -> Text:
         return "action_create_fault_ticket"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
-        kind = kind_of(tracker)
+    def payload(self, tracker: Tracker) -> Dict[str, Any]:
         confirmed_on_file = bool(tracker.get_slot("fault_address_confirmed")) and bool(
             tracker.get_slot("fault_masked_address")
         )
-        payload = {
-            "kind": kind,
+        return {
+            "kind": kind_of(tracker),
             "account_no": tracker.get_slot("fault_account"),
             "phone": tracker.get_slot("fault_phone"),
             # Empty when the customer confirmed the address on file: the API uses the
             # account's own address then (the masked one is not an address).
             "address_text": "" if confirmed_on_file else (tracker.get_slot("fault_address") or ""),
             "description": tracker.get_slot("fault_description") or "",
-            "channel": channel_of(tracker),
-            "conversation_id": tracker.sender_id,
-            "idempotency_key": idempotency_key(tracker),
         }
-        payload = {k: v for k, v in payload.items() if v is not None}
-        client = ZhidianClient()
-        result = None
-        for attempt in (1, 2):  # one retry with the same idempotency key
-            try:
-                result = await client.create_fault_ticket(payload)
-                break
-            except ApiUnavailable:
-                logger.warning("fault ticket attempt %d failed", attempt)
-            except ApiRejected as exc:
-                logger.info("fault ticket rejected: %s", exc)
-                dispatcher.utter_message(
-                    text="抱歉，报修信息没能通过系统校验"
-                    + (f"（{exc.message}）" if exc.message and not exc.message.isascii() else "")
-                    + "。请说“换个地址”核对一下地址，或者拨打95598由人工为您受理。"
-                )
-                return [SlotSet("fault_confirmed", None), SlotSet("fault_pending", True)]
-        if result is None:
-            dispatcher.utter_message(
-                text="非常抱歉，系统暂时繁忙，报修没能提交成功。您填写的信息我已保存，"
-                "稍后再对我说一次“报修”就能直接提交；情况紧急请立即拨打95598。"
-                + ("\n" + SAFETY if kind == "hazard" else "")
-            )
-            return [SlotSet("fault_confirmed", None), SlotSet("fault_pending", True)]
 
-        dispatcher.utter_message(text=ticket_confirmation(result, kind))
-        number = result.get("number")
-        events: List[Dict[Text, Any]] = [
-            SlotSet("fault_ticket_no", number),
-            SlotSet("ticket_no", number),
-        ]
-        if tracker.get_slot("fault_account"):
-            events.append(SlotSet("account_no", tracker.get_slot("fault_account")))
-        events += reset_form_slots()
-        return events
+    async def post(self, client: ZhidianClient, payload: Dict[str, Any]) -> Dict[str, Any]:
+        return await client.create_fault_ticket(payload)
+
+    def failure_text(self, tracker: Tracker, rejected: ApiRejected | None) -> str:
+        """The form's wording; for an unsubmitted hazard, the safety advice again."""
+        text = super().failure_text(tracker, rejected)
+        if rejected is None and kind_of(tracker) == "hazard":
+            text += "\n" + SAFETY
+        return text
+
+    def confirmation(self, tracker: Tracker, result: Dict[str, Any]) -> str:
+        return ticket_confirmation(result, kind_of(tracker))
+
+    def remembered(self, tracker: Tracker) -> Events:
+        """The 户号 the report was made for is the conversation's from now on."""
+        account = tracker.get_slot("fault_account")
+        return [SlotSet("account_no", account)] if account else []
 
 
-class ActionCancelFaultReport(Action):
+class ActionCancelFaultReport(CancelForm):
     """After utter_fault_cancelled: nothing is submitted, the run's answers are dropped."""
+
+    form = FAULT_FORM
 
     def name(self) -> Text:
         return "action_cancel_fault_report"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
-        return reset_form_slots() + [SlotSet("requested_slot", None)]
 
 
 class ActionChangeFaultAddress(Action):
@@ -504,9 +433,8 @@ class ActionChangeFaultAddress(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[Text, Any]]:
-        where = "隐患所在的位置" if kind_of(tracker) == "hazard" else "停电的详细地址"
         dispatcher.utter_message(
-            text=f"好的，换个地址。请告诉我{where}：区县、乡镇或街道、村或小区、门牌号。"
+            text=f"好的，换个地址。请告诉我{where_of(tracker)}：区县、乡镇或街道、村或小区、门牌号。"
         )
         return [
             SlotSet("fault_address_confirmed", False),

@@ -4,46 +4,32 @@ Until ``verified`` is true no account data (bills, balance, usage) is ever shown
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, Text
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.client import ApiRejected, ApiUnavailable, ZhidianClient
-from actions.common import (
-    ACCOUNT_HELP,
-    API_DOWN,
-    RE_ACCOUNT,
-    digit_runs,
-    mask_account,
-    parse_contact,
-    parse_last4,
-    rejected_this_turn,
+from actions.common import ACCOUNT_HELP, API_DOWN, digit_runs, parse_contact, parse_last4
+from actions.forms import AskSlot, FormSpec, FormValidation
+from api.core.ids import ACCOUNT_NO, mask_account
+
+VERIFY_FORM = FormSpec(
+    name="verify_form",
+    prefix="verify",
+    exit_hint="如果一时找不到，可以先退出核验，在网上国网App里自助查询，或者转人工客服帮您处理。",
+    exit_buttons=[
+        {"title": "退出核验", "payload": "/deny"},
+        {"title": "转人工", "payload": "/request_human"},
+    ],
 )
 
-EXIT_BUTTONS = [
-    {"title": "退出核验", "payload": "/deny"},
-    {"title": "转人工", "payload": "/request_human"},
-]
 
-
-def bump_failures(failures: Any, slot: str) -> tuple[dict[str, int], int]:
-    """Count one more failed validation of ``slot``; returns (new dict, count)."""
-    new = dict(failures or {})
-    new[slot] = int(new.get(slot, 0)) + 1
-    return new, new[slot]
-
-
-def clear_failures(failures: Any, slot: str) -> dict[str, int]:
-    """Forget the failures of ``slot`` after it was accepted."""
-    new = dict(failures or {})
-    new.pop(slot, None)
-    return new
-
-
-class ValidateVerifyForm(FormValidationAction):
+class ValidateVerifyForm(FormValidation):
     """Checks the 户号 format, then asks the API whether the last 4 digits match."""
+
+    form = VERIFY_FORM
 
     def name(self) -> Text:
         return "validate_verify_form"
@@ -56,56 +42,39 @@ class ValidateVerifyForm(FormValidationAction):
             return {}
         for slot in ("account_no", "fault_account"):
             value = tracker.get_slot(slot)
-            if value and RE_ACCOUNT.match(str(value)):
+            if value and ACCOUNT_NO.match(str(value)):
                 return {"verify_account": str(value)}
         return {}
-
-    def _fail(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, message: str
-    ) -> Dict[Text, Any]:
-        failures, count = bump_failures(tracker.get_slot("verify_failures"), slot)
-        if count >= 2:
-            dispatcher.utter_message(
-                text=message
-                + "如果一时找不到，可以先退出核验，在网上国网App里自助查询，或者转人工客服帮您处理。",
-                buttons=EXIT_BUTTONS,
-            )
-        else:
-            dispatcher.utter_message(text=message)
-        return {slot: None, "verify_failures": failures, "prompted_slot": slot}
 
     async def validate_verify_account(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         kind, number = parse_contact(value)
         if kind == "account":
-            return {
-                "verify_account": number,
-                "verify_failures": clear_failures(tracker.get_slot("verify_failures"), "verify_account"),
-            }
+            return self.accept(tracker, "verify_account", number)
         if kind == "phone":
-            return self._fail(
+            return self.reject(
                 dispatcher,
                 tracker,
                 "verify_account",
                 "查询账户信息需要用户号来核验，手机号不能代替户号。" + ACCOUNT_HELP,
             )
-        return self._fail(dispatcher, tracker, "verify_account", ACCOUNT_HELP)
+        return self.reject(dispatcher, tracker, "verify_account", ACCOUNT_HELP)
 
     async def validate_verify_last4(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         # A corrected 户号 typed at this step replaces the previous one.
         runs = digit_runs(value)
-        if any(RE_ACCOUNT.match(r) for r in runs) and not any(len(r) == 4 for r in runs):
-            account = next(r for r in runs if RE_ACCOUNT.match(r))
+        if any(ACCOUNT_NO.match(r) for r in runs) and not any(len(r) == 4 for r in runs):
+            account = next(r for r in runs if ACCOUNT_NO.match(r))
             dispatcher.utter_message(
                 text=f"好的，户号改为 {mask_account(account)}。请再告诉我登记手机号的后四位。"
             )
             return {"verify_account": account, "verify_last4": None, "prompted_slot": "verify_last4"}
         last4 = parse_last4(value)
         if last4 is None:
-            return self._fail(
+            return self.reject(
                 dispatcher, tracker, "verify_last4", "请输入登记手机号的后四位数字，例如“1234”。"
             )
         account = tracker.get_slot("verify_account")
@@ -122,7 +91,7 @@ class ValidateVerifyForm(FormValidationAction):
             dispatcher.utter_message(text=API_DOWN)
             return {"verify_last4": None, "prompted_slot": "verify_last4"}
         if not ok:
-            return self._fail(
+            return self.reject(
                 dispatcher,
                 tracker,
                 "verify_last4",
@@ -139,35 +108,24 @@ class ValidateVerifyForm(FormValidationAction):
         }
 
 
-class ActionAskVerifyAccount(Action):
-    """Asks for the 户号 (stays silent right after a failed attempt: already explained)."""
+class ActionAskVerifyAccount(AskSlot):
+    """Asks for the 户号."""
 
     def name(self) -> Text:
         return "action_ask_verify_account"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
-        if rejected_this_turn(tracker, "verify_account"):
-            return []
-        dispatcher.utter_message(
-            text="为保护您的用电信息，查询前需要先做个简单的身份核验。"
-            "请告诉我您的10位户号（电费单上或网上国网App“户号管理”里可以找到）。"
-        )
-        return []
+    def question(self, tracker: Tracker) -> str:
+        return ("为保护您的用电信息，查询前需要先做个简单的身份核验。"
+                "请告诉我您的10位户号（电费单上或网上国网App“户号管理”里可以找到）。")
 
 
-class ActionAskVerifyLast4(Action):
+class ActionAskVerifyLast4(AskSlot):
     """Asks for the last 4 digits of the phone on file for the 户号."""
 
     def name(self) -> Text:
         return "action_ask_verify_last4"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
-        if rejected_this_turn(tracker, "verify_last4"):
-            return []
+    def question(self, tracker: Tracker) -> str:
         account = tracker.get_slot("verify_account")
         asked_account = any(
             e.get("event") == "slot" and e.get("name") == "requested_slot"
@@ -175,7 +133,4 @@ class ActionAskVerifyLast4(Action):
             for e in tracker.events
         )
         intro = "" if asked_account else "为保护您的用电信息，查询前需要先做个简单的身份核验。"
-        dispatcher.utter_message(
-            text=f"{intro}请告诉我户号 {mask_account(account)} 登记手机号的后四位。"
-        )
-        return []
+        return f"{intro}请告诉我户号 {mask_account(account)} 登记手机号的后四位。"

@@ -9,10 +9,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.client import ApiError, ZhidianClient
-from actions.common import API_DOWN, DISTRICTS, fmt_span, known_account, latest_entity
+from actions.common import API_DOWN, fmt_span, known_account, latest_entity
+from api.core.ids import DISTRICT_NAMES
 
 DISTRICT_BUTTONS = [
-    {"title": d, "payload": f'/inform{{"district":"{d}"}}'} for d in DISTRICTS
+    {"title": d, "payload": f'/inform{{"district":"{d}"}}'} for d in DISTRICT_NAMES
 ]
 
 

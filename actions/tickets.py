@@ -9,16 +9,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.client import ApiError, ZhidianClient
-from actions.common import (
-    API_DOWN,
-    RE_TICKET,
-    fmt_time,
-    known_account,
-    latest_entity,
-    normalize,
-    parse_contact,
-)
+from actions.common import API_DOWN, fmt_time, known_account, latest_entity, normalize, parse_contact
 from actions.faults import arrival_sentence
+from api.core.ids import TICKET_NO
+from api.core.vocabulary import BEFORE_ARRIVAL, DONE_STATUSES, ON_SITE_TYPES
 
 # The API's statuses (api/tickets/lifecycle.py) and timeline actions as a customer would hear them.
 STATUS_NAMES = {
@@ -50,8 +44,6 @@ ACTION_NAMES = {
 }
 # Notes shown with the step (others are internal: crew names on 派单, reasons on 改派 …).
 NOTES_SHOWN = {"处理完成", "挂起", "撤销", "关联"}
-FINISHED = {"已处理", "已回访", "已关闭"}
-ON_SITE_TYPES = {"故障报修", "安全隐患", "充电设施故障"}
 
 
 def status_name(status: Any) -> str:
@@ -67,7 +59,7 @@ def ticket_message(ticket: Dict[str, Any]) -> str:
         lines[0] += f"受理时间：{fmt_time(created)}。"
     crew = (ticket.get("crew") or {}).get("name")
     status = str(ticket.get("status"))
-    if crew and status not in FINISHED:
+    if crew and status not in DONE_STATUSES:
         eta = ticket.get("crew_eta")
         arriving = status in ("已派单", "已接单") and eta and ticket.get("type") in ON_SITE_TYPES
         lines.append(f"处理班组：{crew}" + (f"，预计{fmt_time(eta)}前到达" if arriving else "") + "。")
@@ -80,8 +72,8 @@ def ticket_message(ticket: Dict[str, Any]) -> str:
             text = ACTION_NAMES[action] + (f"：{note}" if note else "")
             lines.append(f"· {fmt_time(event.get('at'))} {text}")
     sla = ticket.get("sla")
-    if status not in FINISHED and sla:
-        if ticket.get("type") in ON_SITE_TYPES and status in ("新建", "已派单", "已接单", "退单"):
+    if status not in DONE_STATUSES and sla:
+        if ticket.get("type") in ON_SITE_TYPES and status in BEFORE_ARRIVAL:
             lines.append("到场承诺：" + arrival_sentence(sla))
         elif ticket.get("type") not in ON_SITE_TYPES:
             lines.append(f"承诺时限：{sla.get('what') or '办结'}不晚于{fmt_time(sla.get('arrive_by'))}。")
@@ -132,7 +124,7 @@ class ActionQueryTicketStatus(Action):
             latest = items[0]
             ticket = await client.get_ticket(latest["number"]) or latest
             text = ticket_message(ticket)
-            others = [i for i in items[1:] if str(i.get("status")) not in FINISHED]
+            others = [i for i in items[1:] if str(i.get("status")) not in DONE_STATUSES]
             if others:
                 text += "\n另有未办结的工单：" + "、".join(
                     f"{i['number']}（{status_name(i.get('status'))}）" for i in others
@@ -146,7 +138,7 @@ class ActionQueryTicketStatus(Action):
     @staticmethod
     def _ticket_number(tracker: Tracker) -> Optional[str]:
         text = normalize((tracker.latest_message or {}).get("text"))
-        match = RE_TICKET.search(text)
+        match = TICKET_NO.search(text)
         entity = latest_entity(tracker, "ticket_no")
         value = entity or (match.group(0) if match else None)
         return value.upper() if value else None

@@ -5,7 +5,6 @@ free port with a seeded demo. Nothing is mocked; "API down" is a closed local po
 """
 from __future__ import annotations
 
-
 import copy
 import json
 import socket

@@ -5,6 +5,7 @@ import copy
 import re
 
 from actions.applications import (
+    ActionApplyService,
     ActionAskPhone,
     ActionAskServiceType,
     ActionCreateComplaintTicket,
@@ -20,7 +21,6 @@ from actions.applications import (
     normalize_service,
 )
 from actions.client import ZhidianClient
-from actions.other import ActionApplyService
 from tests.actions.conftest import run, run_action, slot_events, snapshot, texts, user_turn
 
 ASK = {

@@ -13,7 +13,6 @@ from actions.faults import (
 from tests.actions.conftest import run, run_action, slot_events, snapshot, texts, user_turn
 
 
-
 def contact_turn(text: str, **slots):
     return user_turn(snapshot("fault_form_started", **slots), text, candidates={"fault_contact": text})
 

@@ -1,14 +1,12 @@
 """Fallback clarification, handoff, session start, outage notices, ticket status."""
 from __future__ import annotations
 
-
 from actions.fallback import ActionClarifyIntent
-from actions.other import ActionRequestHuman
+from actions.handoff import ActionRequestHuman
 from actions.outages import ActionQueryOutageNotice
 from actions.session import ActionSessionStart
 from actions.tickets import ActionQueryTicketStatus
 from tests.actions.conftest import run, run_action, slot_events, snapshot, texts, user_turn
-
 
 
 def test_clarification_offers_the_two_likeliest_intents_and_none_of_these():
