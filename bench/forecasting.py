@@ -140,6 +140,7 @@ def part_b(url: str, origins: int, customers: int) -> dict:
     from sqlalchemy import func, select
 
     from api.db import make_engine, make_sessionmaker
+    from api.flows import load_forecasting
     from api.forecasting import service
     from api.metering.models import Reading
 
@@ -150,12 +151,12 @@ def part_b(url: str, origins: int, customers: int) -> dict:
             now = session.scalar(select(func.max(Reading.ts)))
             out["data_end_utc"] = now.isoformat()
             for level in ("system", "feeder", "area", "customer"):
-                members = service._members(session=session, level=level, key=None)
+                members = load_forecasting.members(session=session, level=level)
                 if level == "customer" and len(members) > customers:
                     step = len(members) / customers
                     members = [members[int(i * step)] for i in range(customers)]
-                panel = service.load_panel(session=session, level=level, members=members, now=now,
-                                           days=service.TRAIN_DAYS, only_keys=level == "customer")
+                panel = load_forecasting.load_panel(session=session, level=level, members=members, now=now,
+                                                    days=service.TRAIN_DAYS, only_keys=level == "customer")
                 started = time.perf_counter()
                 result = summarize(bt.backtest(panel, horizon=HORIZON, origins=origins))
                 result["seconds"] = round(time.perf_counter() - started, 1)
@@ -163,17 +164,17 @@ def part_b(url: str, origins: int, customers: int) -> dict:
                 print(f"  (b) {level}: {panel.n_series} series done in {result['seconds']} s", file=sys.stderr)
             # the service: train the customers' global model as the nightly job does, then time forecasts
             started = time.perf_counter()
-            service.refresh_level(session=session, level="customer", now=now)
+            load_forecasting.refresh_level(session=session, level="customer", now=now)
             out["customer_model_train_seconds"] = round(time.perf_counter() - started, 1)
-            accounts = [m.key for m in service._members(session=session, level="customer", key=None)]
+            accounts = [m.key for m in load_forecasting.members(session=session, level="customer")]
             service._loaded.clear()  # measure the first request of a fresh process too
             first = time.perf_counter()
-            service.get_load_forecast(session=session, level="customer", key=accounts[0], now=now)
+            load_forecasting.get_load_forecast(session=session, level="customer", key=accounts[0], now=now)
             first = time.perf_counter() - first
             timings = []
             for account in accounts[1:201]:
                 t = time.perf_counter()
-                fc = service.get_load_forecast(session=session, level="customer", key=account, now=now)
+                fc = load_forecasting.get_load_forecast(session=session, level="customer", key=account, now=now)
                 timings.append((time.perf_counter() - t) * 1000)
             out["customer_on_demand_ms"] = {
                 "model": fc.model, "requests": len(timings), "first_request_ms": round(first * 1000, 1),

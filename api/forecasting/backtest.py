@@ -207,7 +207,7 @@ def panel_from_csv(path: str, *, time_col: str, target_col: str, freq: str, seri
     """Read a CSV of one or many series onto a regular grid (times without zone are Asia/Shanghai)."""
     import pandas as pd
 
-    from api.forecasting.features import LOCAL_TZ
+    from api.core.time import LOCAL_TZ
 
     offset = parse_freq(freq)
     try:

@@ -14,60 +14,21 @@ Two shapes of features live here:
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
-log = logging.getLogger(__name__)
+from api.core.time import LOCAL_TZ, day_info
+from api.core.vocabulary import CUSTOMER_CLASSES
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 HEATING_BASE_C = 14.0  # below this the load grows with the cold (electric heating)
 COOLING_BASE_C = 24.0  # above this it grows with the heat (air conditioning)
-CUSTOMER_CLASSES = ("居民", "一般工商业", "大工业")
 SECOND = np.timedelta64(1, "s")
-_warned_years: set[int] = set()
 
 
 # ------------------------------------------------------------------------------ calendar
-
-@lru_cache(maxsize=None)
-def _known_years() -> frozenset[int]:
-    from chinese_calendar.constants import holidays, workdays
-
-    return frozenset(d.year for d in (*holidays, *workdays))
-
-
-@dataclass(frozen=True)
-class DayInfo:
-    """One local date: rest or work, statutory holiday, and which festival."""
-
-    is_workday: bool
-    is_holiday: bool  # a statutory holiday (法定节假日 incl. the days joined to it)
-    is_spring_festival: bool  # 春节: the deepest and longest drop of the year
-
-
-@lru_cache(maxsize=4096)
-def day_info(day: date) -> DayInfo:
-    """Work/rest/holiday for a local date; Monday–Friday for years chinese_calendar does not know."""
-    if day.year not in _known_years():
-        if day.year not in _warned_years:
-            _warned_years.add(day.year)
-            log.warning("chinese_calendar has no holiday table for %s: forecasts treat Monday–Friday "
-                        "as working days; upgrade chinese-calendar once the State Council publishes it",
-                        day.year)
-        return DayInfo(is_workday=day.weekday() < 5, is_holiday=False, is_spring_festival=False)
-    import chinese_calendar
-
-    on_holiday, name = chinese_calendar.get_holiday_detail(day)
-    workday = chinese_calendar.is_workday(day)
-    holiday = bool(on_holiday and name is not None)
-    return DayInfo(is_workday=workday, is_holiday=holiday,
-                   is_spring_festival=holiday and "Spring" in str(name))
-
 
 def to_utc64(times) -> np.ndarray:
     """UTC instants as datetime64[s]; aware datetimes are converted, naive ones are taken as UTC."""

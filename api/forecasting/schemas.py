@@ -1,24 +1,14 @@
 """Forecast output shapes: a level's load forecast (kW hourly, kWh per day and month), overload warnings."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
-from typing import Annotated, Literal
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import BaseModel, Field
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from api.core.time import LocalDateTime
+
 Level = Literal["customer", "area", "feeder", "system"]
-
-
-def to_shanghai(value: datetime) -> datetime:
-    """Show an instant in Asia/Shanghai (+08:00); naive values are taken as UTC."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(SHANGHAI)
-
-
-LocalDateTime = Annotated[datetime, AfterValidator(to_shanghai)]
 
 
 class ForecastPoint(BaseModel):

@@ -1,8 +1,9 @@
 """Load forecasting rules: forecasts per level (cached for areas, feeders, the system), the model
 each level uses (chosen by backtest), the nightly refresh, and transformer overload warnings.
 
-Load of an area, a feeder or the system is the SQL sum of its meters' mean power per hour.
-A level's global LightGBM model is trained by the job and stored as text (ForecastModel), so a
+Load of an area, a feeder or the system is the sum of its meters' mean power per hour; the
+metering domain owns the readings and sums them in SQL, and the flow (api.flows.load_forecasting)
+passes the series and temperatures in (`panel_from_loads`, `add_temperatures`). A level's global LightGBM model is trained by the job and stored as text (ForecastModel), so a
 customer's forecast on demand only reads ~5 weeks of one meter and runs the stored trees. Without
 a stored model (the job has not run yet) a level falls back to the statistical model fitted on the
 spot. Weather: the district's measured temperatures; for the future the caller's series when
@@ -14,19 +15,18 @@ power factor of the mixed residential and commercial load behind a distribution 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.customers.models import Customer
+from api.core.errors import NotFound
+from api.core.time import LOCAL_TZ
 from api.forecasting import backtest as bt
 from api.forecasting.features import (
-    LOCAL_TZ,
     Panel,
     _quiet,
     calendar_features,
@@ -53,8 +53,6 @@ from api.forecasting.schemas import (
     OverloadWarning,
     WeatherPoint,
 )
-from api.metering import service as metering
-from api.metering.models import Feeder, Meter, Reading, TransformerArea, WeatherHour
 
 log = logging.getLogger(__name__)
 
@@ -73,70 +71,63 @@ CACHED_LEVELS = ("area", "feeder", "system")
 SYSTEM_KEY = "all"
 
 
-class ForecastNotFound(LookupError):
+class ForecastNotFound(NotFound):
     """No such customer, area or feeder, or no readings to forecast from."""
+
+    def __init__(self, key: str | None):
+        super().__init__("not_found", f"没有找到预测对象：{key}")
+
+
+class UnknownLevel(NotFound):
+    """Forecasts are made for customers, areas, feeders and the system only."""
+
+    def __init__(self):
+        super().__init__("unknown_level", "预测对象应为客户、台区、线路或全网", levels=list(LEVELS))
+
+
+def require_level(level: str) -> None:
+    """UnknownLevel unless `level` is one of LEVELS."""
+    if level not in LEVELS:
+        raise UnknownLevel()
 
 
 # ------------------------------------------------------------------------------ loading series
 
 @dataclass
 class Member:
-    """One series of a level: key, display name, district(s) for weather, class, capacity."""
+    """One series of a level: key, display name, district(s) for weather, class, capacity, and
+    `load_key`, the key of its rows in metering's load series (customer id, area or feeder code;
+    None for the system)."""
 
     key: str
     name: str
     districts: tuple[str, ...]
     klass: str | None = None
     capacity_kva: float | None = None
+    load_key: int | str | None = None
 
 
-def _members(*, session: Session, level: str, key: str | None) -> list[Member]:
-    """The series of a level (all, or the one with `key`)."""
-    if level == "system":
-        if key not in (None, SYSTEM_KEY):
-            raise ForecastNotFound(f"system level has only the key {SYSTEM_KEY!r}")
-        districts = tuple(sorted(d for (d,) in session.execute(select(TransformerArea.district).distinct())))
-        return [Member(SYSTEM_KEY, "全网", districts)]
-    if level == "area":
-        q = select(TransformerArea).order_by(TransformerArea.code)
-        if key is not None:
-            q = q.where(TransformerArea.code == key.strip().upper())
-        return [Member(a.code, a.name, (a.district,), None, float(a.capacity_kva)) for a in session.scalars(q)]
-    if level == "feeder":
-        q = select(Feeder).order_by(Feeder.code)
-        if key is not None:
-            q = q.where(Feeder.code == key.strip().upper())
-        return [Member(f.code, f.name, (f.district,)) for f in session.scalars(q)]
-    if level == "customer":
-        q = select(Customer).order_by(Customer.account_no)
-        if key is not None:
-            q = q.where(Customer.account_no == key.strip())
-        return [Member(c.account_no, c.name, (c.district,), c.customer_class) for c in session.scalars(q)]
-    raise ValueError(f"unknown level {level!r}; one of {', '.join(LEVELS)}")
+@dataclass
+class MeasuredLoad:
+    """A transformer area's measured load in the last hour, as metering reports it."""
+
+    district: str
+    feeder_code: str
+    load_kw: float
 
 
-def _load_sql(level: str, keys: list[str] | None, lo: datetime, hi: datetime):
-    """SELECT key, ts, SUM(kw) … GROUP BY key, ts for the level (one key or all of them)."""
-    total = func.sum(Reading.kw)
-    window = (Reading.ts > lo, Reading.ts <= hi)
-    if level == "system":
-        return select(literal_column(f"'{SYSTEM_KEY}'"), Reading.ts, total).where(*window).group_by(Reading.ts)
-    if level == "customer":
-        label = Customer.account_no
-        q = (select(label, Reading.ts, total).join(Meter, Meter.id == Reading.meter_id)
-             .join(Customer, Customer.id == Meter.customer_id))
-    elif level == "area":
-        label = TransformerArea.code
-        q = (select(label, Reading.ts, total).join(Meter, Meter.id == Reading.meter_id)
-             .join(TransformerArea, TransformerArea.id == Meter.transformer_area_id))
-    else:
-        label = Feeder.code
-        q = (select(label, Reading.ts, total).join(Meter, Meter.id == Reading.meter_id)
-             .join(TransformerArea, TransformerArea.id == Meter.transformer_area_id)
-             .join(Feeder, Feeder.id == TransformerArea.feeder_id))
-    if keys is not None:
-        q = q.where(label.in_(keys))
-    return q.where(*window).group_by(label, Reading.ts)
+def backtest_sample(level: str, members: list[Member]) -> list[Member]:
+    """The members a level's backtest uses: every one, but at most CUSTOMER_SAMPLE customers (evenly spread)."""
+    if level == "customer" and len(members) > CUSTOMER_SAMPLE:
+        step = len(members) / CUSTOMER_SAMPLE
+        return [members[int(i * step)] for i in range(CUSTOMER_SAMPLE)]
+    return members
+
+
+def load_window(now: datetime, days: int) -> tuple[datetime, datetime]:
+    """The hours (start, end] a panel of `days` reads: up to the last whole hour before `now`."""
+    end = hour_floor(now)
+    return end - timedelta(days=days), end
 
 
 def _hours64(stamps: list[datetime]) -> np.ndarray:
@@ -154,20 +145,16 @@ def _from64(value: np.datetime64) -> datetime:
                                                                           .astype(np.int64)))
 
 
-def load_panel(*, session: Session, level: str, members: list[Member], now: datetime, days: int,
-               only_keys: bool = False) -> Panel:
-    """Hourly kW of the members over the `days` before the last reading ≤ now, with temperatures."""
-    hi = hour_floor(now)
-    lo = hi - timedelta(days=days)
-    keys = [m.key for m in members] if only_keys else None
-    rows = session.execute(_load_sql(level, keys, lo, hi)).all()
+def panel_from_loads(*, level: str, members: list[Member], rows: list[tuple], days: int) -> Panel:
+    """Hourly kW of the members on a grid of `days` ending at their last reading, from metering's
+    (load key, ts, kW) rows of `load_window`; no temperatures yet (`add_temperatures`)."""
     if not rows:
-        raise ForecastNotFound(f"no readings for {level} {'/'.join(m.key for m in members[:3])} before {hi}")
+        raise ForecastNotFound("/".join(m.key for m in members[:3]))
     stamps = _hours64([ts for _k, ts, _v in rows])
     T = days * 24
     start64 = stamps.max() - (T - 1) * H64
     times = start64 + H64 * np.arange(T)
-    index = {m.key: i for i, m in enumerate(members)}
+    index = {m.load_key: i for i, m in enumerate(members)}
     series = np.array([index.get(k, -1) for k, _ts, _v in rows], dtype=np.int64)
     values = np.array([np.nan if v is None else float(v) for _k, _ts, v in rows])
     cols = ((stamps - start64) // H64).astype(np.int64)
@@ -177,23 +164,28 @@ def load_panel(*, session: Session, level: str, members: list[Member], now: date
     seen = np.flatnonzero(np.isfinite(y).any(axis=0))
     first = int(seen[0]) if len(seen) else T - 1  # drop the hours before any data (a young database)
     times, y = times[first:], y[:, first:]
-    temperature = _temperatures(session=session, members=members, times=times)
     classes = [m.klass for m in members] if level == "customer" else None
-    return Panel(keys=[m.key for m in members], times=times, y=y, temperature=temperature, classes=classes)
+    return Panel(keys=[m.key for m in members], times=times, y=y, classes=classes)
 
 
-def _temperatures(*, session: Session, members: list[Member], times: np.ndarray) -> np.ndarray | None:
-    """(S, T) hourly temperature of each member's district(s) (their mean), NaN where unknown."""
-    districts = sorted({d for m in members for d in m.districts})
-    if not districts:
-        return None
-    lo, hi = _from64(times[0]), _from64(times[-1])
+def districts_of(members: list[Member]) -> list[str]:
+    """The districts whose weather the members need, sorted."""
+    return sorted({d for m in members for d in m.districts})
+
+
+def temperature_window(panel: Panel) -> tuple[datetime, datetime]:
+    """The first and last hour of the panel (both included), for its measured temperatures."""
+    return _from64(panel.times[0]), _from64(panel.times[-1])
+
+
+def add_temperatures(panel: Panel, *, members: list[Member], rows: list[tuple]) -> Panel:
+    """Set the panel's (S, T) hourly temperature, each member's district(s) mean, NaN where unknown,
+    from metering's (district, ts, °C) rows of `temperature_window`; none without rows."""
+    districts = districts_of(members)
+    if not districts or not rows:
+        return panel
+    times = panel.times
     by_district: dict[str, np.ndarray] = {d: np.full(len(times), np.nan) for d in districts}
-    q = select(WeatherHour.district, WeatherHour.ts, WeatherHour.temperature_c).where(
-        WeatherHour.district.in_(districts), WeatherHour.ts >= lo, WeatherHour.ts <= hi)
-    rows = session.execute(q).all()
-    if not rows:
-        return None
     cols = ((_hours64([ts for _d, ts, _t in rows]) - times[0]) // H64).astype(np.int64)
     for (district, _ts, temp), j in zip(rows, cols.tolist()):
         if 0 <= j < len(times):
@@ -202,7 +194,8 @@ def _temperatures(*, session: Session, members: list[Member], times: np.ndarray)
     with _quiet():
         for i, m in enumerate(members):
             out[i] = np.nanmean(np.vstack([by_district[d] for d in m.districts]), axis=0)
-    return out
+    panel.temperature = out
+    return panel
 
 
 def _future_weather(panel: Panel, weather: list | None, horizon: int) -> tuple[np.ndarray | None, str]:
@@ -382,29 +375,7 @@ def _compose(*, level: str, member: Member, panel: Panel, i: int, fc: Forecast, 
 
 # ------------------------------------------------------------------------------ the service
 
-def get_load_forecast(*, session: Session, level: str, key: str | None, now: datetime,
-                      weather: list | None = None) -> LoadForecastRead:
-    """The load forecast of one customer (户号), area (code), feeder (code) or the system ("all")."""
-    if level not in LEVELS:
-        raise ValueError(f"unknown level {level!r}; one of {', '.join(LEVELS)}")
-    key = _normal_key(level, key)
-    if level in CACHED_LEVELS and not weather:
-        cached = _cached(session=session, level=level, key=key, now=now)
-        if cached is not None:
-            return cached
-    members = _members(session=session, level=level, key=key)
-    if not members:
-        raise ForecastNotFound(f"no {level} {key!r}")
-    panel = load_panel(session=session, level=level, members=members, now=now, days=PREDICT_DAYS, only_keys=True)
-    fc, model, source = _predict(session=session, level=level, panel=panel, now=now, weather=weather, train=False)
-    result = _compose(level=level, member=members[0], panel=panel, i=0, fc=fc, model=model, source=source,
-                      metrics=_metrics(_choice(session=session, level=level), model), now=now)
-    if level in CACHED_LEVELS and not weather:
-        _store(session=session, results=[result])
-    return result
-
-
-def _normal_key(level: str, key: str | None) -> str:
+def normal_key(level: str, key: str | None) -> str:
     """Codes are upper case (TA0103, F511); the system has the one key "all"."""
     if level == "system":
         return SYSTEM_KEY
@@ -412,11 +383,27 @@ def _normal_key(level: str, key: str | None) -> str:
     return key if level == "customer" else key.upper()
 
 
-def _cached(*, session: Session, level: str, key: str, now: datetime) -> LoadForecastRead | None:
+def cached_forecast(*, session: Session, level: str, key: str, now: datetime) -> LoadForecastRead | None:
+    """The cached forecast of an area, feeder or the system while its data is at most a day old;
+    None otherwise (and always for customers, who are forecast on demand)."""
+    if level not in CACHED_LEVELS:
+        return None
     row = session.scalar(select(LoadForecast).where(LoadForecast.level == level, LoadForecast.key == key))
     if row is None or not (now - CACHE_MAX_AGE <= row.origin <= now):
         return None
     return LoadForecastRead.model_validate({**row.payload, "cached": True})
+
+
+def forecast(*, session: Session, level: str, member: Member, panel: Panel, now: datetime,
+             weather: list | None = None) -> LoadForecastRead:
+    """The load forecast of one member from its panel of PREDICT_DAYS, with the level's model; cached
+    for areas, feeders and the system unless made with the caller's weather."""
+    fc, model, source = _predict(session=session, level=level, panel=panel, now=now, weather=weather, train=False)
+    result = _compose(level=level, member=member, panel=panel, i=0, fc=fc, model=model, source=source,
+                      metrics=_metrics(_choice(session=session, level=level), model), now=now)
+    if level in CACHED_LEVELS and not weather:
+        _store(session=session, results=[result])
+    return result
 
 
 def _store(*, session: Session, results: list[LoadForecastRead]) -> None:
@@ -439,12 +426,10 @@ def _store(*, session: Session, results: list[LoadForecastRead]) -> None:
         session.rollback()
 
 
-def refresh_level(*, session: Session, level: str, now: datetime, train: bool = True) -> int:
-    """Forecast every series of a level in one pass (training its global model first) and cache them."""
-    members = _members(session=session, level=level, key=None)
-    if not members:
-        return 0
-    panel = load_panel(session=session, level=level, members=members, now=now, days=TRAIN_DAYS)
+def refresh_level(*, session: Session, level: str, members: list[Member], panel: Panel, now: datetime,
+                  train: bool = True) -> int:
+    """Forecast every member of a level in one pass (training its global model first) and cache them;
+    `panel` holds all of them over TRAIN_DAYS."""
     if level not in CACHED_LEVELS:  # customers are forecast on demand with the stored model
         if train and (_choice(session=session, level=level) is None
                       or _choice(session=session, level=level).model == "global_gbm"):
@@ -458,58 +443,35 @@ def refresh_level(*, session: Session, level: str, now: datetime, train: bool = 
     return len(results)
 
 
-def refresh_all(*, session: Session, now: datetime) -> dict:
-    """The daily job: retrain each level's global model and cache area, feeder and system forecasts."""
-    summary = {}
-    for level in ("area", "feeder", "system", "customer"):
-        started = time.perf_counter()
-        try:
-            n = refresh_level(session=session, level=level, now=now)
-        except ForecastNotFound as exc:
-            log.warning("no %s forecasts: %s", level, exc)
-            n = 0
-        summary[level] = {"series": n, "seconds": round(time.perf_counter() - started, 2)}
-    return summary
+def choose_model(*, session: Session, level: str, panel: Panel, now: datetime, horizon: int = 24,
+                 origins: int = 7) -> dict | None:
+    """Backtest every model on the level's recent history (`backtest_sample` over TRAIN_DAYS) and store
+    the one with the lowest MASE; None when the history is too short."""
+    try:
+        result = bt.backtest(panel, horizon=horizon, origins=origins)
+    except bt.TooShort as exc:
+        log.warning("no backtest for %s: %s", level, exc)
+        return None
+    best = result["best"] or bt.BASELINE
+    row = _choice(session=session, level=level)
+    if row is None:
+        row = ForecastModelChoice(level=level)
+        session.add(row)
+    row.model, row.chosen_at, row.horizon = best, now, horizon
+    row.origins, row.series, row.metrics = result["origins"], panel.n_series, result["models"]
+    session.commit()
+    return {"model": best, "metrics": result["models"]}
 
 
-def choose_models(*, session: Session, now: datetime, horizon: int = 24, origins: int = 7) -> dict:
-    """Backtest every model on each level's recent history and store the one with the lowest MASE."""
-    chosen = {}
-    for level in LEVELS:
-        members = _members(session=session, level=level, key=None)
-        if level == "customer" and len(members) > CUSTOMER_SAMPLE:
-            step = len(members) / CUSTOMER_SAMPLE
-            members = [members[int(i * step)] for i in range(CUSTOMER_SAMPLE)]
-        if not members:
-            continue
-        try:
-            panel = load_panel(session=session, level=level, members=members, now=now, days=TRAIN_DAYS,
-                               only_keys=level == "customer")
-            result = bt.backtest(panel, horizon=horizon, origins=origins)
-        except (ForecastNotFound, bt.TooShort) as exc:
-            log.warning("no backtest for %s: %s", level, exc)
-            continue
-        best = result["best"] or bt.BASELINE
-        row = _choice(session=session, level=level)
-        if row is None:
-            row = ForecastModelChoice(level=level)
-            session.add(row)
-        row.model, row.chosen_at, row.horizon = best, now, horizon
-        row.origins, row.series, row.metrics = result["origins"], panel.n_series, result["models"]
-        session.commit()
-        chosen[level] = {"model": best, "metrics": result["models"]}
-    return chosen
+def area_forecasts(*, session: Session, keys: list[str], now: datetime) -> dict[str, LoadForecastRead | None]:
+    """The cached forecast of each area code (None where missing or stale)."""
+    return {k: cached_forecast(session=session, level="area", key=k, now=now) for k in keys}
 
 
-def overload_warnings(*, session: Session, now: datetime, threshold: float = 0.9) -> list[OverloadWarning]:
-    """Areas whose measured load now or forecast peak (P50, next 48 h) reaches threshold × capacity_kw."""
-    keys = [m.key for m in _members(session=session, level="area", key=None)]
-    forecasts = {k: _cached(session=session, level="area", key=k, now=now) for k in keys}
-    if any(f is None for f in forecasts.values()):  # missing or stale: refresh the whole level at once
-        refresh_level(session=session, level="area", now=now, train=False)
-        forecasts = {k: _cached(session=session, level="area", key=k, now=now) for k in keys}
-    forecasts = {k: f for k, f in forecasts.items() if f is not None}
-    measured = {s.area_code: s for s in metering.list_area_states(session=session, now=now)}
+def overload_warnings(*, forecasts: dict[str, LoadForecastRead], measured: dict[str, MeasuredLoad],
+                      threshold: float = 0.9) -> list[OverloadWarning]:
+    """Areas whose measured load now or forecast peak (P50, next 48 h) reaches threshold × capacity_kw,
+    worst first; `measured` is each area's load of the last hour, by code."""
     warnings = []
     for code, fc in sorted(forecasts.items()):
         state = measured.get(code)
@@ -553,17 +515,3 @@ def choices_stale(*, session: Session, now: datetime) -> bool:
     """True when some level has no model choice or its backtest is older than a week."""
     rows = {c.level: c.chosen_at for c in session.scalars(select(ForecastModelChoice))}
     return any(level not in rows or rows[level] < now - CHOICE_MAX_AGE for level in LEVELS)
-
-
-def local_date(now: datetime) -> date:
-    """The Asia/Shanghai date of an instant."""
-    return now.astimezone(LOCAL_TZ).date()
-
-
-
-
-def list_targets(*, session: Session) -> dict[str, list[dict]]:
-    """The transformer areas and feeders staff can pick on the forecast page."""
-    return {level: [{"key": m.key, "name": m.name, "district": m.districts[0] if m.districts else "",
-                     "capacity_kva": m.capacity_kva} for m in _members(session=session, level=level, key=None)]
-            for level in ("area", "feeder")}

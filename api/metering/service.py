@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -272,6 +271,13 @@ def meter_ids_by_customer(*, session: Session, customer_ids: list[int] | None = 
     return dict(session.execute(query).all())
 
 
+def customer_ids_by_meter(*, session: Session, meter_ids: list[int]) -> dict[int, int]:
+    """Meter id → its customer's id, for these meters."""
+    if not meter_ids:
+        return {}
+    return dict(session.execute(select(Meter.id, Meter.customer_id).where(Meter.id.in_(meter_ids))).all())
+
+
 def hourly_kwh(*, session: Session, meter_id: int, start: datetime, end: datetime) -> list[tuple[datetime, Decimal]]:
     """The meter's hourly (UTC start of hour, kWh) with start <= ts < end, oldest first."""
     return [(ts, Decimal(kwh)) for ts, kwh in session.execute(
@@ -359,23 +365,12 @@ def _in_hours(hour, hours: Iterable[int]):
     return or_(*parts) if parts else false()
 
 
-@dataclass
-class HourGroupSums:
-    """One meter's readings in a window: kWh, hours read, kWh per group of local hours, and how many
-    hours of `high_hours` reached the high kWh."""
-
-    kwh: float
-    hours: int
-    groups: dict[str, float]
-    high: int
-
-
 def kwh_by_hour_group(*, session: Session, meter_ids: list[int], start: datetime, end: datetime,
                       groups: dict[str, tuple[int, ...]], high_hours: tuple[int, ...] = (),
-                      high_kwh: Decimal = Decimal(0)) -> dict[int, HourGroupSums]:
-    """Per meter (start <= ts < end): kWh, hours read, kWh in each group of local hours and the hours
-    among `high_hours` at or above `high_kwh` — one pass grouped by meter only (the (meter_id, ts)
-    index order, no sort)."""
+                      high_kwh: Decimal = Decimal(0)) -> dict[int, tuple[float, int, dict[str, float], int]]:
+    """Per meter (start <= ts < end): (kWh, hours read, kWh in each group of local hours, hours among
+    `high_hours` at or above `high_kwh`) — one pass grouped by meter only (the (meter_id, ts) index
+    order, no sort)."""
     hour = local_hour_sql(Reading.ts)
     columns = [func.sum(case((_in_hours(hour, hours), Reading.kwh), else_=0)) for hours in groups.values()]
     if high_hours:
@@ -385,8 +380,8 @@ def kwh_by_hour_group(*, session: Session, meter_ids: list[int], start: datetime
         .where(Reading.meter_id.in_(meter_ids), Reading.ts >= start, Reading.ts < end)
         .group_by(Reading.meter_id))
     names = list(groups)
-    return {meter_id: HourGroupSums(float(kwh or 0), int(n), {name: float(rest[i] or 0) for i, name in enumerate(names)},
-                                    int(rest[len(names)] or 0) if high_hours else 0)
+    return {meter_id: (float(kwh or 0), int(n), {name: float(rest[i] or 0) for i, name in enumerate(names)},
+                       int(rest[len(names)] or 0) if high_hours else 0)
             for meter_id, kwh, n, *rest in rows}
 
 

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 import numpy as np
 import pytest
 
+from api.core import time as core_time
 from api.forecasting import features
 from api.forecasting.features import (
     Panel,
@@ -89,9 +90,9 @@ def test_no_daylight_saving_shift_in_shanghai():
 
 
 def test_years_without_a_holiday_table_fall_back_to_monday_to_friday(caplog):
-    features._warned_years.discard(2031)
+    core_time._warned_years.discard(2031)
     day_info.cache_clear()
-    with caplog.at_level(logging.WARNING, logger="api.forecasting.features"):
+    with caplog.at_level(logging.WARNING, logger="api.core.time"):
         # 2031-01-01 is a Wednesday (New Year's Day in reality): unknown, so a plain working day
         week = [date(2031, 1, 1) + timedelta(days=i) for i in range(7)]
         assert [day_info(d).is_workday for d in week] == [True, True, True, False, False, True, True]

@@ -9,13 +9,15 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
+from api.core.errors import NotFound
+from api.core.time import LOCAL_TZ
 from api.customers.models import Customer
 from api.demo.showcase import SHOWCASE
-from api.forecasting import service
+from api.flows import load_forecasting as service
 from api.forecasting.features import Panel
 from api.forecasting.forecasters import GBMConfig, GlobalGBM
 from api.forecasting.models import ForecastModel, ForecastModelChoice, LoadForecast
-from api.forecasting.schemas import SHANGHAI
+from api.forecasting.service import ForecastNotFound
 from api.metering.models import Feeder, Reading, TransformerArea
 
 HOUR = timedelta(hours=1)
@@ -51,9 +53,9 @@ def check_forecast(result, now) -> None:
     assert result.history[-1].ts == result.origin
     assert len(result.daily) == 7
     assert [d.date for d in result.daily] == [result.daily[0].date + timedelta(days=i) for i in range(7)]
-    assert result.daily[0].date == (first.astimezone(SHANGHAI).date() + timedelta(days=1))
+    assert result.daily[0].date == (first.astimezone(LOCAL_TZ).date() + timedelta(days=1))
     assert all(0 <= d.p10 <= d.p50 <= d.p90 for d in result.daily)
-    local = first.astimezone(SHANGHAI)
+    local = first.astimezone(LOCAL_TZ)
     assert result.month.month == f"{local.year + (local.month == 12)}-{local.month % 12 + 1:02d}"
     assert 0 < result.month.p10 <= result.month.p50 <= result.month.p90
 
@@ -148,12 +150,15 @@ def test_choose_models_stores_backtest_metrics_per_level(session, now):
 
 
 def test_unknown_keys_and_levels(session, now):
-    with pytest.raises(service.ForecastNotFound):
+    with pytest.raises(ForecastNotFound) as unknown:
         service.get_load_forecast(session=session, level="area", key="TA9999", now=now)
-    with pytest.raises(service.ForecastNotFound):
+    assert unknown.value.status == 404 and unknown.value.detail() == {"code": "not_found",
+                                                                      "message": "没有找到预测对象：TA9999"}
+    with pytest.raises(ForecastNotFound):
         service.get_load_forecast(session=session, level="customer", key="0499999999", now=now)
-    with pytest.raises(ValueError):
+    with pytest.raises(NotFound) as level:
         service.get_load_forecast(session=session, level="district", key="原州区", now=now)
+    assert level.value.code == "unknown_level" and level.value.extra["levels"] == ["customer", "area", "feeder", "system"]
 
 
 def test_a_stored_global_model_predicts_like_the_trained_one():
@@ -173,7 +178,7 @@ def test_a_stored_global_model_predicts_like_the_trained_one():
 
 def test_nightly_job_runs_when_the_cache_is_empty_and_then_once_a_night(db_url, now):
     from api.db import make_engine, make_sessionmaker
-    from api.forecasting import jobs
+    from api.flows import forecast_jobs as jobs
 
     engine = make_engine(db_url)
     try:
@@ -183,7 +188,7 @@ def test_nightly_job_runs_when_the_cache_is_empty_and_then_once_a_night(db_url, 
         assert summary["area"]["series"] > 0 and summary["system"]["series"] == 1
         assert not jobs.due(sessionmaker=sessions, now=now)
         # the next night (02:00 Shanghai) it is due again, whatever the hour it ran at
-        local = now.astimezone(SHANGHAI)
+        local = now.astimezone(LOCAL_TZ)
         next_night = (local + timedelta(days=1)).replace(hour=2, minute=5)
         assert jobs.due(sessionmaker=sessions, now=next_night.astimezone(now.tzinfo))
     finally:

@@ -1,57 +1,45 @@
-"""HTTP of demand management: who may read what, the signed chart link, segment CSV."""
+"""HTTP of load forecasting: who may read, the error bodies, overload warnings and their ticket."""
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
+from api.demo.showcase import SHOWCASE
 from tests.api.staff.test_staff_auth import bearer
 
-ACCOUNT = "0401000005"
+
+def test_load_forecast_for_supervisors_and_the_bot_not_agents(client, auth):
+    system = client.get("/api/forecasting/load/system", headers=auth)
+    assert system.status_code == 200, system.text
+    body = system.json()
+    assert body["level"] == "system" and body["key"] == "all" and len(body["points"]) == 48
+    customer = client.get("/api/forecasting/load/customer", params={"key": SHOWCASE["normal"][0]},
+                          headers=bearer(client, "supervisor01"))
+    assert customer.status_code == 200 and customer.json()["key"] == SHOWCASE["normal"][0]
+    assert client.get("/api/forecasting/load/system", headers=bearer(client, "agent01")).status_code == 403
 
 
-def test_bill_forecast_for_the_bot_and_agents_not_crews(client, auth):
-    response = client.get(f"/api/forecasting/customers/{ACCOUNT}/bill", headers=auth)
-    assert response.status_code == 200, response.text
-    body = response.json()
-    low, mid, high = (body["projected_kwh"][k] for k in ("p10", "p50", "p90"))
-    assert low <= mid <= high and body["account_no"] == ACCOUNT
-    assert client.get(f"/api/forecasting/customers/{ACCOUNT}/bill",
-                      headers=bearer(client, "agent01")).status_code == 200
-    refused = client.get(f"/api/forecasting/customers/{ACCOUNT}/bill", headers=bearer(client, "crew.yz01"))
-    assert refused.status_code == 403
-    assert client.get("/api/forecasting/customers/0000000000/bill", headers=auth).status_code == 404
+def test_unknown_level_and_key_are_404_with_their_codes(client, auth):
+    level = client.get("/api/forecasting/load/district", headers=auth)
+    assert level.status_code == 404
+    assert level.json() == {"detail": {"code": "unknown_level", "message": "预测对象应为客户、台区、线路或全网",
+                                       "levels": ["customer", "area", "feeder", "system"]}}
+    key = client.get("/api/forecasting/load/area", params={"key": "TA9999"}, headers=auth)
+    assert key.status_code == 404
+    assert key.json() == {"detail": {"code": "not_found", "message": "没有找到预测对象：TA9999"}}
 
 
-def test_analysis_links_a_signed_chart_that_expires_with_its_signature(client, auth):
-    analysis = client.get(f"/api/forecasting/customers/{ACCOUNT}/analysis", headers=auth).json()
-    assert len(analysis["profile_kw"]) == 24
-    url = analysis["chart_url"]
-    chart = client.get(url)  # no session: the customer's browser
-    assert chart.status_code == 200 and chart.headers["content-type"].startswith("image/svg+xml")
-    assert chart.text.startswith("<svg") and chart.text.count("<rect") >= 24 and "峰段" in chart.text
-    query = parse_qs(urlsplit(url).query)
-    path = urlsplit(url).path
-    forged = client.get(path, params={"exp": query["exp"][0], "sig": "0" * 32})
-    assert forged.status_code == 403 and forged.json()["detail"]["message"] == "图表链接无效或已过期"
-    other = client.get(path.replace(ACCOUNT, "0401000003"), params={"exp": query["exp"][0], "sig": query["sig"][0]})
-    assert other.status_code == 403  # a link for one account does not open another's
-    expired = client.get(path, params={"exp": "1000", "sig": query["sig"][0]})
-    assert expired.status_code == 403
-
-
-def test_tou_comparison_and_tips(client, auth):
-    tou = client.get(f"/api/forecasting/customers/{ACCOUNT}/tou", headers=auth).json()
-    assert tou["saving_total"]["fen"] == tou["flat_total"]["fen"] - tou["tou_total"]["fen"]
-    tips = client.get(f"/api/forecasting/customers/{ACCOUNT}/advice", headers=auth).json()
-    assert 3 <= len(tips["tips"]) <= 5 and all(t["text"] for t in tips["tips"])
-
-
-def test_segments_are_for_supervisors_and_auditors_with_a_csv(client):
+def test_targets_overloads_and_the_overload_ticket(client, auth):
+    targets = client.get("/api/forecasting/targets", headers=auth).json()
+    assert targets["area"] and targets["feeder"]
+    assert set(targets["area"][0]) == {"key", "name", "district", "capacity_kva"}
+    warnings = client.get("/api/forecasting/overloads", headers=auth).json()
+    assert warnings and all(w["load_ratio"] >= 0.9 for w in warnings)
     supervisor = bearer(client, "supervisor01")
-    segment = client.get("/api/forecasting/segments/night_heavy", headers=supervisor)
-    assert segment.status_code == 200, segment.text
-    csv = client.get("/api/forecasting/segments/night_heavy.csv", headers=supervisor)
-    assert csv.status_code == 200 and csv.content.startswith(b"\xef\xbb\xbf")
-    assert len(csv.content.decode("utf-8-sig").strip().splitlines()) == len(segment.json()["rows"]) + 1
-    assert client.get("/api/forecasting/segments/night_heavy", headers=bearer(client, "agent01")).status_code == 403
-    unknown = client.get("/api/forecasting/segments/everyone", headers=supervisor)
-    assert unknown.status_code == 404 and "tou_beneficiaries" in unknown.json()["detail"]["kinds"]
+    healthy = next(t["key"] for t in targets["area"] if t["key"] not in {w["area_code"] for w in warnings})
+    refused = client.post(f"/api/forecasting/overloads/{healthy}/ticket", headers=supervisor)
+    assert refused.status_code == 409
+    assert refused.json() == {"detail": {"code": "no_warning", "message": "该台区目前没有重过载预警，无需派单"}}
+    ticket = client.post(f"/api/forecasting/overloads/{warnings[0]['area_code'].lower()}/ticket", headers=supervisor)
+    assert ticket.status_code == 201, ticket.text
+    assert ticket.json()["type"] == "安全隐患"
+    assert client.post(f"/api/forecasting/overloads/{healthy}/ticket", headers=auth).status_code == 401  # staff only
+    assert client.post(f"/api/forecasting/overloads/{healthy}/ticket",
+                       headers=bearer(client, "agent01")).status_code == 403

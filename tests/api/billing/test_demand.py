@@ -7,18 +7,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal as D
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, insert, select
 
+from api.billing import advice, tariffs
+from api.billing.models import Bill
+from api.core.errors import NotFound
+from api.core.time import LOCAL_TZ
 from api.customers import service as customers
-from api.customers.models import Bill, Customer
+from api.customers.models import Customer
 from api.demo.showcase import SHOWCASE
-from api.forecasting import advice, bills, profiles, tariffs
+from api.flows import billing
 from api.metering.models import Meter, Reading
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 UTC = timezone.utc
 NORMAL = SHOWCASE["normal"][0]
 COMMERCIAL = SHOWCASE["commercial"][0]
@@ -36,7 +38,7 @@ def demo_tariffs():
 
 
 def local(day: date, hour: int = 0, minute: int = 0) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=SHANGHAI).astimezone(UTC)
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=LOCAL_TZ).astimezone(UTC)
 
 
 def plant(session, number: int, *, days: list[date], kwh: Callable[[date, int], str],
@@ -89,8 +91,8 @@ def evening_home(day: date, hour: int) -> str:
 
 def test_bill_forecast_of_a_demo_household(session, now, demo_tariffs):
     c = customers.get_by_account_no(session=session, account_no=NORMAL)
-    f = bills.forecast_bill(session=session, customer=c, now=now)
-    first = now.astimezone(SHANGHAI).date().replace(day=1)
+    f = billing.forecast_bill(session=session, customer=c, now=now)
+    first = now.astimezone(LOCAL_TZ).date().replace(day=1)
     meter = session.scalar(select(Meter).where(Meter.customer_id == c.id))
     read = sum(D(k) for k in session.scalars(select(Reading.kwh).where(
         Reading.meter_id == meter.id, Reading.ts >= local(first), Reading.ts < now)))
@@ -121,7 +123,7 @@ def test_bill_forecast_of_a_demo_household(session, now, demo_tariffs):
 
 def test_bill_forecast_of_a_commercial_customer_has_no_tiers(session, now):
     c = customers.get_by_account_no(session=session, account_no=COMMERCIAL)
-    f = bills.forecast_bill(session=session, customer=c, now=now)
+    f = billing.forecast_bill(session=session, customer=c, now=now)
     assert f.tier is None and f.tariff_code == "NX-GC"
     # 一般工商业 is one price: 0.6236 元/kWh
     assert f.projected_amount.p50.fen == tariffs.to_fen(D(repr(f.projected_kwh.p50)) * D("0.6236"))
@@ -133,7 +135,7 @@ def test_bill_forecast_hand_checked(session, demo_tariffs):
     left bring about 120 kWh more → P50 ≈ 360 kWh (the month-wide level shift is median ≈ 0.9992)."""
     c = plant(session, 1, days=days_between(date(2026, 3, 20), date(2026, 4, 20)), kwh=lambda d, h: "0.5")
     now = local(date(2026, 4, 21), 0, 20)
-    f = bills.forecast_bill(session=session, customer=c, now=now)
+    f = billing.forecast_bill(session=session, customer=c, now=now)
     assert f.month == "2026-04" and f.days_in_month == 30 and f.hours_missing == 0
     assert f.kwh_so_far == 240.0
     assert f.daily_kwh_typical == 12.0 and f.trend_factor == 1.0
@@ -155,7 +157,7 @@ def test_bill_forecast_hand_checked(session, demo_tariffs):
 
 def test_bill_forecast_of_a_tou_household_prices_the_bands(session, now, demo_tariffs):
     tou_customer = session.scalar(select(Customer).where(Customer.tariff_code == "NX-RES-TOU").order_by(Customer.id))
-    f = bills.forecast_bill(session=session, customer=tou_customer, now=now)
+    f = billing.forecast_bill(session=session, customer=tou_customer, now=now)
     assert f.projected_kwh.p10 <= f.projected_kwh.p50 <= f.projected_kwh.p90
     assert f.tier is not None  # 峰谷 households pay the 阶梯加价 too in this region
     if f.days_left >= 1:
@@ -194,7 +196,7 @@ def test_tou_comparison_night_heavy_saves_evening_peak_costs_more(session):
     session.commit()
     now = local(date(2026, 4, 10), 9)
 
-    r = advice.tou_comparison(session=session, customer=night, now=now)
+    r = billing.tou_comparison(session=session, customer=night, now=now)
     assert r.applicable and not r.on_tou and r.method == "mixed" and r.months_covered == 2
     feb, mar = r.months
     assert (feb.period, feb.method, feb.band_kwh) == ("2026-02", "shape_scaled", {"peak": 37.5, "valley": 112.5})
@@ -207,7 +209,7 @@ def test_tou_comparison_night_heavy_saves_evening_peak_costs_more(session):
     assert r.valley_share == 0.75  # (112.5 + 130.2) / 323.6
     assert "每年约可省276.66元" in r.recommendation and "建议办理" in r.recommendation
 
-    r = advice.tou_comparison(session=session, customer=evening, now=now)
+    r = billing.tou_comparison(session=session, customer=evening, now=now)
     assert r.method == "readings" and r.months_covered == 1
     (mar,) = r.months
     assert mar.band_kwh == {"peak": 139.5, "valley": 15.5}
@@ -218,13 +220,13 @@ def test_tou_comparison_night_heavy_saves_evening_peak_costs_more(session):
 
 def test_tou_comparison_is_for_residents_only(session, now):
     c = customers.get_by_account_no(session=session, account_no=COMMERCIAL)
-    r = advice.tou_comparison(session=session, customer=c, now=now)
+    r = billing.tou_comparison(session=session, customer=c, now=now)
     assert not r.applicable and r.months == [] and "居民" in r.reason
 
 
 def test_tou_comparison_without_bills_scales_recent_days(session, now):
     c = customers.get_by_account_no(session=session, account_no=NORMAL)
-    r = advice.tou_comparison(session=session, customer=c, now=now)
+    r = billing.tou_comparison(session=session, customer=c, now=now)
     assert r.applicable and r.method == "recent_days_scaled" and r.months_covered == 1
     (month,) = r.months
     assert month.period.startswith("近") and month.billed is None
@@ -239,7 +241,7 @@ def test_tou_comparison_without_bills_scales_recent_days(session, now):
 def planted(session, now):
     """Three EV homes, an evening home with one unusual day, and a home whose use grows every day,
     over the 7 complete local days before `now` (the growing one over 14 days)."""
-    today = now.astimezone(SHANGHAI).date()
+    today = now.astimezone(LOCAL_TZ).date()
     week = days_between(today - timedelta(days=7), today - timedelta(days=1))
     evs = [plant(session, 21 + i, days=week, kwh=ev_home) for i in range(3)]
     spike_day = week[3]
@@ -259,7 +261,7 @@ def planted(session, now):
 
 def test_profile_cluster_and_peers_of_an_ev_home(session, now, planted):
     ev = planted["evs"][0]
-    a = profiles.analyse(session=session, customer=ev, now=now, days=7)
+    a = billing.analyse(session=session, customer=ev, now=now, days=7)
     assert a.days_with_data == 7 and a.start == planted["week"][0] and a.end == planted["week"][-1]
     assert a.average_daily_kwh == 28.2
     assert a.profile_kw[23] == 7.2 and a.profile_kw[12] == 0.2 and a.profile_kw[19] == 0.8
@@ -281,12 +283,12 @@ def test_profile_cluster_and_peers_of_an_ev_home(session, now, planted):
     assert "28.2千瓦时" in cmp.text
     # a demo household is an evening-peak home, like most of its class
     normal = customers.get_by_account_no(session=session, account_no=NORMAL)
-    b = profiles.analyse(session=session, customer=normal, now=now, days=7)
+    b = billing.analyse(session=session, customer=normal, now=now, days=7)
     assert b.cluster.label == "晚高峰型" and b.cluster.own_label == "晚高峰型"
 
 
 def test_unusual_day_and_trend(session, now, planted):
-    a = profiles.analyse(session=session, customer=planted["spiky"], now=now, days=7)
+    a = billing.analyse(session=session, customer=planted["spiky"], now=now, days=7)
     # days: 7.0 × (1, 1, 0.9, 4, 1.1, 1, 1.2) = 7, 7, 6.3, 28, 7.7, 7, 8.4 → median 7.0; deviations
     # 0, 0, 0.7, 21, 0.7, 0, 1.4 → MAD 0.7; z = 0.6745 × 21 / 0.7 = 20.235 (8.4 gives only 1.349)
     (day,) = a.unusual_days
@@ -295,7 +297,7 @@ def test_unusual_day_and_trend(session, now, planted):
     assert day.z == pytest.approx(20.235, abs=0.01)
     assert a.cluster.own_label == "晚高峰型"
 
-    g = profiles.analyse(session=session, customer=planted["growing"], now=now, days=14)
+    g = billing.analyse(session=session, customer=planted["growing"], now=now, days=14)
     # 6 kWh a day for a week, then 12: slope = Σ(x − 6.5)·y / Σ(x − 6.5)² = 6 × 24.5 / 227.5 = 0.6462 kWh/day;
     # across the 13 steps that is 8.4 kWh on a mean of 9 → +93.3 %
     assert g.trend.direction == "上升"
@@ -307,7 +309,7 @@ def test_unusual_day_and_trend(session, now, planted):
 
 def test_tips_quote_the_customers_own_numbers(session, now, planted):
     ev = planted["evs"][0]
-    advice_read = advice.tips(session=session, customer=ev, now=now)
+    advice_read = billing.tips(session=session, customer=ev, now=now)
     assert 3 <= len(advice_read.tips) <= 5
     kinds = [t.kind for t in advice_read.tips]
     assert len(set(kinds)) == len(kinds)
@@ -315,7 +317,7 @@ def test_tips_quote_the_customers_own_numbers(session, now, planted):
     assert "建议办理" in decision.text and decision.saving_per_month.fen > 0
     assert all("千瓦" in t.text or "元" in t.text or "%" in t.text for t in advice_read.tips)
     normal = customers.get_by_account_no(session=session, account_no=NORMAL)
-    tips = advice.tips(session=session, customer=normal, now=now).tips
+    tips = billing.tips(session=session, customer=normal, now=now).tips
     assert 3 <= len(tips) <= 5
     shift = next(t for t in tips if t.kind == "shift_evening")
     assert shift.text.startswith("您每天") and "点平均用电" in shift.text and "挪到22点以后" in shift.text
@@ -324,7 +326,7 @@ def test_tips_quote_the_customers_own_numbers(session, now, planted):
 # ---------------------------------------------------------------------------- segments
 
 def test_night_heavy_segment_finds_the_ev_homes(session, now, planted):
-    seg = advice.segments(session=session, now=now, kind="night_heavy")
+    seg = billing.segments(session=session, now=now, kind="night_heavy")
     accounts = [r.account_no for r in seg.rows]
     assert {c.account_no for c in planted["evs"]} <= set(accounts)
     assert planted["spiky"].account_no not in accounts and planted["growing"].account_no not in accounts
@@ -345,7 +347,7 @@ def test_night_heavy_segment_finds_the_ev_homes(session, now, planted):
 
 
 def test_tou_beneficiaries_and_growth_segments(session, now, planted):
-    seg = advice.segments(session=session, now=now, kind="tou_beneficiaries")
+    seg = billing.segments(session=session, now=now, kind="tou_beneficiaries")
     row = next(r for r in seg.rows if r.account_no == planted["evs"][0].account_no)
     # 28.2 kWh a day → 857.28 kWh a month (× 30.4); 峰 5.2 / 28.2 of it = 158.08, 谷 699.20
     #   阶梯: 76.262 + 44.874 + 597.28 × 0.7486 (447.123808) = 568.259808 → 568.26
@@ -359,12 +361,13 @@ def test_tou_beneficiaries_and_growth_segments(session, now, planted):
     assert [r.score for r in seg.rows] == sorted((r.score for r in seg.rows), reverse=True)
     assert all(r.tariff_code == "NX-RES-TIER" for r in seg.rows)
 
-    growth = advice.segments(session=session, now=now, kind="high_growth", days=14)
+    growth = billing.segments(session=session, now=now, kind="high_growth", days=14)
     row = next(r for r in growth.rows if r.account_no == planted["growing"].account_no)
     assert row.figures == {"earlier_daily_kwh": 6.0, "recent_daily_kwh": 12.0, "growth_pct": 100.0,
                            "increase_kwh_per_day": 6.0}
 
-    near = advice.segments(session=session, now=now, kind="near_tier_2")
+    near = billing.segments(session=session, now=now, kind="near_tier_2")
     assert all(r.figures["kwh_so_far"] < 170 <= r.figures["projected_kwh"] / 0.9 for r in near.rows)
-    with pytest.raises(ValueError, match="unknown segment"):
-        advice.segments(session=session, now=now, kind="everyone")
+    with pytest.raises(NotFound) as unknown:
+        billing.segments(session=session, now=now, kind="everyone")
+    assert unknown.value.code == "segment_not_found" and "tou_beneficiaries" in unknown.value.extra["kinds"]

@@ -10,8 +10,8 @@ from decimal import Decimal as D
 import pytest
 from pydantic import ValidationError
 
-from api.forecasting import tariffs
-from api.forecasting.tariffs import (
+from api.billing import tariffs
+from api.billing.tariffs import (
     TariffError,
     amount_fen,
     kwh_left_in_tier,

@@ -9,38 +9,29 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-import numpy as np
-from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from api.customers import service as customers
-from api.customers.models import Bill, Customer
-from api.forecasting import tariffs
-from api.forecasting.bills import forecast_bill, next_month, split_total, used_before_in_year
-from api.forecasting.demand_schemas import (
+from api.billing import service, tariffs
+from api.billing.bills import next_month, split_total
+from api.billing.models import Bill
+from api.billing.profiles import FULL_DAY_HOURS, NIGHT_HOURS, daily_totals
+from api.billing.schemas import (
+    Account,
     AdviceRead,
+    BillForecastRead,
+    ConsumptionAnalysisRead,
     Money,
     SegmentColumn,
+    SegmentMember,
     SegmentRead,
     SegmentRow,
     Tip,
     TouComparisonRead,
     TouMonth,
 )
-from api.forecasting.profiles import (
-    FULL_DAY_HOURS,
-    in_hours,
-    NIGHT_HOURS,
-    analyse,
-    daily_totals,
-    hourly_readings,
-    local_hour_of,
-    local_midnight,
-    window,
-)
-from api.metering import service as metering
-from api.metering.models import Meter, Reading, TransformerArea
-from api.text import mask_name
+from api.core.errors import NotFound
+from api.core.ids import mask_name
+from api.core.time import local_day, local_midnight, to_local
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
@@ -57,7 +48,7 @@ SEGMENT_KINDS = ("tou_beneficiaries", "night_heavy", "high_growth", "near_tier_2
 
 
 def _yuan(fen: int) -> str:
-    return tariffs.yuan_text(fen)
+    return tariffs.format_yuan(fen)
 
 
 def _q(value: Decimal, places: Decimal = CENT) -> Decimal:
@@ -76,7 +67,32 @@ def _shares(split: dict[str, Decimal]) -> dict[str, float]:
     return {b: float(v / total) if total else 0.0 for b, v in split.items()}
 
 
-def tou_comparison(*, session: Session, customer: Customer, now: datetime, region: str = tariffs.DEFAULT_REGION,
+def tou_applies(*, account: Account, now: datetime, region: str = tariffs.DEFAULT_REGION) -> bool:
+    """Whether the 峰谷 comparison means anything for the account: residential, in a region with 峰谷."""
+    schedule = tariffs.schedule_for(region=region, year=local_day(now).year)
+    return tariffs.is_residential(schedule.tariff(account.tariff_code)) and schedule.residential.tou is not None
+
+
+def billed_months(*, session: Session, account: Account, now: datetime, months: int = 12) -> list[Bill]:
+    """The last `months` bills before this month, oldest first."""
+    current = f"{local_day(now):%Y-%m}"
+    return sorted((b for b in service.list_bills(session=session, customer_id=account.customer_id, months=months + 1)
+                   if b.period < current), key=lambda b: b.period)[-months:]
+
+
+def tou_windows(*, now: datetime, bills: list[Bill]) -> list[tuple[datetime, datetime]]:
+    """Where to read the meter's hourly kWh for the comparison, in order until one has readings: the
+    billed months and the year before this month, else the last RECENT_DAYS days."""
+    today = local_day(now)
+    first_now = today.replace(day=1)
+    start = local_midnight(date(first_now.year - 1, first_now.month, 1))
+    if bills:
+        start = min(start, local_midnight(date(int(bills[0].period[:4]), int(bills[0].period[5:7]), 1)))
+    return [(start, local_midnight(first_now)), (local_midnight(today - timedelta(days=RECENT_DAYS)), now)]
+
+
+def tou_comparison(*, session: Session, account: Account, now: datetime, bills: list[Bill],
+                   hourly: list[tuple[datetime, Decimal]] | None, region: str = tariffs.DEFAULT_REGION,
                    months: int = 12) -> TouComparisonRead:
     """The last `months` billed months priced both ways: 阶梯 alone and 峰谷 (+ 阶梯加价 as the region applies it).
 
@@ -87,41 +103,33 @@ def tou_comparison(*, session: Session, customer: Customer, now: datetime, regio
     ("shape_scaled"); "mixed" when both happen. Without any billed month, the last complete local
     days of readings are scaled to one month ("recent_days_scaled"). Tiers follow the region's
     tier period (kWh already billed this year count for yearly tiers).
+
+    `bills` are `billed_months`; `hourly` the meter's readings in the first of `tou_windows` that has
+    any (None: the customer has no meter).
     """
-    first_now = customers.local_today(now).replace(day=1)
+    first_now = local_day(now).replace(day=1)
     current = f"{first_now:%Y-%m}"
     schedule = tariffs.schedule_for(region=region, year=first_now.year)
-    product = schedule.tariff(customer.tariff_code)
+    product = schedule.tariff(account.tariff_code)
     on_tou = product.kind == "residential_tou"
 
     def empty(reason: str) -> TouComparisonRead:
         zero = Money.of(0)
         return TouComparisonRead(
-            account_no=customer.account_no, applicable=False, reason=reason, tariff_code=customer.tariff_code,
+            account_no=account.account_no, applicable=False, reason=reason, tariff_code=account.tariff_code,
             on_tou=on_tou, months=[], months_covered=0, flat_total=zero, tou_total=zero, saving_total=zero,
             annual_saving_estimate=zero, valley_share=None, method="none", method_note=reason, recommendation=reason)
 
     if not tariffs.is_residential(product) or schedule.residential.tou is None:
         return empty("峰谷电价测算只适用于居民生活用电。")
-    meter = metering.get_meter_by_customer(session=session, customer_id=customer.id)
-    if meter is None:
+    if hourly is None:
         return empty("这个户号没有智能电表数据，暂时无法测算峰谷电费。")
-    bills = sorted((b for b in customers.list_bills(session=session, customer_id=customer.id, months=months + 1)
-                    if b.period < current), key=lambda b: b.period)[-months:]
-    end = local_midnight(first_now)
-    start = local_midnight(date(first_now.year - 1, first_now.month, 1))
-    if bills:
-        start = min(start, local_midnight(date(int(bills[0].period[:4]), int(bills[0].period[5:7]), 1)))
-    hourly = hourly_readings(session=session, meter_id=meter.id, start=start, end=end)
-    if not hourly:
-        recent_start = local_midnight(customers.local_today(now) - timedelta(days=RECENT_DAYS))
-        hourly = hourly_readings(session=session, meter_id=meter.id, start=recent_start, end=now)
     if not hourly:
         return empty("暂无分时用电数据，无法测算峰谷电费。")
     tou = schedule.residential.tou
     by_month: dict[str, list] = defaultdict(list)
     for ts, kwh in hourly:
-        by_month[f"{ts.astimezone(tariffs.SHANGHAI):%Y-%m}"].append((ts, kwh))
+        by_month[f"{to_local(ts):%Y-%m}"].append((ts, kwh))
     shape = _shares(tariffs.split_by_band(hourly, tou=tou))
 
     # (period, kWh, band weights, method, billed fen)
@@ -155,7 +163,7 @@ def tou_comparison(*, session: Session, customer: Customer, now: datetime, regio
         bands = split_total(kwh, {b: ZERO for b in res.tou.bands()}, weights)
         used = ZERO
         if res.tier_period == "year" and method != "recent_days_scaled":
-            used = used_before_in_year(session=session, customer=customer, month=period)
+            used = service.kwh_billed_before(session=session, customer_id=account.customer_id, month=period)
         flat = tariffs.tiered_amount_fen(kwh, tiers=res.tiers, used_before=used)
         tou_fen = tariffs.tou_amount_fen(bands, tou=res.tou, tiers=res.tiers, used_before=used)
         out.append(TouMonth(period=period, kwh=float(kwh), band_kwh={b: float(v) for b, v in bands.items()},
@@ -178,7 +186,7 @@ def tou_comparison(*, session: Session, customer: Customer, now: datetime, regio
         "recent_days_scaled": f"暂无整月账单：按近{RECENT_DAYS}天内的分时用电折算为一个月。",
     }
     result = TouComparisonRead(
-        account_no=customer.account_no, applicable=True, reason=None, tariff_code=customer.tariff_code,
+        account_no=account.account_no, applicable=True, reason=None, tariff_code=account.tariff_code,
         on_tou=on_tou, months=out, months_covered=len(out), flat_total=Money.of(flat_total),
         tou_total=Money.of(tou_total), saving_total=Money.of(saving), annual_saving_estimate=Money.of(annual),
         valley_share=valley_share, method=method, method_note=notes[method], recommendation="",
@@ -214,16 +222,15 @@ class _Candidate:
     tip: Tip
 
 
-def tips(*, session: Session, customer: Customer, now: datetime, region: str = tariffs.DEFAULT_REGION) -> AdviceRead:
-    """3–5 concrete tips in Chinese built from the customer's own hours, kWh and 元 (LookupError without a meter)."""
-    analysis = analyse(session=session, customer=customer, now=now, days=RECENT_DAYS, region=region,
-                       with_cluster=False)
-    forecast = forecast_bill(session=session, customer=customer, now=now, region=region)
-    schedule = tariffs.schedule_for(region=region, year=customers.local_today(now).year)
-    product = schedule.tariff(customer.tariff_code)
+def tips(*, account: Account, now: datetime, analysis: ConsumptionAnalysisRead, forecast: BillForecastRead,
+         comparison: TouComparisonRead | None, region: str = tariffs.DEFAULT_REGION) -> AdviceRead:
+    """3–5 concrete tips in Chinese built from the customer's own hours, kWh and 元: its analysis over
+    RECENT_DAYS (no cluster needed), this month's bill forecast and, for residents, the 峰谷 comparison."""
+    schedule = tariffs.schedule_for(region=region, year=local_day(now).year)
+    product = schedule.tariff(account.tariff_code)
     residential = tariffs.is_residential(product)
-    comparison = tou_comparison(session=session, customer=customer, now=now, region=region) if residential else None
-    tou = tariffs.tou_plan_of(schedule=schedule, tariff_code=customer.tariff_code)
+    comparison = comparison if residential else None
+    tou = tariffs.tou_plan_of(schedule=schedule, tariff_code=account.tariff_code)
     p50 = Decimal(repr(forecast.projected_kwh.p50))
     unit_price = (Decimal(forecast.projected_amount.p50.fen) / 100 / p50) if p50 > 0 else schedule.residential.tiers[0].price
     profile = analysis.profile_kw
@@ -279,7 +286,7 @@ def tips(*, session: Session, customer: Customer, now: datetime, region: str = t
             f"{tier.next_tier_price_yuan}元。用电多的电器错开用、随手关，能少进{nxt}。"))))
 
     # 4. base load (standby)
-    home = customer.customer_class == "居民"
+    home = account.customer_class == "居民"
     who = "您家" if home else "您单位"
     base = Decimal(repr(analysis.base_load_kw))
     if base >= Decimal("0.1"):
@@ -331,7 +338,7 @@ def tips(*, session: Session, customer: Customer, now: datetime, region: str = t
     # 8. the highest load against the contract capacity (non-residential)
     if not home and sum(profile) > 0:
         top = max(range(24), key=lambda h: profile[h])
-        capacity = Decimal(customer.contract_capacity_kva)
+        capacity = Decimal(account.contract_capacity_kva)
         share = Decimal(repr(profile[top])) / capacity * 100 if capacity else ZERO
         text = (f"近{days}天您单位{top}点前后用电最多，平均负荷约{profile[top]:.1f}千瓦，"
                 f"约为合同容量{capacity:.0f}千伏安的{share:.0f}%。")
@@ -355,7 +362,7 @@ def tips(*, session: Session, customer: Customer, now: datetime, region: str = t
         f"千瓦时、电费约{forecast.projected_amount.p50.yuan}元，可在网上国网App随时查看每天的用电。"))))
 
     chosen = sorted(found, key=lambda c: -c.priority)[:5]
-    return AdviceRead(account_no=customer.account_no, as_of=now, tips=[c.tip for c in chosen])
+    return AdviceRead(account_no=account.account_no, as_of=now, tips=[c.tip for c in chosen])
 
 
 # ------------------------------------------------------------------------------ segments
@@ -372,121 +379,77 @@ BASE_HEADERS = (("account_no", "户号"), ("masked_name", "户名"), ("customer_
                 ("tariff_name", "电价"))
 
 
-def _info(session: Session, meter_ids: list[int]) -> dict[int, tuple[Customer, TransformerArea]]:
-    if not meter_ids:
-        return {}
-    rows = session.execute(
-        select(Meter.id, Customer, TransformerArea)
-        .join(Customer, Customer.id == Meter.customer_id)
-        .join(TransformerArea, TransformerArea.id == Customer.transformer_area_id)
-        .where(Meter.id.in_(meter_ids)))
-    return {m: (c, a) for m, c, a in rows}
-
-
-def _residential_meters(schedule: tariffs.Schedule, kinds: tuple[str, ...]):
-    codes = [code for code, t in schedule.tariffs.items() if t.kind in kinds]
-    return (select(Meter.id).join(Customer, Customer.id == Meter.customer_id)
-            .where(Customer.customer_class == "居民", Customer.tariff_code.in_(codes)))
-
-
-@dataclass
-class _Sums:
-    """One meter's readings in the window: kWh, hours read, kWh per hour group, high-power hours."""
-
-    kwh: float
-    hours: int
-    groups: dict[str, float]
-    high: int
-
-
-def _group_sums(session: Session, meters, start: datetime, end: datetime, groups: dict[str, tuple[int, ...]],
-                high_hours: tuple[int, ...] = ()) -> dict[int, _Sums]:
-    """Per meter: kWh, hours read, kWh in each group of local hours and hours at or above EV_KW among
-    `high_hours` — one pass in SQL grouped by meter only (the (meter_id, ts) index order, no sort)."""
-    hour = local_hour_of(Reading.ts)
-    columns = [func.sum(case((in_hours(hour, hours), Reading.kwh), else_=0)) for hours in groups.values()]
-    if high_hours:
-        columns.append(func.sum(case((and_(in_hours(hour, high_hours), Reading.kwh >= EV_KW), 1), else_=0)))
-    rows = session.execute(
-        select(Reading.meter_id, func.sum(Reading.kwh), func.count(), *columns)
-        .where(Reading.meter_id.in_(meters), Reading.ts >= start, Reading.ts < end)
-        .group_by(Reading.meter_id))
-    out = {}
-    names = list(groups)
-    for meter_id, kwh, n, *rest in rows:
-        values = {name: float(rest[i] or 0) for i, name in enumerate(names)}
-        out[meter_id] = _Sums(float(kwh or 0), int(n), values, int(rest[len(names)] or 0) if high_hours else 0)
-    return out
-
-
-def _hour_sums(session: Session, meters, start: datetime, end: datetime) -> dict[int, np.ndarray]:
-    """Per meter and local hour: kWh, hours read and hours at or above EV_KW (SQL GROUP BY)."""
-    hour = local_hour_of(Reading.ts)
-    rows = session.execute(
-        select(Reading.meter_id, hour, func.sum(Reading.kwh), func.count(),
-               func.sum(case((Reading.kwh >= EV_KW, 1), else_=0)))
-        .where(Reading.meter_id.in_(meters), Reading.ts >= start, Reading.ts < end)
-        .group_by(Reading.meter_id, hour))
-    out: dict[int, np.ndarray] = {}
-    for meter_id, h, kwh, n, high in rows:
-        out.setdefault(meter_id, np.zeros((3, 24)))[:, int(h)] = (float(kwh or 0), int(n), int(high or 0))
-    return out
-
-
-def segments(*, session: Session, now: datetime, kind: str, region: str = tariffs.DEFAULT_REGION,
-             days: int = RECENT_DAYS, min_saving_yuan: Decimal = Decimal("30"), limit: int | None = None) -> SegmentRead:
-    """Customers of one segment for outreach, best first (ValueError for an unknown kind)."""
+def require_segment_kind(kind: str) -> None:
+    """NotFound ("segment_not_found", with the known kinds) unless `kind` is a segment."""
     if kind not in SEGMENT_KINDS:
-        raise ValueError(f"unknown segment {kind!r} (known: {', '.join(SEGMENT_KINDS)})")
-    first, last, start, end = window(now, days)
-    schedule = tariffs.schedule_for(region=region, year=last.year)
-    if kind == "tou_beneficiaries":
-        columns, scored = _tou_beneficiaries(session, schedule, start, end, Decimal(min_saving_yuan))
-    elif kind == "night_heavy":
-        columns, scored = _night_heavy(session, schedule, start, end)
-    elif kind == "high_growth":
-        columns, scored = _high_growth(session, start, end, days)
-    else:
-        columns, scored = _near_tier_2(session, schedule, now)
-        first, last = customers.local_today(now).replace(day=1), customers.local_today(now)
-    scored.sort(key=lambda item: (-item[1], item[0]))
-    if limit is not None:
-        scored = scored[:limit]
-    info = _info(session, [m for m, _, _ in scored])
+        raise NotFound("segment_not_found", f"没有这个客户分群：{kind}", kinds=list(SEGMENT_KINDS))
+
+
+def tariff_codes(schedule: tariffs.Schedule, kinds: tuple[str, ...]) -> list[str]:
+    """The schedule's tariff codes of these kinds (segments look at residential customers on them)."""
+    return [code for code, t in schedule.tariffs.items() if t.kind in kinds]
+
+
+# Scored meters: (meter id, score, figures), best first once ranked.
+Scored = list[tuple[int, float, dict]]
+Columns = list[tuple[str, str]]
+# Per meter (kWh, hours read, kWh per group of local hours, high-power hours), as metering sums them.
+GroupSums = dict[int, tuple[float, int, dict[str, float], int]]
+
+
+def rank(scored: Scored, limit: int | None = None) -> Scored:
+    """Best score first (then meter id), at most `limit`."""
+    ranked = sorted(scored, key=lambda item: (-item[1], item[0]))
+    return ranked if limit is None else ranked[:limit]
+
+
+def segment_read(*, kind: str, now: datetime, start: date, end: date, days: int, min_saving_yuan: Decimal,
+                 schedule: tariffs.Schedule, columns: Columns, scored: Scored,
+                 members: dict[int, SegmentMember]) -> SegmentRead:
+    """The segment's rows in `scored` order; `members` gives each scored meter's customer and area."""
     rows = []
     for meter_id, score, figures in scored:
-        c, area = info[meter_id]
+        c = members[meter_id]
         product = schedule.tariffs.get(c.tariff_code)
         rows.append(SegmentRow(
             account_no=c.account_no, masked_name=mask_name(c.name), customer_class=c.customer_class,
-            district=c.district, town=c.town, area_code=area.code, area_name=area.name,
+            district=c.district, town=c.town, area_code=c.area_code, area_name=c.area_name,
             tariff_code=c.tariff_code, tariff_name=product.name if product else c.tariff_code,
             score=round(score, 4), figures=figures))
     title, description = SEGMENT_TITLES[kind]
     description = description.format(days=days, min=min_saving_yuan, half=days // 2)
-    return SegmentRead(kind=kind, title=title, description=description, as_of=now, start=first, end=last,
+    return SegmentRead(kind=kind, title=title, description=description, as_of=now, start=start, end=end,
                        columns=[SegmentColumn(key=k, header=h) for k, h in columns], rows=rows, count=len(rows))
 
 
-def _tou_beneficiaries(session, schedule, start, end, min_saving_yuan):
-    res = schedule.residential
-    tou = res.tou
-    columns = [("daily_kwh", "日均用电(千瓦时)"), ("valley_share_pct", "谷段用电占比(%)"),
+TOU_COLUMNS = [("daily_kwh", "日均用电(千瓦时)"), ("valley_share_pct", "谷段用电占比(%)"),
                ("annual_flat_yuan", "现行阶梯电价年电费(元)"), ("annual_tou_yuan", "峰谷电价年电费(元)"),
                ("annual_saving_yuan", "测算年节省(元)")]
+TOU_KINDS = ("residential_tiered",)  # who could switch to 峰谷
+
+
+def tou_groups(schedule: tariffs.Schedule) -> dict[str, tuple[int, ...]] | None:
+    """The local hours of each 峰谷 band but the last (that one is the rest), None without a plan."""
+    tou = schedule.residential.tou
+    return None if tou is None else {b: tou.hours_of(b) for b in tou.bands()[:-1]}
+
+
+def tou_beneficiaries(*, schedule: tariffs.Schedule, sums: GroupSums,
+                      min_saving_yuan: Decimal) -> tuple[Columns, Scored]:
+    """阶梯 households who would save at least `min_saving_yuan` a year on 峰谷 (sums by `tou_groups`)."""
+    res = schedule.residential
+    tou = res.tou
     if tou is None:
-        return columns, []
+        return TOU_COLUMNS, []
     bands = tou.bands()
-    sums = _group_sums(session, _residential_meters(schedule, ("residential_tiered",)), start, end,
-                       {b: tou.hours_of(b) for b in bands[:-1]})
     out = []
     threshold = tariffs.to_fen(min_saving_yuan)
-    for meter_id, m in sums.items():
-        if m.hours < MIN_HOURS or m.kwh <= 0:
+    for meter_id, (kwh, hours, groups, _high) in sums.items():
+        if hours < MIN_HOURS or kwh <= 0:
             continue
-        weights = dict(m.groups)
-        weights[bands[-1]] = max(0.0, m.kwh - sum(weights.values()))
-        daily = Decimal(repr(round(m.kwh, 3))) * 24 / m.hours
+        weights = dict(groups)
+        weights[bands[-1]] = max(0.0, kwh - sum(weights.values()))
+        daily = Decimal(repr(round(kwh, 3))) * 24 / hours
         if res.tier_period == "month":
             month = _q(daily * DAYS_PER_MONTH)
             split = split_total(month, {b: ZERO for b in bands}, weights)
@@ -500,63 +463,70 @@ def _tou_beneficiaries(session, schedule, start, end, min_saving_yuan):
         saving = flat - tou_fen
         if saving < threshold:
             continue
-        valley = weights.get("valley", 0.0) / m.kwh
+        valley = weights.get("valley", 0.0) / kwh
         out.append((meter_id, saving / 100, {
             "daily_kwh": round(float(daily), 2), "valley_share_pct": round(valley * 100, 1),
             "annual_flat_yuan": _yuan(flat), "annual_tou_yuan": _yuan(tou_fen), "annual_saving_yuan": _yuan(saving)}))
-    return columns, out
+    return TOU_COLUMNS, out
 
 
-def _night_heavy(session, schedule, start, end):
-    columns = [("daily_kwh", "日均用电(千瓦时)"), ("night_share_pct", "夜间(22—6点)用电占比(%)"),
-               ("night_kwh_per_day", "夜间日均用电(千瓦时)"), ("jump_kw", "晚间负荷最大跳升(千瓦)"),
-               ("jump_at", "跳升时刻"), ("high_hours_per_week", "夜间≥3千瓦的小时数(每周)")]
-    meters = _residential_meters(schedule, tariffs.RESIDENTIAL_KINDS)
-    # first pass over everyone, grouped by meter only: the night's share and its high-power hours
-    sums = _group_sums(session, meters, start, end, {"night": NIGHT_HOURS}, high_hours=NIGHT_HOURS)
-    candidates = {m: s for m, s in sums.items()
-                  if s.hours >= MIN_HOURS and s.kwh > 0 and s.groups["night"] / s.kwh >= NIGHT_SHARE}
-    if not candidates:
-        return columns, []
-    # second pass, candidates only: the hourly profile, for the evening jump
-    profiles = _hour_sums(session, sorted(candidates), start, end)
+NIGHT_COLUMNS = [("daily_kwh", "日均用电(千瓦时)"), ("night_share_pct", "夜间(22—6点)用电占比(%)"),
+                 ("night_kwh_per_day", "夜间日均用电(千瓦时)"), ("jump_kw", "晚间负荷最大跳升(千瓦)"),
+                 ("jump_at", "跳升时刻"), ("high_hours_per_week", "夜间≥3千瓦的小时数(每周)")]
+NIGHT_GROUPS = {"night": NIGHT_HOURS}
+
+
+def night_candidates(sums: GroupSums) -> GroupSums:
+    """First pass, over every residential meter (sums by NIGHT_GROUPS, high hours at night at EV_KW):
+    those with a week of readings whose night share is high."""
+    return {m: s for m, s in sums.items()
+            if s[1] >= MIN_HOURS and s[0] > 0 and s[2]["night"] / s[0] >= NIGHT_SHARE}
+
+
+def night_heavy(*, candidates: GroupSums, by_hour: dict[int, dict[int, tuple[float, int, int]]]) -> tuple[Columns, Scored]:
+    """Second pass, candidates only: their hourly profile (`by_hour`: hour → (kWh, hours, high hours))
+    shows an evening jump or enough high-power night hours — likely an EV charging at home."""
     out = []
-    for meter_id, m in candidates.items():
-        arr = profiles.get(meter_id)
-        if arr is None or (arr[1] == 0).any():
+    for meter_id, (kwh, hours, groups, high) in candidates.items():
+        hourly = by_hour.get(meter_id)
+        if hourly is None or len(hourly) < 24 or any(hourly[h][1] == 0 for h in range(24)):
             continue
-        mean_kw = arr[0] / arr[1]
+        mean_kw = [hourly[h][0] / hourly[h][1] for h in range(24)]
         jumps = {h: float(mean_kw[h] - mean_kw[h - 1]) for h in (20, 21, 22, 23, 0, 1)}
         jump_at = max(jumps, key=jumps.get)
-        per_week = m.high * 7 * 24 / m.hours
+        per_week = high * 7 * 24 / hours
         if not (jumps[jump_at] >= EV_JUMP_KW or per_week >= EV_HOURS_PER_WEEK):
             continue
-        days = m.hours / 24
-        night = m.groups["night"]
+        days = hours / 24
+        night = groups["night"]
         out.append((meter_id, night / days, {
-            "daily_kwh": round(m.kwh / days, 2), "night_share_pct": round(night / m.kwh * 100, 1),
+            "daily_kwh": round(kwh / days, 2), "night_share_pct": round(night / kwh * 100, 1),
             "night_kwh_per_day": round(night / days, 2), "jump_kw": round(jumps[jump_at], 2),
             "jump_at": f"{jump_at}:00", "high_hours_per_week": round(per_week, 1)}))
-    return columns, out
+    return NIGHT_COLUMNS, out
 
 
-def _high_growth(session, start, end, days):
-    columns = [("earlier_daily_kwh", "前期日均用电(千瓦时)"), ("recent_daily_kwh", "近期日均用电(千瓦时)"),
-               ("growth_pct", "增长(%)"), ("increase_kwh_per_day", "每天多用(千瓦时)")]
+GROWTH_COLUMNS = [("earlier_daily_kwh", "前期日均用电(千瓦时)"), ("recent_daily_kwh", "近期日均用电(千瓦时)"),
+                  ("growth_pct", "增长(%)"), ("increase_kwh_per_day", "每天多用(千瓦时)")]
+
+
+def growth_windows(start: datetime, end: datetime) -> dict[str, tuple[datetime, datetime]]:
+    """The two halves of the window high_growth compares."""
     mid = start + (end - start) / 2
-    recent = Reading.ts >= mid
-    rows = session.execute(
-        select(Reading.meter_id,
-               func.sum(case((recent, Reading.kwh), else_=0)), func.sum(case((recent, 1), else_=0)),
-               func.sum(case((recent, 0), else_=Reading.kwh)), func.sum(case((recent, 0), else_=1)))
-        .where(Reading.ts >= start, Reading.ts < end).group_by(Reading.meter_id))
+    return {"recent": (mid, end), "earlier": (start, mid)}
+
+
+def high_growth(sums: dict[int, dict[str, tuple[float, int]]]) -> tuple[Columns, Scored]:
+    """Meters whose daily kWh grew 30 % and 2 kWh or more from the earlier to the recent half
+    (`sums`: per meter, (kWh, hours) in each of `growth_windows`)."""
     out = []
     half_hours = MIN_HOURS / 2
-    for meter_id, r_kwh, r_n, e_kwh, e_n in rows:
+    for meter_id, halves in sums.items():
+        (r_kwh, r_n), (e_kwh, e_n) = halves["recent"], halves["earlier"]
         if not r_n or not e_n or r_n < half_hours or e_n < half_hours:
             continue
-        before = float(e_kwh) * 24 / int(e_n)
-        after = float(r_kwh) * 24 / int(r_n)
+        before = e_kwh * 24 / e_n
+        after = r_kwh * 24 / r_n
         if before <= 0:
             continue
         growth = (after - before) / before
@@ -565,44 +535,47 @@ def _high_growth(session, start, end, days):
         out.append((meter_id, growth * 100, {
             "earlier_daily_kwh": round(before, 2), "recent_daily_kwh": round(after, 2),
             "growth_pct": round(growth * 100, 1), "increase_kwh_per_day": round(after - before, 2)}))
-    return columns, out
+    return GROWTH_COLUMNS, out
 
 
-def _near_tier_2(session, schedule, now):
-    res = schedule.residential
-    columns = [("kwh_so_far", "本月已用电(千瓦时)"), ("projected_kwh", "预计全月用电(千瓦时)"),
-               ("tier1_kwh", "第一档上限(千瓦时)"), ("kwh_left", "距第二档剩余(千瓦时)"),
-               ("projected_over_kwh", "预计超出(千瓦时)"), ("days_left", "本月剩余天数")]
-    kinds = ("residential_tiered", "residential_tou") if res.tou is not None and res.tou.tier_markup \
+TIER_COLUMNS = [("kwh_so_far", "本月已用电(千瓦时)"), ("projected_kwh", "预计全月用电(千瓦时)"),
+                ("tier1_kwh", "第一档上限(千瓦时)"), ("kwh_left", "距第二档剩余(千瓦时)"),
+                ("projected_over_kwh", "预计超出(千瓦时)"), ("days_left", "本月剩余天数")]
+
+
+def near_tier_kinds(schedule: tariffs.Schedule) -> tuple[str, ...]:
+    """Tariff kinds whose households pay the 阶梯 tiers (峰谷 ones too where the markup applies)."""
+    tou = schedule.residential.tou
+    return ("residential_tiered", "residential_tou") if tou is not None and tou.tier_markup \
         else ("residential_tiered",)
-    today = customers.local_today(now)
-    first = today.replace(day=1)
+
+
+def near_tier_windows(now: datetime) -> dict[str, tuple[datetime, datetime]]:
+    """This month so far and the last seven days, the windows near_tier_2 reads."""
+    first = local_day(now).replace(day=1)
+    return {"month": (local_midnight(first), now), "week": (now - timedelta(days=7), now)}
+
+
+def near_tier_2(*, schedule: tariffs.Schedule, now: datetime, sums: dict[int, dict[str, tuple[float, int]]],
+                billed_before: dict[int, Decimal]) -> tuple[Columns, Scored]:
+    """Households still in the first tier whom last week's pace takes near or past it this month
+    (`sums`: per meter, (kWh, hours) in `near_tier_windows`; `billed_before`: per meter, kWh billed
+    earlier this year, for yearly tiers)."""
+    res = schedule.residential
+    first = local_day(now).replace(day=1)
     month_start, month_end = local_midnight(first), local_midnight(next_month(first))
-    week_start = now - timedelta(days=7)
-    in_week = Reading.ts >= week_start
-    in_month = Reading.ts >= month_start
-    rows = session.execute(
-        select(Reading.meter_id,
-               func.sum(case((in_month, Reading.kwh), else_=0)), func.sum(case((in_month, 1), else_=0)),
-               func.sum(case((in_week, Reading.kwh), else_=0)), func.sum(case((in_week, 1), else_=0)))
-        .where(Reading.meter_id.in_(_residential_meters(schedule, kinds)),
-               Reading.ts >= min(month_start, week_start), Reading.ts < now)
-        .group_by(Reading.meter_id))
-    used: dict[int, Decimal] = {}
-    if res.tier_period == "year":
-        used = {m: Decimal(v or 0) for m, v in session.execute(
-            select(Meter.id, func.sum(Bill.kwh)).join(Bill, Bill.customer_id == Meter.customer_id)
-            .where(Bill.period >= f"{first.year}-01", Bill.period < f"{first:%Y-%m}").group_by(Meter.id))}
+    used = billed_before if res.tier_period == "year" else {}
     tier1 = res.tiers[0].up_to_kwh
     month_hours = int((month_end - month_start).total_seconds() // 3600)
     days_left = max(0.0, (month_end - now).total_seconds() / 86400)
     out = []
-    for meter_id, m_kwh, m_n, w_kwh, w_n in rows:
-        if not w_n or int(w_n) < 24:
+    for meter_id, windows in sums.items():
+        (m_kwh, m_n), (w_kwh, w_n) = windows["month"], windows["week"]
+        if not w_n or w_n < 24:
             continue
-        so_far = Decimal(repr(float(m_kwh or 0)))
-        rate = Decimal(repr(float(w_kwh))) / int(w_n)
-        projected = so_far + rate * max(0, month_hours - int(m_n or 0))
+        so_far = Decimal(repr(m_kwh))
+        rate = Decimal(repr(w_kwh)) / w_n
+        projected = so_far + rate * max(0, month_hours - m_n)
         before = used.get(meter_id, ZERO)
         if before + so_far >= tier1 or before + projected < Decimal("0.9") * tier1:
             continue
@@ -611,7 +584,7 @@ def _near_tier_2(session, schedule, now):
             "kwh_left": float(_q(tier1 - before - so_far)),
             "projected_over_kwh": float(_q(max(ZERO, before + projected - tier1))),
             "days_left": round(days_left, 1)}))
-    return columns, out
+    return TIER_COLUMNS, out
 
 
 def segments_csv(segment: SegmentRead) -> bytes:

@@ -1,9 +1,9 @@
 """Consumption analysis: a customer's daily load profile, its group among peers, base load,
 峰谷 shares, trend, unusual days and how the customer compares with similar households nearby.
 
-Readings are hourly (UTC start of hour, kWh in the hour = mean kW). Local hours and days are
-Asia/Shanghai, a fixed UTC+8 (no daylight saving since 1991), so SQL shifts timestamps by 8 hours
-to group peers by local hour or day on SQLite and PostgreSQL alike.
+Readings are hourly (UTC start of hour, kWh in the hour = mean kW); local hours and days are Beijing
+time. The metering domain owns the readings: the flow (api.flows.billing) passes in the customer's
+hourly kWh and the peers' per-hour and per-day figures, which metering groups in SQL.
 """
 from __future__ import annotations
 
@@ -11,29 +11,24 @@ import warnings
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
-from sqlalchemy import Integer, String, and_, false, func, or_, select, true
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
-from sqlalchemy.sql.functions import FunctionElement
 
-from api.customers.models import Customer
-from api.forecasting import tariffs
-from api.forecasting.demand_schemas import (
+from api.billing import tariffs
+from api.billing.schemas import (
+    Account,
     BandShare,
     ClusterRead,
     ConsumptionAnalysisRead,
     PeerComparison,
+    Peers,
     TrendRead,
     UnusualDay,
 )
-from api.metering import service as metering
-from api.metering.models import Meter, Reading
+from api.core.time import local_day, local_hour, local_midnight
 
-SHANGHAI = tariffs.SHANGHAI
 FULL_DAY_HOURS = 20  # a local day with fewer hourly readings is incomplete (outage, meter gap)
 UNUSUAL_Z = 3.5  # robust z-score (0.6745 · deviation / MAD) that marks an unusual day
 STEADY_PCT = 10.0  # |change| below this % over the window is 平稳
@@ -53,87 +48,13 @@ SHAPES = {
 }
 
 
-# ------------------------------------------------------------------------------ SQL helpers
-
-class local_hour_of(FunctionElement):
-    """The Asia/Shanghai hour of day (0–23) of a UTC timestamp column."""
-
-    type = Integer()
-    name = "local_hour_of"
-    inherit_cache = True
-
-
-@compiles(local_hour_of, "sqlite")
-def _local_hour_sqlite(element, compiler, **kw):
-    # SQLAlchemy stores SQLite datetimes as 'YYYY-MM-DD HH:MM:SS.ffffff' text (UTC here): reading the
-    # hour digits is several times cheaper than strftime() over millions of readings
-    return "((CAST(substr(%s, 12, 2) AS INTEGER) + 8) %% 24)" % compiler.process(element.clauses, **kw)
-
-
-@compiles(local_hour_of, "postgresql")
-def _local_hour_postgresql(element, compiler, **kw):
-    return "CAST(EXTRACT(HOUR FROM %s + interval '8 hours') AS INTEGER)" % compiler.process(element.clauses, **kw)
-
-
-class local_day_of(FunctionElement):
-    """The Asia/Shanghai calendar day of a UTC timestamp column, as 'YYYY-MM-DD' text."""
-
-    type = String()
-    name = "local_day_of"
-    inherit_cache = True
-
-
-@compiles(local_day_of, "sqlite")
-def _local_day_sqlite(element, compiler, **kw):
-    return "date(%s, '+8 hours')" % compiler.process(element.clauses, **kw)
-
-
-@compiles(local_day_of, "postgresql")
-def _local_day_postgresql(element, compiler, **kw):
-    return "to_char(%s + interval '8 hours', 'YYYY-MM-DD')" % compiler.process(element.clauses, **kw)
-
-
 # ------------------------------------------------------------------------------ small helpers
-
-def local_midnight(day: date) -> datetime:
-    """The UTC instant a local (Asia/Shanghai) day starts."""
-    return datetime(day.year, day.month, day.day, tzinfo=SHANGHAI).astimezone(timezone.utc)
-
 
 def window(now: datetime, days: int) -> tuple[date, date, datetime, datetime]:
     """The last `days` complete local days before `now`: (first day, last day, start, end) with end exclusive."""
-    today = now.astimezone(SHANGHAI).date()
+    today = local_day(now)
     first = today - timedelta(days=days)
     return first, today - timedelta(days=1), local_midnight(first), local_midnight(today)
-
-
-def in_hours(hour, hours: Iterable[int]):
-    """A SQL condition: the hour expression falls in `hours` (as ranges, cheaper than an IN list)."""
-    wanted = sorted(set(hours))
-    runs: list[tuple[int, int]] = []
-    for h in wanted:
-        if runs and runs[-1][1] == h:
-            runs[-1] = (runs[-1][0], h + 1)
-        else:
-            runs.append((h, h + 1))
-    parts = []
-    for lo, hi in runs:
-        if lo == 0 and hi == 24:
-            return true()
-        if lo == 0:
-            parts.append(hour < hi)
-        elif hi == 24:
-            parts.append(hour >= lo)
-        else:
-            parts.append(and_(hour >= lo, hour < hi))
-    return or_(*parts) if parts else false()
-
-
-def hourly_readings(*, session: Session, meter_id: int, start: datetime, end: datetime) -> list[tuple[datetime, Decimal]]:
-    """The meter's hourly (UTC start of hour, kWh) with start <= ts < end, oldest first."""
-    return [(ts, Decimal(kwh)) for ts, kwh in session.execute(
-        select(Reading.ts, Reading.kwh).where(Reading.meter_id == meter_id, Reading.ts >= start, Reading.ts < end)
-        .order_by(Reading.ts))]
 
 
 @dataclass
@@ -150,7 +71,7 @@ def daily_totals(hourly: Iterable[tuple[datetime, Decimal]]) -> list[DayTotal]:
     kwh: dict[date, float] = defaultdict(float)
     hours: dict[date, int] = defaultdict(int)
     for ts, value in hourly:
-        day = ts.astimezone(SHANGHAI).date()
+        day = local_day(ts)
         kwh[day] += float(value)
         hours[day] += 1
     return [DayTotal(d, kwh[d], hours[d]) for d in sorted(kwh)]
@@ -160,7 +81,7 @@ def hour_profile(hourly: Iterable[tuple[datetime, Decimal]]) -> np.ndarray:
     """Mean kW per local hour 0–23 (NaN for an hour never read)."""
     sums, counts = np.zeros(24), np.zeros(24)
     for ts, value in hourly:
-        h = ts.astimezone(SHANGHAI).hour
+        h = local_hour(ts)
         sums[h] += float(value)
         counts[h] += 1
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -226,24 +147,13 @@ def band_shares(hourly: list[tuple[datetime, Decimal]], *, tou: tariffs.TouPlan)
 
 # ------------------------------------------------------------------------------ peers
 
-def _peer_meters(*, session: Session, customer: Customer, scope: str) -> list[int]:
-    """Meters of the customer's class: in its transformer area ("area"), district or everywhere ("class")."""
-    query = select(Meter.id).join(Customer, Customer.id == Meter.customer_id).where(
-        Customer.customer_class == customer.customer_class)
-    if scope == "area":
-        query = query.where(Customer.transformer_area_id == customer.transformer_area_id)
-    elif scope == "district":
-        query = query.where(Customer.district == customer.district)
-    return list(session.scalars(query.order_by(Meter.id)))
+PEER_SCOPES = ("台区", "区县")  # compare within the transformer area, else the district
+MIN_PEERS = 3  # fewer peers than this in a scope say nothing
 
 
-def peer_profiles(*, session: Session, meter_ids: list[int], start: datetime, end: datetime) -> dict[int, np.ndarray]:
-    """Mean kW per local hour for each meter with a reading in every hour of day (SQL GROUP BY)."""
-    hour = local_hour_of(Reading.ts)
-    rows = session.execute(
-        select(Reading.meter_id, hour, func.avg(Reading.kwh))
-        .where(Reading.meter_id.in_(meter_ids), Reading.ts >= start, Reading.ts < end)
-        .group_by(Reading.meter_id, hour))
+def full_day_profiles(rows: Iterable[tuple[int, int, float]]) -> dict[int, np.ndarray]:
+    """Mean kW per local hour of each meter from (meter id, hour, mean kWh) rows, keeping the meters
+    read in every hour of the day."""
     out: dict[int, np.ndarray] = {}
     seen: dict[int, int] = defaultdict(int)
     for meter_id, h, avg in rows:
@@ -252,35 +162,20 @@ def peer_profiles(*, session: Session, meter_ids: list[int], start: datetime, en
     return {m: p for m, p in out.items() if seen[m] == 24}
 
 
-def peer_daily_average(*, session: Session, meter_ids: list[int], start: datetime, end: datetime) -> dict[int, float]:
-    """Average kWh per complete local day for each meter (daily sums GROUP BY in SQL)."""
-    day = local_day_of(Reading.ts)
-    daily = (select(Reading.meter_id.label("meter_id"), day.label("day"), func.sum(Reading.kwh).label("kwh"))
-             .where(Reading.meter_id.in_(meter_ids), Reading.ts >= start, Reading.ts < end)
-             .group_by(Reading.meter_id, day)
-             .having(func.count() >= FULL_DAY_HOURS)).subquery()
-    return {m: float(v) for m, v in session.execute(
-        select(daily.c.meter_id, func.avg(daily.c.kwh)).group_by(daily.c.meter_id))}
+def peer_sample(ids: list[int], keep: int, limit: int = MAX_PEERS) -> list[int]:
+    """The peers to cluster: at most `limit` meter ids evenly spread over the sorted list, always with `keep`."""
+    if len(ids) > limit:
+        step = len(ids) / limit
+        chosen = {ids[int(i * step)] for i in range(limit)}
+        chosen.add(keep)
+        ids = sorted(chosen)
+    return sorted(set(ids) | {keep})
 
 
-def _spread(ids: list[int], limit: int, keep: int) -> list[int]:
-    """At most `limit` ids evenly spread over the sorted list, always with `keep`."""
-    if len(ids) <= limit:
-        return ids
-    step = len(ids) / limit
-    chosen = {ids[int(i * step)] for i in range(limit)}
-    chosen.add(keep)
-    return sorted(chosen)
-
-
-def cluster_of(*, session: Session, customer: Customer, meter_id: int, start: datetime, end: datetime,
-               k: int = CLUSTER_K, max_peers: int = MAX_PEERS) -> ClusterRead | None:
+def cluster_of(*, profiles: dict[int, np.ndarray], meter_id: int, k: int = CLUSTER_K) -> ClusterRead | None:
     """k-means (fixed seed) over normalised 24-hour profiles of the customer's class; its group's label."""
-    from scipy.cluster.vq import kmeans2
+    from scipy.cluster.vq import kmeans2  # lazy: scipy is slow to import and only this needs it
 
-    ids = _spread(_peer_meters(session=session, customer=customer, scope="class"), max_peers, meter_id)
-    ids = sorted(set(ids) | {meter_id})
-    profiles = peer_profiles(session=session, meter_ids=ids, start=start, end=end)
     profiles = {m: p for m, p in profiles.items() if p.sum() > 0}
     if meter_id not in profiles or len(profiles) < 4:
         return None
@@ -300,53 +195,39 @@ def cluster_of(*, session: Session, customer: Customer, meter_id: int, start: da
                        centroid=[round(float(v), 4) for v in centroid])
 
 
-def compare_with_peers(*, session: Session, customer: Customer, meter_id: int, start: datetime,
-                       end: datetime, days: int) -> PeerComparison | None:
-    """Average daily kWh against the same class in the transformer area (the district if the area has < 3)."""
-    for same_area in (True, False):
-        ids = _peer_meters(session=session, customer=customer, scope="area" if same_area else "district")
-        averages = peer_daily_average(session=session, meter_ids=sorted(set(ids) | {meter_id}), start=start, end=end)
-        own = averages.pop(meter_id, None)
-        if own is None:
-            return None
-        if len(averages) >= 3:
-            break
-    else:
+def compare_with_peers(*, account: Account, meter_id: int, peers: Peers, days: int) -> PeerComparison | None:
+    """Average daily kWh against the same class in a scope; None without the customer's own
+    average or with fewer than MIN_PEERS peers (then the caller tries the next scope)."""
+    averages = dict(peers.averages)
+    own = averages.pop(meter_id, None)
+    if own is None or len(averages) < MIN_PEERS:
         return None
     others = np.asarray(list(averages.values()))
     below = float((others < own).sum() + 0.5 * (others == own).sum())
     rank = round(100.0 * below / len(others), 1)
     median = float(np.median(others))
-    if same_area:
-        area = metering.get_area(session=session, transformer_area_id=customer.transformer_area_id)
-        scope, code, name = "台区", area.code if area else None, area.name if area else "本台区"
-        where = f"本台区（{name}）"
-    else:
-        scope, code, name = "区县", None, customer.district
-        where = f"{customer.district}"
-    kind = "居民" if customer.customer_class == "居民" else customer.customer_class
+    where = f"本台区（{peers.area_name}）" if peers.scope == "台区" else peers.area_name
+    kind = "居民" if account.customer_class == "居民" else account.customer_class
     relation = "多" if own > median else "少"
     text = (f"您近{days}天日均用电{own:.1f}千瓦时，{where}{len(others)}户同类{kind}用户日均用电的中位数是"
             f"{median:.1f}千瓦时，您比其中{rank:.0f}%的用户用电多。")
     if abs(own - median) >= 0.05 * max(median, 0.1):
         text += f"比中位水平{relation}{abs(own - median) / max(median, 0.01) * 100:.0f}%。"
-    return PeerComparison(scope=scope, area_code=code, area_name=name, peers=len(others),
-                          average_daily_kwh=round(own, 2), peer_median_daily_kwh=round(median, 2),
+    return PeerComparison(scope=peers.scope, area_code=peers.area_code, area_name=peers.area_name,
+                          peers=len(others), average_daily_kwh=round(own, 2), peer_median_daily_kwh=round(median, 2),
                           percentile_rank=rank, text=text)
 
 
 # ------------------------------------------------------------------------------ the analysis
 
-def analyse(*, session: Session, customer: Customer, now: datetime, days: int = 30,
-            region: str = tariffs.DEFAULT_REGION, with_cluster: bool = True) -> ConsumptionAnalysisRead:
-    """The customer's consumption over the last `days` complete local days (LookupError without a meter)."""
-    meter = metering.get_meter_by_customer(session=session, customer_id=customer.id)
-    if meter is None:
-        raise LookupError(f"customer {customer.account_no} has no meter")
-    first, last, start, end = window(now, days)
-    hourly = hourly_readings(session=session, meter_id=meter.id, start=start, end=end)
+def analyse(*, account: Account, hourly: list[tuple[datetime, Decimal]], now: datetime, days: int = 30,
+            region: str = tariffs.DEFAULT_REGION, cluster: ClusterRead | None = None,
+            comparison: PeerComparison | None = None) -> ConsumptionAnalysisRead:
+    """The customer's consumption over the last `days` complete local days (`window`), from the meter's
+    hourly kWh in that window, with its group among peers and the comparison when known."""
+    first, last, _start, _end = window(now, days)
     schedule = tariffs.schedule_for(region=region, year=last.year)
-    tou = tariffs.tou_plan_of(schedule=schedule, tariff_code=customer.tariff_code)
+    tou = tariffs.tou_plan_of(schedule=schedule, tariff_code=account.tariff_code)
 
     profile = hour_profile(hourly)
     kw = np.asarray([float(v) for _, v in hourly]) if hourly else np.zeros(0)
@@ -361,10 +242,6 @@ def analyse(*, session: Session, customer: Customer, now: datetime, days: int = 
                           direction="偏高" if z > 0 else "偏低")
                for i, z in robust_unusual(values)]
     bands = band_shares(hourly, tou=tou) if tou is not None else []
-    cluster = cluster_of(session=session, customer=customer, meter_id=meter.id, start=start, end=end) \
-        if with_cluster else None
-    comparison = compare_with_peers(session=session, customer=customer, meter_id=meter.id, start=start,
-                                    end=end, days=days)
     trend = trend_of(values)
 
     filled = np.nan_to_num(profile)
@@ -383,7 +260,7 @@ def analyse(*, session: Session, customer: Customer, now: datetime, days: int = 
         summary += f"；有{len(unusual)}天用电明显异常"
     summary += "。"
     return ConsumptionAnalysisRead(
-        account_no=customer.account_no, customer_class=customer.customer_class, start=first, end=last,
+        account_no=account.account_no, customer_class=account.customer_class, start=first, end=last,
         days_with_data=len(full), average_daily_kwh=round(average, 2),
         profile_kw=[round(float(v), 3) for v in filled], base_load_kw=round(base, 3), bands=bands,
         cluster=cluster, trend=trend, unusual_days=unusual, comparison=comparison, summary=summary,

@@ -13,14 +13,14 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from api.core.time import local_hour
+
 TARIFFS_PATH = Path(__file__).with_name("tariffs.yml")
 DEFAULT_REGION = "nx-guyuan-demo"  # the KB_REGION default (api.settings)
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 ZERO = Decimal(0)
 FEN = Decimal(1)
 
@@ -271,7 +271,7 @@ def to_fen(yuan: Decimal) -> int:
     return int((Decimal(yuan) * 100).quantize(FEN, rounding=ROUND_HALF_UP))
 
 
-def yuan_text(fen: int) -> str:
+def format_yuan(fen: int) -> str:
     """Fen as a 元 string with two decimals: 12345 → "123.45", -80 → "-0.80"."""
     sign = "-" if fen < 0 else ""
     return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
@@ -338,13 +338,6 @@ def tou_amount_fen(
         total = sum((Decimal(v) for v in band_kwh.values()), ZERO)
         yuan += tier_markup_yuan(total, tiers=tiers, used_before=used_before)
     return to_fen(yuan)
-
-
-def local_hour(ts: datetime) -> int:
-    """The Asia/Shanghai hour of day of an aware instant (a reading's start of hour)."""
-    if ts.tzinfo is None:
-        raise ValueError("naive datetime given; use an aware datetime")
-    return ts.astimezone(SHANGHAI).hour
 
 
 def split_by_band(hourly: Iterable[tuple[datetime, Decimal]], *, tou: TouPlan) -> dict[str, Decimal]:

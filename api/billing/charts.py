@@ -11,7 +11,9 @@ import hmac
 import time
 from html import escape
 
-from api.forecasting.demand_schemas import ConsumptionAnalysisRead
+from api.billing import tariffs
+from api.billing.schemas import ConsumptionAnalysisRead
+from api.core.errors import Forbidden
 
 LINK_SECONDS = 7 * 24 * 3600
 BAND_COLOURS = {"peak": "#f08c3a", "sharp": "#d9534f", "flat": "#8fb8b4", "valley": "#3c8dbc"}
@@ -38,10 +40,22 @@ def verify(*, secret: str, account_no: str, expires: int, signature: str, now: f
     return hmac.compare_digest(sign(secret=secret, account_no=account_no, expires=expires), signature)
 
 
+def require_valid(*, secret: str, account_no: str, expires: int, signature: str) -> None:
+    """Forbidden ("bad_link") unless the chart link is genuine and not expired."""
+    if not verify(secret=secret, account_no=account_no, expires=expires, signature=signature):
+        raise Forbidden("bad_link", "图表链接无效或已过期")
+
+
+def tou_bands(*, region: str, year: int) -> dict[int, str]:
+    """Each local hour's 峰谷 band under the region's residential plan (empty without one)."""
+    plan = tariffs.schedule_for(year=year, region=region).residential.tou
+    return {hour: plan.band_of_hour(hour) for hour in range(24)} if plan else {}
+
+
 def profile_svg(analysis: ConsumptionAnalysisRead, *, bands: dict[int, str]) -> str:
     """The customer's average day (kW per hour, coloured by 峰/谷) with the peer group's shape as a line.
 
-    `bands` maps each local hour to its 峰谷 band (TouPlan.band_of_hour of the region's plan).
+    `bands` maps each local hour to its 峰谷 band (`tou_bands`).
     """
     profile = analysis.profile_kw
     peer = None
@@ -51,7 +65,7 @@ def profile_svg(analysis: ConsumptionAnalysisRead, *, bands: dict[int, str]) -> 
     top = max([*profile, *(peer or []), 0.1]) * 1.1
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     bar_w = plot_w / 24
-    y = lambda kw: TOP + plot_h * (1 - kw / top)  # noqa: E731
+    y = lambda kw: TOP + plot_h * (1 - kw / top)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" '
              f'height="{HEIGHT}" font-family="sans-serif" font-size="10">',
              f'<rect width="{WIDTH}" height="{HEIGHT}" fill="#fff"/>',

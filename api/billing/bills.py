@@ -9,7 +9,8 @@ to 0.8–1.25); the rest of today and the hours the meter has not reported yet a
 customer's average hourly shape. The spread comes from 4,000 scenarios (fixed seed) that draw each
 coming day's ratio from the customer's own past days and add a month-wide level shift: P10/P50/P90
 are their percentiles, the chance of passing the tier bound is the share of scenarios above it.
-The load-forecast models (api.forecasting.forecasters) are not needed for this.
+The load-forecast models (api.forecasting) are not needed for this. The meter's readings come from
+the flow (api.flows.billing): `history_start` says from when.
 """
 from __future__ import annotations
 
@@ -18,15 +19,12 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.customers.models import Bill, Customer
-from api.forecasting import tariffs
-from api.forecasting.demand_schemas import BillForecastRead, KwhRange, Lever, Money, MoneyRange, TierStatus
-from api.forecasting.profiles import FULL_DAY_HOURS, daily_totals, hour_profile, hourly_readings, local_midnight
-from api.metering import service as metering
-from api.tickets.sla import is_working_day
+from api.billing import service, tariffs
+from api.billing.profiles import FULL_DAY_HOURS, daily_totals, hour_profile
+from api.billing.schemas import Account, BillForecastRead, KwhRange, Lever, Money, MoneyRange, TierStatus
+from api.core.time import is_working_day, local_day, local_midnight, to_local
 
 HISTORY_DAYS = 28
 TREND_DAYS = 7
@@ -54,14 +52,6 @@ def _num(value: Decimal | float, digits: int = 2) -> float:
     return float(Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
 
 
-def used_before_in_year(*, session: Session, customer: Customer, month: str) -> Decimal:
-    """kWh billed to the customer in the months of `month`'s year before it (yearly tiers)."""
-    year = month[:4]
-    total = session.scalar(select(func.sum(Bill.kwh)).where(
-        Bill.customer_id == customer.id, Bill.period >= f"{year}-01", Bill.period < month))
-    return Decimal(total or 0).quantize(CENT)
-
-
 def split_total(total: Decimal, base: dict[str, Decimal], weights: dict[str, float]) -> dict[str, Decimal]:
     """Bands of `total` kWh: `base` per band plus the rest by `weights`; 0.01 kWh, adding up exactly."""
     bands = list(base)
@@ -83,11 +73,11 @@ def split_total(total: Decimal, base: dict[str, Decimal], weights: dict[str, flo
 class _Pricer:
     """Prices a month's kWh for one customer (bands split by the projected shape)."""
 
-    def __init__(self, *, schedule: tariffs.Schedule, customer: Customer, tou: tariffs.TouPlan | None,
+    def __init__(self, *, schedule: tariffs.Schedule, account: Account, tou: tariffs.TouPlan | None,
                  base: dict[str, Decimal], weights: dict[str, float], used_before: Decimal):
-        self.schedule, self.customer, self.tou = schedule, customer, tou
+        self.schedule, self.account, self.tou = schedule, account, tou
         self.base, self.weights, self.used_before = base, weights, used_before
-        self.product = schedule.tariff(customer.tariff_code)
+        self.product = schedule.tariff(account.tariff_code)
 
     def bands(self, kwh: Decimal) -> dict[str, Decimal] | None:
         return split_total(kwh, self.base, self.weights) if self.tou is not None else None
@@ -97,9 +87,9 @@ class _Pricer:
             bands = bands if bands is not None else self.bands(kwh)
         else:
             bands = None
-        return tariffs.amount_fen(schedule=self.schedule, tariff_code=self.customer.tariff_code, kwh=kwh,
+        return tariffs.amount_fen(schedule=self.schedule, tariff_code=self.account.tariff_code, kwh=kwh,
                                   band_kwh=bands, used_before=self.used_before,
-                                  contract_kva=Decimal(self.customer.contract_capacity_kva))
+                                  contract_kva=Decimal(self.account.contract_capacity_kva))
 
     def tou_fen(self, bands: dict[str, Decimal]) -> int:
         """The amount under the residential 峰谷 tariff (with the region's 阶梯加价 rule)."""
@@ -107,29 +97,32 @@ class _Pricer:
         return tariffs.tou_amount_fen(bands, tou=res.tou, tiers=res.tiers, used_before=self.used_before)
 
 
-def forecast_bill(*, session: Session, customer: Customer, now: datetime,
+def history_start(now: datetime) -> datetime:
+    """From when the forecast needs the meter's hourly kWh (up to `now`): this month and four weeks."""
+    today = local_day(now)
+    return min(local_midnight(today.replace(day=1)), local_midnight(today - timedelta(days=HISTORY_DAYS)))
+
+
+def forecast_bill(*, session: Session, account: Account, hourly: list[tuple[datetime, Decimal]], now: datetime,
                   region: str = tariffs.DEFAULT_REGION) -> BillForecastRead:
-    """This month's projected kWh (P10/P50/P90) and amount, tier outlook and levers (LookupError without a meter)."""
-    meter = metering.get_meter_by_customer(session=session, customer_id=customer.id)
-    if meter is None:
-        raise LookupError(f"customer {customer.account_no} has no meter")
-    local_now = now.astimezone(tariffs.SHANGHAI)
+    """This month's projected kWh (P10/P50/P90) and amount, tier outlook and levers, from the meter's
+    hourly kWh since `history_start(now)`."""
+    local_now = to_local(now)
     today = local_now.date()
     first = today.replace(day=1)
     month = f"{first:%Y-%m}"
     month_start, month_end = local_midnight(first), local_midnight(next_month(first))
     days_in_month = (next_month(first) - first).days
     schedule = tariffs.schedule_for(region=region, year=first.year)
-    product = schedule.tariff(customer.tariff_code)
+    product = schedule.tariff(account.tariff_code)
     residential = tariffs.is_residential(product)
-    tou = tariffs.tou_plan_of(schedule=schedule, tariff_code=customer.tariff_code) \
+    tou = tariffs.tou_plan_of(schedule=schedule, tariff_code=account.tariff_code) \
         if residential or product.kind == "tou" else None
 
-    history_start = local_midnight(today - timedelta(days=HISTORY_DAYS))
+    past_start = local_midnight(today - timedelta(days=HISTORY_DAYS))
     today_start = local_midnight(today)
-    hourly = hourly_readings(session=session, meter_id=meter.id, start=min(month_start, history_start), end=now)
     in_month = [(ts, v) for ts, v in hourly if ts >= month_start]
-    past = [(ts, v) for ts, v in hourly if history_start <= ts < today_start]
+    past = [(ts, v) for ts, v in hourly if past_start <= ts < today_start]
     so_far = sum((v for _, v in in_month), ZERO)
 
     # the customer's daily pattern: median kWh of complete past days by day kind, and its hourly shape
@@ -157,7 +150,7 @@ def forecast_bill(*, session: Session, customer: Customer, now: datetime,
     at = month_start
     while at < month_end:
         if at not in covered:
-            local = at.astimezone(tariffs.SHANGHAI)
+            local = to_local(at)
             day = local.date()
             share = float(shape[local.hour])
             fraction[day] += share
@@ -170,7 +163,7 @@ def forecast_bill(*, session: Session, customer: Customer, now: datetime,
     days_left = max(0.0, (month_end - now).total_seconds() / 86400)
 
     # scenarios: each coming day's ratio drawn from the customer's own days, plus a month-wide level
-    rng = np.random.default_rng([customer.id, first.year * 100 + first.month])
+    rng = np.random.default_rng([account.customer_id, first.year * 100 + first.month])
     if len(ratios) >= 5:
         draws = rng.choice(ratios, size=(SCENARIOS, len(coming)), replace=True) if len(coming) else \
             np.zeros((SCENARIOS, 0))
@@ -185,9 +178,9 @@ def forecast_bill(*, session: Session, customer: Customer, now: datetime,
     p10, p50, p90 = (_kwh(v) for v in np.percentile(totals, [10, 50, 90]))
 
     base = (tariffs.split_by_band(in_month, tou=tou) if tou is not None else {})
-    used_before = used_before_in_year(session=session, customer=customer, month=month) \
+    used_before = service.kwh_billed_before(session=session, customer_id=account.customer_id, month=month) \
         if residential and schedule.residential.tier_period == "year" else ZERO
-    pricer = _Pricer(schedule=schedule, customer=customer, tou=tou, base=base, weights=dict(weights),
+    pricer = _Pricer(schedule=schedule, account=account, tou=tou, base=base, weights=dict(weights),
                      used_before=used_before)
     amounts = {name: pricer.fen(kwh) for name, kwh in (("p10", p10), ("p50", p50), ("p90", p90))}
     so_far_fen = pricer.fen(so_far, base if product.kind in ("residential_tou", "tou") else None)
@@ -203,7 +196,7 @@ def forecast_bill(*, session: Session, customer: Customer, now: datetime,
     estimated = float(sum(fraction.values()))
 
     forecast = BillForecastRead(
-        account_no=customer.account_no, tariff_code=customer.tariff_code, tariff_name=product.name,
+        account_no=account.account_no, tariff_code=account.tariff_code, tariff_name=product.name,
         region=region, month=month, as_of=now, days_in_month=days_in_month,
         days_elapsed=round(elapsed, 2), days_left=round(days_left, 2), hours_missing=missing_hours,
         kwh_so_far=_num(so_far, 3),
@@ -263,7 +256,7 @@ def _levers(*, pricer: _Pricer, product: tariffs.TariffProduct, schedule: tariff
                     f"{upper:.0f}千瓦时约{excess:.1f}千瓦时。")
             if feasible:
                 text = (f"{head}接下来{whole_days}天每天少用{per_day:.1f}千瓦时，就能留在{tier.current_tier_name}，"
-                        f"本月可少交约{tariffs.yuan_text(saving)}元。")
+                        f"本月可少交约{tariffs.format_yuan(saving)}元。")
             else:
                 text = (f"{head}剩下{whole_days}天要每天少用{per_day:.1f}千瓦时才能留在{tier.current_tier_name}，"
                         f"超过您平时每天用电的一半，不太现实；超出部分按{tariffs.tier_name(tier.current_tier + 1)}"
@@ -281,7 +274,7 @@ def _levers(*, pricer: _Pricer, product: tariffs.TariffProduct, schedule: tariff
             kind="reduce_daily", title=f"每天少用{step}千瓦时", kwh=float(less), kwh_per_day=float(step),
             saving=Money.of(saving),
             text=(f"接下来{whole_days}天每天少用{step}千瓦时（共约{less:.0f}千瓦时），"
-                  f"本月电费约少{tariffs.yuan_text(saving)}元。"),
+                  f"本月电费约少{tariffs.format_yuan(saving)}元。"),
         ))
     if pricer.tou is None:
         return levers
@@ -303,7 +296,7 @@ def _levers(*, pricer: _Pricer, product: tariffs.TariffProduct, schedule: tariff
             kind="shift_to_valley", title="把用电挪到谷段", kwh=float(moved),
             kwh_per_day=float((moved / left_days).quantize(CENT, rounding=ROUND_HALF_UP)), saving=Money.of(saving),
             text=(f"把每天约1千瓦时的用电（如洗衣、烧热水、给电动车充电）从峰段挪到谷段（{valley_hours}），"
-                  f"本月约省{tariffs.yuan_text(saving)}元。"),
+                  f"本月约省{tariffs.format_yuan(saving)}元。"),
         ))
     elif product.kind == "residential_tiered" and schedule.residential.tou is not None:
         as_is = pricer.tou_fen(bands)
@@ -312,9 +305,9 @@ def _levers(*, pricer: _Pricer, product: tariffs.TariffProduct, schedule: tariff
         levers.append(Lever(
             kind="switch_to_tou", title="改用峰谷电价并把用电挪到谷段", kwh=float(moved),
             kwh_per_day=float((moved / left_days).quantize(CENT, rounding=ROUND_HALF_UP)), saving=Money.of(saving),
-            text=(f"如果执行峰谷电价，按您现在的用电习惯本月电费约{tariffs.yuan_text(as_is)}元"
-                  f"（现在约{tariffs.yuan_text(now_fen)}元）；再把每天约1千瓦时挪到谷段（{valley_hours}），"
-                  f"约{tariffs.yuan_text(moved_fen)}元。"),
+            text=(f"如果执行峰谷电价，按您现在的用电习惯本月电费约{tariffs.format_yuan(as_is)}元"
+                  f"（现在约{tariffs.format_yuan(now_fen)}元）；再把每天约1千瓦时挪到谷段（{valley_hours}），"
+                  f"约{tariffs.format_yuan(moved_fen)}元。"),
         ))
     return levers
 
