@@ -3,19 +3,24 @@
 Starts the real stack (Rasa, action server, API with a seeded SQLite demo). Baseline measured in
 the same run: the same turns sent straight to Rasa's REST webhook, i.e. the bot alone; the ratio
 gateway/baseline is the cost of the gateway (storing every turn, ownership check, validation).
-Run: .venv/bin/python bench/chat_latency.py   (make bench)
+The bot's gateway channel (bot/channels.py, what the gateway calls) is also timed alone at one
+conversation, to show it costs what the REST webhook costs.
+
+The JSON keeps a reference run under "before" (carried over from the previous results file, or
+taken from --before FILE) beside this run, with the gateway/bare-Rasa ratio at one conversation of
+each, so a change to the gateway shows its effect.
+Run: .venv/bin/python bench/chat_latency.py [--before FILE]   (make bench)
 """
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
-import os
-import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
@@ -23,11 +28,13 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import percentile  # noqa: E402
+from api.core.time import utcnow  # noqa: E402
+from bench.common import machine, percentile  # noqa: E402
 from tests.stack import running_stack  # noqa: E402
 
 SCRIPT = ["你好", "西吉县最近有没有停电通知", "电费怎么交", "谢谢", "再见"]
 CONVERSATIONS_PER_LEVEL = 40
+OUT = ROOT / "bench" / "results" / "chat_latency.json"
 
 
 async def converse(http: httpx.AsyncClient, url: str, body_for, sender: str, timings: list[float]):
@@ -53,33 +60,82 @@ async def measure(url: str, body_for, concurrency: int, tag: str) -> dict:
             "turns_per_second": round(len(timings) / elapsed, 1)}
 
 
-def main() -> None:
+def commit() -> str:
+    """The checked-out commit, "-dirty" when the working tree has changes."""
+    return subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=12"], cwd=ROOT,
+                          capture_output=True, text=True, check=False).stdout.strip() or "unknown"
+
+
+def ratios(results: dict) -> dict[str, float]:
+    """Gateway p50 / bare-Rasa (REST) p50 at each concurrency."""
+    return {c: round(results["gateway"][c]["p50_ms"] / results["baseline_rasa_direct"][c]["p50_ms"], 2)
+            for c in results["gateway"]}
+
+
+def rasa_body(sender: str, text: str) -> dict:
+    """A message as Rasa's channels (REST and the gateway's) take it."""
+    return {"sender": sender, "message": text}
+
+
+def gateway_body(sender: str, text: str) -> dict:
+    """A message as the API's chat endpoint takes it."""
+    return {"sender_id": sender, "text": text, "channel": "web"}
+
+
+def run() -> dict:
     with tempfile.TemporaryDirectory() as workdir, running_stack(Path(workdir)) as stack:
         results: dict = {"baseline_rasa_direct": {}, "gateway": {}}
         for concurrency in (1, 20):
             results["baseline_rasa_direct"][str(concurrency)] = asyncio.run(measure(
-                f"{stack.rasa_url}/webhooks/rest/webhook",
-                lambda s, t: {"sender": s, "message": t}, concurrency, "rasa"))
+                f"{stack.rasa_url}/webhooks/rest/webhook", rasa_body, concurrency, "rasa"))
             results["gateway"][str(concurrency)] = asyncio.run(measure(
-                f"{stack.api_url}/api/chat/messages",
-                lambda s, t: {"sender_id": s, "text": t, "channel": "web"}, concurrency, "gw"))
-    ratios = {c: round(results["gateway"][c]["p50_ms"] / results["baseline_rasa_direct"][c]["p50_ms"], 2)
-              for c in ("1", "20")}
+                f"{stack.api_url}/api/chat/messages", gateway_body, concurrency, "gw"))
+        results["rasa_gateway_channel_direct"] = {"1": asyncio.run(measure(
+            f"{stack.rasa_url}/webhooks/gateway/webhook", rasa_body, 1, "channel"))}
+    return results
+
+
+def reference(path: Path) -> dict | None:
+    """The run to compare with: the "before" of a results file, or the file's own run."""
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    if "before" in data and path == OUT:
+        return data["before"]
+    return {"generated_at": data["generated_at"], "commit": data.get("commit", "unknown"),
+            "results": {k: data["results"][k] for k in ("baseline_rasa_direct", "gateway")},
+            "gateway_over_baseline_p50": ratios(data["results"])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", type=Path, default=OUT,
+                        help="results JSON of the reference run (default: keep the current file's)")
+    args = parser.parse_args()
+    before = reference(args.before)
+    results = run()
+    after = ratios({k: results[k] for k in ("baseline_rasa_direct", "gateway")})
     report = {
         "benchmark": "chat_latency",
-        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "generated_at": utcnow().isoformat(timespec="seconds"),
+        "commit": commit(),
+        "machine": machine(),
         "script": SCRIPT, "conversations_per_level": CONVERSATIONS_PER_LEVEL,
-        "results": results, "gateway_over_baseline_p50": ratios,
+        "results": results, "gateway_over_baseline_p50": after,
+        "before": before,
+        "gateway_over_rasa_at_1": {"before": before["gateway_over_baseline_p50"]["1"] if before else None,
+                                   "after": after["1"]},
     }
-    out = ROOT / "bench" / "results" / "chat_latency.json"
-    out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    OUT.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
     for name, levels in results.items():
         for concurrency, figures in levels.items():
-            print(f"{name:22s} concurrency {concurrency:>2}: p50 {figures['p50_ms']:7.1f} ms  "
+            print(f"{name:27s} concurrency {concurrency:>2}: p50 {figures['p50_ms']:7.1f} ms  "
                   f"p95 {figures['p95_ms']:7.1f} ms  {figures['turns_per_second']:6.1f} turns/s")
-    print(f"gateway / baseline (p50): {ratios}")
-    print(f"written to {out.relative_to(ROOT)}")
+    print(f"gateway / bare Rasa (p50): {after}")
+    if before:
+        print(f"at one conversation: before {report['gateway_over_rasa_at_1']['before']} "
+              f"({before['commit']}, {before['generated_at']}), now {after['1']}")
+    print(f"written to {OUT.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

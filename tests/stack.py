@@ -20,6 +20,7 @@ from tests.conftest import TEST_TOKEN, free_port, seed_database, start_api
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "bot" / "models" / "zhidian.tar.gz"
+CREDENTIALS = ROOT / "bot" / "credentials.yml"  # the gateway channel (bot/channels.py) and REST
 RASA = ROOT / ".venv-bot" / "bin" / "rasa"
 
 
@@ -82,9 +83,10 @@ def running_stack(workdir: Path, *, customers: int | None = None, kb_dir: Path |
     actions = subprocess.Popen(
         [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
         cwd=ROOT, env=env, stdout=actions_log.open("w"), stderr=subprocess.STDOUT)
+    # run from ROOT: Rasa puts its working directory on sys.path, so bot.channels imports
     rasa = subprocess.Popen(
         [str(RASA), "run", "--enable-api", "--model", str(MODEL), "--endpoints", str(endpoints),
-         "--port", str(rasa_port)],
+         "--credentials", str(CREDENTIALS), "--port", str(rasa_port)],
         cwd=ROOT, env=env, stdout=rasa_log.open("w"), stderr=subprocess.STDOUT)
     try:
         _wait_until(f"http://127.0.0.1:{actions_port}/health", actions, actions_log, 60)

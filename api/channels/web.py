@@ -52,17 +52,17 @@ import asyncio
 import json
 import logging
 import re
-from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 from starlette.websockets import WebSocketState
 
-from api.conversations.gateway import InvalidMessage
+from api.conversations.gateway import ChatGateway, InvalidMessage
+from api.core.time import to_local, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,6 @@ CHANNEL = "web"
 SENDER_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")  # as api/conversations/routes.py
 MAX_FRAME_CHARS = 16_000  # far above any valid message; the gateway enforces the real limit
 DEFAULT_REPLY_TIMEOUT_MS = 8_000
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 MSG_BAD_FRAME = "消息格式有误，请刷新页面后重试。"
 MSG_UNAVAILABLE = "客服系统暂时不可用，请稍后再试，或拨打 95598 供电服务热线。"
@@ -90,7 +89,7 @@ router = APIRouter(tags=["channels:web"])
 
 
 def _now_iso() -> str:
-    return datetime.now(SHANGHAI).isoformat(timespec="milliseconds")
+    return to_local(utcnow()).isoformat(timespec="milliseconds")
 
 
 class _Socket:
@@ -177,20 +176,18 @@ def _asset_version() -> str:
     return str(max(stamps, default=0))
 
 
-def _templates(app: Any) -> Jinja2Templates:
-    templates = getattr(app.state, "chat_templates", None)
-    if templates is None:
-        templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-        app.state.chat_templates = templates
-    return templates
+@lru_cache
+def _templates() -> Jinja2Templates:
+    """The pages' templates, loaded on first use."""
+    return Jinja2Templates(directory=str(TEMPLATES_DIR))
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 async def chat_page(request: Request) -> HTMLResponse:
-    """The customer chat page."""
+    """The customer chat page (the router alone, without settings, has the default reply notice)."""
     settings = getattr(request.app.state, "settings", None)
     timeout_ms = getattr(settings, "chat_reply_timeout_ms", DEFAULT_REPLY_TIMEOUT_MS)
-    return _templates(request.app).TemplateResponse(
+    return _templates().TemplateResponse(
         request,
         "chat.html",
         {"asset_version": _asset_version(), "reply_timeout_ms": int(timeout_ms)},
@@ -200,7 +197,7 @@ async def chat_page(request: Request) -> HTMLResponse:
 
 async def staff_page(request: Request) -> HTMLResponse:
     """A staff page (crew mobile page, agent console, supervisor dashboard); data needs sign-in."""
-    return _templates(request.app).TemplateResponse(
+    return _templates().TemplateResponse(
         request,
         STAFF_PAGES[request.url.path],
         {"asset_version": _asset_version()},
@@ -239,14 +236,13 @@ def _parse(raw: str) -> tuple[str | None, str | None, dict[str, Any] | None]:
     return (kind if isinstance(kind, str) else None), client_msg_id, frame
 
 
-async def _answer(sock: _Socket, websocket: WebSocket, sender_id: str, frame: dict[str, Any],
+async def _answer(sock: _Socket, gateway: ChatGateway | None, sender_id: str, frame: dict[str, Any],
                   client_msg_id: str | None) -> None:
     text = frame.get("text")
     if not isinstance(text, str):
         await sock.send({"type": "error", "client_msg_id": client_msg_id, "message": MSG_BAD_FRAME})
         return
     await sock.send({"type": "typing", "client_msg_id": client_msg_id})
-    gateway = getattr(websocket.app.state, "gateway", None)
     if gateway is None:
         await sock.send({"type": "error", "client_msg_id": client_msg_id, "message": MSG_UNAVAILABLE})
         return
@@ -255,8 +251,8 @@ async def _answer(sock: _Socket, websocket: WebSocket, sender_id: str, frame: di
             sender_id=sender_id, text=text, channel=CHANNEL, client_msg_id=client_msg_id
         )
     except InvalidMessage as exc:
-        message = getattr(exc, "message", None) or str(exc) or MSG_BAD_FRAME
-        await sock.send({"type": "error", "client_msg_id": client_msg_id, "message": message})
+        await sock.send({"type": "error", "client_msg_id": client_msg_id,
+                         "message": exc.message or MSG_BAD_FRAME})
         return
     except Exception:  # noqa: BLE001 - the customer gets a polite error, the log the traceback
         log.exception("web chat: gateway failed for %s", sender_id)
@@ -279,6 +275,9 @@ async def chat_socket(websocket: WebSocket, sender_id: str) -> None:
         await websocket.close(code=1008)
         return
     await websocket.accept()
+    # what the lifespan built, read directly (app_part serves HTTP requests only); the router
+    # alone (no lifespan) still answers the protocol, with an error for messages
+    gateway: ChatGateway | None = getattr(websocket.app.state, "gateway", None)
     connections = get_connections(websocket.app)
     sock = connections.register(sender_id, websocket)
     try:
@@ -290,7 +289,7 @@ async def chat_socket(websocket: WebSocket, sender_id: str) -> None:
             if kind == "ping":
                 await sock.send({"type": "pong"})
             elif kind == "message" and frame is not None:
-                await _answer(sock, websocket, sender_id, frame, client_msg_id)
+                await _answer(sock, gateway, sender_id, frame, client_msg_id)
             else:
                 await sock.send({"type": "error", "client_msg_id": client_msg_id, "message": MSG_BAD_FRAME})
     except (WebSocketDisconnect, RuntimeError, OSError):

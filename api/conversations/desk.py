@@ -1,162 +1,217 @@
 """The agent desk: handoff rules (handoff.py) plus the live events that keep consoles and chats current.
 
 The gateway tells the desk about every turn; routes ask it to join, release and send. Each step
-changes the database first, then publishes on the LiveBus: "console" events make every agent's
-console refetch or append, "customer" events carry a frame to the customer's chat socket on
-whichever API process holds it.
+is one transaction (`transaction`), and its live events go out on the LiveBus once it is
+committed: "console" events make every agent's console refetch or append, "customer" events
+carry a frame to the customer's chat socket on whichever API process holds it.
 """
 from __future__ import annotations
 
-import logging
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.concurrency import run_in_threadpool
 
 from api.conversations import handoff
+from api.conversations.handoff import Agent
 from api.conversations.live import LiveBus
 from api.conversations.models import Conversation, Message
-from api.db import utcnow
-from api.staff.models import StaffUser
+from api.conversations.schemas import AgentTurn, SuggestionRef, TeamRead
+from api.core.errors import Invalid
+from api.core.ids import normalize_text
+from api.core.time import to_local, utcnow
 
-log = logging.getLogger(__name__)
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+class AgentRoster(Protocol):
+    """Who the agents are: the active staff with the agent role (the app factory passes the staff domain's)."""
+
+    def __call__(self, *, session: Session) -> Sequence[Agent]: ...
+
+
+def no_agents(*, session: Session) -> Sequence[Agent]:
+    """The roster of an app without agents (the chat page's own tests)."""
+    return []
+
+
+@dataclass
+class Changes:
+    """A transaction's session and the live events to publish once it is committed."""
+
+    session: Session
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def publish(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
+
+
+@contextmanager
+def transaction(sessionmaker: sessionmaker[Session], bus: LiveBus) -> Iterator[Changes]:
+    """One transaction: committed at the end, then its events published (none if it failed)."""
+    with sessionmaker() as session:
+        changes = Changes(session)
+        yield changes
+        session.commit()
+    for event in changes.events:
+        bus.publish_soon(event)
 
 
 def turn_payload(message: Message) -> dict:
     """A transcript line as consoles receive it."""
-    return {"id": message.id, "at": message.at.astimezone(SHANGHAI).isoformat(), "sender": message.sender,
+    return {"id": message.id, "at": to_local(message.at).isoformat(), "sender": message.sender,
             "text": message.text, "buttons": message.buttons or [], "image": message.image, "intent": message.intent,
             "agent": message.agent}
+
+
+def agent_text(text: str) -> str:
+    """An agent's reply normalised line by line: a knowledge-base answer with steps keeps its lines."""
+    return "\n".join(line for line in (normalize_text(part) for part in text.splitlines()) if line)
 
 
 class AgentDesk:
     """Queue, assignment, takeover and agent replies, with their live events."""
 
     def __init__(self, *, sessionmaker: sessionmaker[Session], bus: LiveBus, presence_seconds: int = 90,
-                 default_limit: int = 5):
+                 default_limit: int = 5, roster: AgentRoster = no_agents):
         self._sessionmaker = sessionmaker
         self.bus = bus
         self._presence = presence_seconds
         self._limit = default_limit
+        self._roster = roster
 
-    # ---- from the gateway ----
+    def transaction(self) -> AbstractContextManager[Changes]:
+        """One transaction whose live events go out once it is committed."""
+        return transaction(self._sessionmaker, self.bus)
 
-    def turns_stored(self, conversation_id: str, message_ids: list[int]) -> None:
+    # ---- within the gateway's transactions ----
+
+    def turns_stored(self, changes: Changes, conversation: Conversation, messages: Sequence[Message]) -> None:
         """Tell consoles about new transcript lines (customer, bot, system)."""
-        with self._sessionmaker() as session:
-            for message_id in message_ids:
-                message = session.get(Message, message_id)
-                if message is not None:
-                    self.bus.publish_soon({"topic": "console", "type": "turn", "conversation_id": conversation_id,
-                                           "owner": session.get(Conversation, conversation_id).owner,
-                                           "turn": turn_payload(message)})
+        for message in messages:
+            changes.publish({"topic": "console", "type": "turn", "conversation_id": conversation.id,
+                             "owner": conversation.owner, "turn": turn_payload(message)})
 
-    def after_bot_turn(self, *, conversation_id: str, message_id: int, text: str, intent: str | None,
-                       confidence: float | None, bot_reason: str | None) -> str | None:
+    def review_turn(self, changes: Changes, *, message: Message, text: str, intent: str | None,
+                    confidence: float | None, bot_reason: str | None) -> str | None:
         """Record the intent, queue the conversation when it needs a person; the notice to add, if any."""
-        with self._sessionmaker() as session:
-            previous = None
-            if intent:
-                previous = handoff.record_intent(session=session, message_id=message_id, intent=intent,
-                                                 confidence=confidence)
-            reason = handoff.detect_reason(text=text, intent=intent, previous_intent=previous, bot_reason=bot_reason)
-            if reason is None or not handoff.enqueue(session=session, conversation_id=conversation_id,
-                                                     reason=reason, now=utcnow(),
-                                                     actor="bot" if bot_reason else "system"):
-                return None
-        self.bus.publish_soon({"topic": "console", "type": "queue"})
+        previous = None
+        if intent:
+            previous = handoff.record_intent(session=changes.session, message=message, intent=intent,
+                                             confidence=confidence)
+        reason = handoff.detect_reason(text=text, intent=intent, previous_intent=previous, bot_reason=bot_reason)
+        if reason is None or not handoff.enqueue(session=changes.session, conversation_id=message.conversation_id,
+                                                 reason=reason, now=utcnow(),
+                                                 actor="bot" if bot_reason else "system"):
+            return None
+        changes.publish({"topic": "console", "type": "queue"})
         return None if bot_reason else handoff.QUEUED_NOTICE
 
-    # ---- assignment ----
-
-    def assign_waiting(self) -> int:
+    def assign(self, changes: Changes) -> int:
         """Hand queued conversations to free online agents; how many were assigned."""
-        with self._sessionmaker() as session:
-            assigned = handoff.assign_waiting(session=session, now=utcnow(), presence_seconds=self._presence,
-                                              default_limit=self._limit)
-            for conversation_id, agent, notice in assigned:
-                self._owner_changed(session, conversation_id, notice)
+        assigned = handoff.assign_waiting(session=changes.session, agents=self._roster(session=changes.session),
+                                          now=utcnow(), presence_seconds=self._presence, default_limit=self._limit)
+        for conversation_id, notice in assigned:
+            self._owner_changed(changes, conversation_id, notice)
         if assigned:
-            self.bus.publish_soon({"topic": "console", "type": "queue"})
+            changes.publish({"topic": "console", "type": "queue"})
         return len(assigned)
 
-    async def assign_waiting_async(self) -> int:
-        """assign_waiting from async code."""
-        return await run_in_threadpool(self.assign_waiting)
+    def _owner_changed(self, changes: Changes, conversation_id: str, notice: Message) -> None:
+        conversation = changes.session.get(Conversation, conversation_id)
+        changes.publish({"topic": "console", "type": "owner", "conversation_id": conversation_id,
+                         "owner": conversation.owner, "turn": turn_payload(notice)})
+        self._push_to_customer(changes, conversation, notice, handled_by="system")
 
-    def _owner_changed(self, session: Session, conversation_id: str, notice: Message) -> None:
-        conversation = session.get(Conversation, conversation_id)
-        self.bus.publish_soon({"topic": "console", "type": "owner", "conversation_id": conversation_id,
-                               "owner": conversation.owner, "turn": turn_payload(notice)})
-        self.push_to_customer(conversation, notice, handled_by="system")
-
-    def push_to_customer(self, conversation: Conversation, message: Message, *, handled_by: str) -> None:
+    @staticmethod
+    def _push_to_customer(changes: Changes, conversation: Conversation, message: Message, *,
+                          handled_by: str) -> None:
         """A stored line to the customer's chat page (web chat; other channels read the history)."""
         if conversation.channel != "web":
             return
-        self.bus.publish_soon({"topic": "customer", "sender_id": conversation.id, "frame": {
+        changes.publish({"topic": "customer", "sender_id": conversation.id, "frame": {
             "type": "reply", "handled_by": handled_by, "messages": [{"text": message.text, "buttons": []}],
-            "at": message.at.astimezone(SHANGHAI).isoformat(timespec="milliseconds")}})
+            "at": to_local(message.at).isoformat(timespec="milliseconds")}})
 
-    # ---- agents ----
+    # ---- agents: one transaction each ----
 
-    def join(self, *, conversation_id: str, username: str) -> None:
-        """The agent takes the conversation over (handoff.AlreadyTaken, LookupError)."""
-        with self._sessionmaker() as session:
-            agent = _agent(session, username)
-            notice = handoff.join(session=session, conversation_id=conversation_id, agent=agent, now=utcnow())
-            self._owner_changed(session, conversation_id, notice)
-        self.bus.publish_soon({"topic": "console", "type": "queue"})
+    def assign_waiting(self) -> int:
+        """Hand queued conversations to free online agents; how many were assigned."""
+        with self.transaction() as changes:
+            return self.assign(changes)
+
+    def join(self, *, conversation_id: str, agent: Agent) -> None:
+        """The agent takes the conversation over (nothing when it is theirs already; AlreadyTaken)."""
+        with self.transaction() as changes:
+            notice = handoff.join(session=changes.session, conversation_id=conversation_id, agent=agent,
+                                  now=utcnow())
+            if notice is not None:
+                self._owner_changed(changes, conversation_id, notice)
+                changes.publish({"topic": "console", "type": "queue"})
 
     def release(self, *, conversation_id: str, username: str, actor: str, force: bool = False) -> None:
-        """Back to the bot (handoff.NotOwner); the freed place goes to the next waiting customer."""
-        with self._sessionmaker() as session:
-            notice = handoff.release(session=session, conversation_id=conversation_id, username=username,
+        """Back to the bot (NotOwner); the freed place goes to the next waiting customer."""
+        with self.transaction() as changes:
+            notice = handoff.release(session=changes.session, conversation_id=conversation_id, username=username,
                                      actor=actor, now=utcnow(), force=force)
-            self._owner_changed(session, conversation_id, notice)
-        self.bus.publish_soon({"topic": "console", "type": "queue"})
+            self._owner_changed(changes, conversation_id, notice)
+            changes.publish({"topic": "console", "type": "queue"})
         self.assign_waiting()
 
     def send(self, *, conversation_id: str, username: str, text: str, client_msg_id: str | None,
-             suggestion: dict | None) -> dict:
-        """An agent's reply: stored once, pushed to the customer and to consoles (handoff.NotOwner)."""
-        with self._sessionmaker() as session:
+             suggestion: SuggestionRef | None) -> AgentTurn:
+        """An agent's reply: stored once, pushed to the customer and to consoles (NotOwner)."""
+        text = agent_text(text)
+        if not text:
+            raise Invalid("empty_message", "请输入回复内容")
+        used = None
+        if suggestion is not None:  # edited: the words differ, whatever the line breaks
+            used = {"kind": suggestion.kind, "ref": suggestion.ref, "rank": suggestion.rank,
+                    "edited": normalize_text(suggestion.text) != normalize_text(text)}
+        with self.transaction() as changes:
             message, new = handoff.send_agent_message(
-                session=session, conversation_id=conversation_id, username=username, text=text, now=utcnow(),
-                client_msg_id=client_msg_id, suggestion=suggestion)
-            payload = turn_payload(message)
+                session=changes.session, conversation_id=conversation_id, username=username, text=text,
+                now=utcnow(), client_msg_id=client_msg_id, suggestion=used)
             if new:
-                conversation = session.get(Conversation, conversation_id)
-                self.push_to_customer(conversation, message, handled_by="agent")
-                self.bus.publish_soon({"topic": "console", "type": "turn", "conversation_id": conversation_id,
-                                       "owner": conversation.owner, "turn": payload})
-        return payload
+                conversation = changes.session.get(Conversation, conversation_id)
+                self._push_to_customer(changes, conversation, message, handled_by="agent")
+                self.turns_stored(changes, conversation, [message])
+            return AgentTurn(**turn_payload(message))
 
     def set_status(self, *, username: str, status: str) -> None:
         """在线 / 小休 / 离线; going online may bring waiting customers at once."""
-        with self._sessionmaker() as session:
-            handoff.set_status(session=session, agent=_agent(session, username), status=status, now=utcnow())
-        self.bus.publish_soon({"topic": "console", "type": "agents"})
+        for attempt in (1, 2):
+            try:
+                with self.transaction() as changes:
+                    handoff.set_status(session=changes.session, username=username, status=status, now=utcnow())
+                    changes.publish({"topic": "console", "type": "agents"})
+                break
+            except IntegrityError:  # the agent's first presence row, written twice at once (a double click)
+                if attempt == 2:
+                    raise
         if status == "online":
             self.assign_waiting()
 
     def heartbeat(self, *, username: str) -> None:
         """The console is open: keep the agent counted as present."""
+        with self.transaction() as changes:
+            handoff.seen(session=changes.session, username=username, now=utcnow())
+
+    def teams(self) -> list[TeamRead]:
+        """Agent teams and whether their conversations are assigned automatically."""
         with self._sessionmaker() as session:
-            handoff.seen(session=session, username=username, now=utcnow())
+            return [TeamRead(team=team, auto_assign=on)
+                    for team, on in handoff.list_teams(session=session, agents=self._roster(session=session))]
 
-
-def _agent(session: Session, username: str) -> StaffUser:
-    from api.staff import service as staff_service
-
-    agent = staff_service.get_by_username(session=session, username=username)
-    if agent is None:
-        raise LookupError(username)
-    return agent
-
-
-def now_local() -> datetime:
-    """Now in Asia/Shanghai (for waiting times shown to agents)."""
-    return datetime.now(SHANGHAI)
+    def set_team_auto_assign(self, *, team: str, enabled: bool, actor: str) -> TeamRead:
+        """A supervisor turns a team's auto-assignment on or off; on hands out the waiting ones at once."""
+        with self.transaction() as changes:
+            agents = self._roster(session=changes.session)
+            row = handoff.set_team_auto_assign(session=changes.session, agents=agents, team=team, enabled=enabled,
+                                               actor=actor, now=utcnow())
+            result = TeamRead(team=row.team, auto_assign=row.auto_assign)
+            changes.publish({"topic": "console", "type": "agents"})
+        if enabled:
+            self.assign_waiting()
+        return result

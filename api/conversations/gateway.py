@@ -1,4 +1,9 @@
-"""The chat gateway: every channel's messages pass here on their way to the bot or an agent."""
+"""The chat gateway: every channel's messages pass here on their way to the bot or an agent.
+
+A turn is one call to the bot between two transactions: the customer's words are stored (or
+recognised as a retry) before the bot is asked, and the answers with the desk's bookkeeping
+(intent, queue, assignment) after it. No transaction stays open while the bot thinks.
+"""
 from __future__ import annotations
 
 import logging
@@ -7,11 +12,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from api.conversations import service
-from api.conversations.desk import AgentDesk
-from api.conversations.rasa import BotUnavailable, RasaClient
+from api.conversations.desk import AgentDesk, transaction
+from api.conversations.models import Conversation, Message
+from api.conversations.rasa import BotAnswer, BotUnavailable, RasaClient
 from api.conversations.schemas import BotMessage, ChatReply
-from api.db import utcnow
-from api.text import normalize_text
+from api.core.errors import Invalid
+from api.core.ids import normalize_text
+from api.core.time import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +29,10 @@ FALLBACK_REPLY = BotMessage(text=(
 ))
 
 
-class InvalidMessage(ValueError):
+class InvalidMessage(Invalid):
     """A message the gateway will not pass on; `message` is the Chinese reason."""
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+    code = "invalid_message"
 
 
 class ChatGateway:
@@ -43,70 +48,70 @@ class ChatGateway:
         """One customer message in, the replies out; a retried client_msg_id is answered once."""
         text = normalize_text(text or "")
         if not text:
-            raise InvalidMessage("请输入您要咨询的内容。")
+            raise InvalidMessage(message="请输入您要咨询的内容。")
         if len(text) > MAX_TEXT:
-            raise InvalidMessage(f"消息有点长，请分几次发送，每条不超过{MAX_TEXT}字。")
+            raise InvalidMessage(message=f"消息有点长，请分几次发送，每条不超过{MAX_TEXT}字。")
+        message_id, reply = await run_in_threadpool(self._receive, sender_id, channel, text, client_msg_id)
+        if reply is not None:
+            return reply
+        answer = await self._ask_bot(sender_id, text, channel)
+        return await run_in_threadpool(self._answer, sender_id, message_id, text, answer)
 
-        if client_msg_id:
-            earlier = await run_in_threadpool(self._earlier_reply, sender_id, client_msg_id)
-            if earlier is not None:
-                return earlier
-        conversation_owner, message_id = await run_in_threadpool(
-            self._record_customer_turn, sender_id, channel, text, client_msg_id)
-        if conversation_owner != "bot":  # an agent holds it: the bot stays silent, the agent sees it live
-            await run_in_threadpool(self._record, message_id, "agent", [], "ok")
-            await run_in_threadpool(self._desk.turns_stored, sender_id, [message_id])
-            return ChatReply(conversation_id=sender_id, messages=[], handled_by="agent")
+    async def _ask_bot(self, sender_id: str, text: str, channel: str) -> BotAnswer | None:
+        """The bot's answer; None when it is down or says nothing, and the gateway answers instead."""
         try:
             answer = await self._bot.send(sender_id=sender_id, text=text, channel=channel)
         except BotUnavailable as exc:
             log.warning("bot unavailable for conversation %s: %s", sender_id, exc)
-            return await self._fall_back(sender_id, message_id)
+            return None
         if not answer.messages and not answer.handoff_reason:
             # Rasa answered nothing: typically its action server is down. Never leave silence.
             log.warning("bot gave no answer for conversation %s", sender_id)
-            return await self._fall_back(sender_id, message_id)
-        understood = await self._bot.understood(sender_id=sender_id)
-        notice = await run_in_threadpool(
-            self._desk.after_bot_turn, conversation_id=sender_id, message_id=message_id, text=text,
-            intent=understood[0] if understood else None, confidence=understood[1] if understood else None,
-            bot_reason=answer.handoff_reason)
-        messages = answer.messages + ([BotMessage(text=notice)] if notice else [])
-        reply_ids = await run_in_threadpool(self._record, message_id, "bot", messages, "ok")
-        await run_in_threadpool(self._desk.turns_stored, sender_id, [message_id, *reply_ids])
-        if answer.handoff_reason or notice:
-            await self._desk.assign_waiting_async()
-        return ChatReply(conversation_id=sender_id, messages=messages, handled_by="bot")
+            return None
+        return answer
 
-    async def _fall_back(self, sender_id: str, message_id: int) -> ChatReply:
-        reply_ids = await run_in_threadpool(self._record, message_id, "system", [FALLBACK_REPLY], "fallback")
-        await run_in_threadpool(self._desk.turns_stored, sender_id, [message_id, *reply_ids])
-        return ChatReply(conversation_id=sender_id, messages=[FALLBACK_REPLY], handled_by="fallback")
-
-    def _earlier_reply(self, sender_id: str, client_msg_id: str) -> ChatReply | None:
-        with self._sessionmaker() as session:
-            turn = service.find_customer_turn(session=session, conversation_id=sender_id,
-                                              client_msg_id=client_msg_id)
-            if turn is None or turn.delivery == "pending":
-                return None
-            handled_by = "fallback" if turn.delivery == "fallback" else "bot"
-            return ChatReply(conversation_id=sender_id, handled_by=handled_by,
-                             messages=service.replies_to(session=session, message_id=turn.id))
-
-    def _record_customer_turn(self, sender_id: str, channel: str, text: str,
-                              client_msg_id: str | None) -> tuple[str, int]:
-        with self._sessionmaker() as session:
+    def _receive(self, sender_id: str, channel: str, text: str,
+                 client_msg_id: str | None) -> tuple[int, ChatReply | None]:
+        """Store the customer's turn; the reply too when the bot is not to be asked (a retry, an agent)."""
+        with transaction(self._sessionmaker, self._desk.bus) as changes:
+            session = changes.session
+            turn = None
             if client_msg_id:
                 turn = service.find_customer_turn(session=session, conversation_id=sender_id,
                                                   client_msg_id=client_msg_id)
-                if turn is not None:  # still pending: answer it again rather than store it twice
-                    return service.owner_of(session=session, conversation_id=sender_id), turn.id
-            conversation, message = service.record_customer_turn(
-                session=session, conversation_id=sender_id, channel=channel, text=text,
-                client_msg_id=client_msg_id, now=utcnow())
-            return conversation.owner, message.id
+            if turn is not None and turn.delivery != "pending":  # answered already: the same answer again
+                return turn.id, ChatReply(
+                    conversation_id=sender_id, handled_by="fallback" if turn.delivery == "fallback" else "bot",
+                    messages=service.replies_to(session=session, message_id=turn.id))
+            if turn is None:
+                conversation, turn = service.record_customer_turn(
+                    session=session, conversation_id=sender_id, channel=channel, text=text,
+                    client_msg_id=client_msg_id, now=utcnow())
+            else:  # still pending: ask again rather than store it twice
+                conversation = session.get(Conversation, sender_id)
+            if conversation.owner == "bot":
+                return turn.id, None
+            # an agent holds it: the bot stays silent, the agent sees it live
+            turn.delivery = "ok"
+            self._desk.turns_stored(changes, conversation, [turn])
+            return turn.id, ChatReply(conversation_id=sender_id, messages=[], handled_by="agent")
 
-    def _record(self, message_id: int, sender: str, replies: list[BotMessage], delivery: str) -> list[int]:
-        with self._sessionmaker() as session:
-            return service.record_replies(session=session, customer_message_id=message_id, sender=sender,
+    def _answer(self, sender_id: str, message_id: int, text: str, answer: BotAnswer | None) -> ChatReply:
+        """Store the bot's answer (or the gateway's fallback) with the desk's bookkeeping."""
+        with transaction(self._sessionmaker, self._desk.bus) as changes:
+            session = changes.session
+            message = session.get(Message, message_id)
+            if answer is None:
+                replies, sender, delivery, handled_by = [FALLBACK_REPLY], "system", "fallback", "fallback"
+                notice = None
+            else:
+                notice = self._desk.review_turn(changes, message=message, text=text, intent=answer.intent,
+                                                confidence=answer.confidence, bot_reason=answer.handoff_reason)
+                replies = answer.messages + ([BotMessage(text=notice)] if notice else [])
+                sender, delivery, handled_by = "bot", "ok", "bot"
+            rows = service.record_replies(session=session, customer_message=message, sender=sender,
                                           replies=replies, delivery=delivery, now=utcnow())
+            self._desk.turns_stored(changes, session.get(Conversation, sender_id), [message, *rows])
+            if answer is not None and (answer.handoff_reason or notice):
+                self._desk.assign(changes)
+            return ChatReply(conversation_id=sender_id, messages=replies, handled_by=handled_by)

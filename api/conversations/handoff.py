@@ -5,19 +5,41 @@ it before every turn, so the bot stops the moment an agent joins. Changes of own
 conditional UPDATEs, so two agents (or two API processes) never both get a conversation.
 Every change is a ConversationEvent; the customer is told in the chat when a person joins or
 leaves.
+
+Who the agents are (username, name, team) the staff domain knows; the desk passes them in
+(`Agent`). Their presence at the console (在线/小休, heartbeat, chat limit) is kept here, in
+AgentPresence. These functions write through the caller's session and never commit: the desk
+and the gateway commit each step as one transaction (desk.py).
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from api.conversations.models import AgentTeam, Conversation, ConversationEvent, Message, SuggestionUse
-from api.staff.models import StaffUser
-from api.text import normalize_text
+from api.conversations import service
+from api.conversations.models import (
+    AgentPresence,
+    AgentTeam,
+    Conversation,
+    ConversationEvent,
+    Message,
+    SuggestionUse,
+)
+from api.conversations.schemas import (
+    AgentConversationRead,
+    AgentMeRead,
+    AgentTurn,
+    Button,
+    ConversationEventRead,
+    ConversationSummary,
+)
+from api.core.errors import Conflict, NotFound
 
 REASONS = {
     "request_human": "客户要求转人工",
@@ -39,16 +61,37 @@ LEFT_NOTICE = "人工客服已结束本次服务，接下来由智能客服继�
 QUEUED_NOTICE = "非常抱歉给您带来不便，正在为您转接人工客服，请稍候。"
 
 
-class NotOwner(PermissionError):
+class Agent(Protocol):
+    """An agent as the staff domain describes one (api.core.deps.StaffRead is one)."""
+
+    username: str
+    display_name: str
+    team: str | None
+
+
+class NotOwner(Conflict):
     """The agent does not own the conversation (someone else took it, or it went back to the bot)."""
 
+    code = "not_owner"
 
-class AlreadyTaken(RuntimeError):
+
+class AlreadyTaken(Conflict):
     """Another agent owns the conversation."""
 
+    code = "already_taken"
+
     def __init__(self, owner: str):
-        super().__init__(owner)
+        super().__init__(message="该会话已由其他坐席接入", owner=owner)
         self.owner = owner
+
+
+class TeamNotFound(NotFound):
+    """No agent belongs to that team."""
+
+    code = "team_not_found"
+
+    def __init__(self) -> None:
+        super().__init__(message="没有这个班组")
 
 
 @dataclass
@@ -64,6 +107,8 @@ def agent_owner(username: str) -> str:
     return f"agent:{username}"
 
 
+# ---- why a conversation needs a person ----
+
 def detect_reason(*, text: str, intent: str | None, previous_intent: str | None,
                   bot_reason: str | None) -> str | None:
     """Why this turn needs a person, if it does (the bot's own request first)."""
@@ -78,16 +123,13 @@ def detect_reason(*, text: str, intent: str | None, previous_intent: str | None,
     return None
 
 
-def record_intent(*, session: Session, message_id: int, intent: str, confidence: float | None) -> str | None:
+def record_intent(*, session: Session, message: Message, intent: str, confidence: float | None) -> str | None:
     """Store what the bot understood of a customer turn; return the turn before's intent."""
-    message = session.get(Message, message_id)
     message.intent = intent[:64]
     message.intent_confidence = confidence
-    previous = session.scalar(select(Message.intent).where(
+    return session.scalar(select(Message.intent).where(
         Message.conversation_id == message.conversation_id, Message.sender == "customer",
-        Message.id < message_id).order_by(Message.id.desc()).limit(1))
-    session.commit()
-    return previous
+        Message.id < message.id).order_by(Message.id.desc()).limit(1))
 
 
 def enqueue(*, session: Session, conversation_id: str, reason: str, now: datetime,
@@ -101,17 +143,10 @@ def enqueue(*, session: Session, conversation_id: str, reason: str, now: datetim
     if changed:
         session.add(ConversationEvent(conversation_id=conversation_id, at=now, actor=actor, action="queued",
                                       note=reason))
-    session.commit()
     return bool(changed)
 
 
-def add_notice(*, session: Session, conversation_id: str, text: str, now: datetime) -> Message:
-    """A system line in the transcript, shown to the customer and the agent."""
-    message = Message(conversation_id=conversation_id, at=now, sender="system", text=text)
-    session.add(message)
-    session.flush()
-    return message
-
+# ---- takeover and hand back ----
 
 def open_chats(*, session: Session, username: str) -> int:
     """How many conversations an agent holds now."""
@@ -119,35 +154,32 @@ def open_chats(*, session: Session, username: str) -> int:
                           .where(Conversation.owner == agent_owner(username))) or 0
 
 
-def join(*, session: Session, conversation_id: str, agent: StaffUser, now: datetime,
-         actor: str | None = None) -> Message:
-    """An agent takes the conversation from the bot or the queue; the customer is told who joined."""
-    conversation = session.get(Conversation, conversation_id)
-    if conversation is None:
-        raise LookupError(conversation_id)
+def join(*, session: Session, conversation_id: str, agent: Agent, now: datetime,
+         actor: str | None = None) -> Message | None:
+    """An agent takes the conversation from the bot or the queue; the notice telling the customer who joined.
+
+    None when the agent holds it already; AlreadyTaken when someone else does.
+    """
+    conversation = service.get_row(session=session, conversation_id=conversation_id)
     owner = agent_owner(agent.username)
     if conversation.owner == owner:
-        raise AlreadyTaken(owner)
+        return None
     was_queued = conversation.queued_at is not None
     changed = session.execute(
         update(Conversation).where(Conversation.id == conversation_id, Conversation.owner == "bot")
         .values(owner=owner, queued_at=None, human_involved=True)
     ).rowcount
     if not changed:
-        session.rollback()
-        raise AlreadyTaken(session.get(Conversation, conversation_id).owner)
+        raise AlreadyTaken(session.scalar(select(Conversation.owner).where(Conversation.id == conversation_id)))
     if not was_queued:  # taken from a live bot conversation: it counts as a transfer too
         session.execute(update(Conversation).where(Conversation.id == conversation_id)
                         .values(handoff_requested=True, handoff_reason="agent_takeover"))
-        session.add(ConversationEvent(conversation_id=conversation_id, at=now, actor=agent_owner(agent.username),
+        session.add(ConversationEvent(conversation_id=conversation_id, at=now, actor=owner,
                                       action="queued", note="agent_takeover"))
-    session.add(ConversationEvent(conversation_id=conversation_id, at=now,
-                                  actor=actor or agent_owner(agent.username), action="joined",
-                                  note=agent.username))
-    notice = add_notice(session=session, conversation_id=conversation_id, now=now,
-                        text=JOINED_NOTICE.format(name=agent.display_name))
-    session.commit()
-    return notice
+    session.add(ConversationEvent(conversation_id=conversation_id, at=now, actor=actor or owner,
+                                  action="joined", note=agent.username))
+    return service.record_notice(session=session, conversation_id=conversation_id, now=now,
+                                 text=JOINED_NOTICE.format(name=agent.display_name))
 
 
 def release(*, session: Session, conversation_id: str, username: str, actor: str, now: datetime,
@@ -159,20 +191,20 @@ def release(*, session: Session, conversation_id: str, username: str, actor: str
     changed = session.execute(update(Conversation).where(*where).values(
         owner="bot", handoff_requested=False, queued_at=None)).rowcount
     if not changed:
-        session.rollback()
-        raise NotOwner(conversation_id)
+        raise NotOwner(message="您当前没有接入这段会话")
     session.add(ConversationEvent(conversation_id=conversation_id, at=now, actor=actor, action="handed_back"))
-    notice = add_notice(session=session, conversation_id=conversation_id, text=LEFT_NOTICE, now=now)
-    session.commit()
-    return notice
+    return service.record_notice(session=session, conversation_id=conversation_id, text=LEFT_NOTICE, now=now)
 
 
 def send_agent_message(*, session: Session, conversation_id: str, username: str, text: str, now: datetime,
                        client_msg_id: str | None = None, suggestion: dict | None = None) -> tuple[Message, bool]:
-    """Store an agent's reply (once per client_msg_id) and which suggestion it came from; (message, new)."""
+    """Store an agent's reply (once per client_msg_id) and which suggestion it came from; (message, new).
+
+    `suggestion`: kind, ref, rank and whether the agent edited it before sending.
+    """
     conversation = session.get(Conversation, conversation_id)
     if conversation is None or conversation.owner != agent_owner(username):
-        raise NotOwner(conversation_id)
+        raise NotOwner(message="请先接入该会话再回复客户")
     if client_msg_id:
         earlier = session.scalar(select(Message).where(
             Message.conversation_id == conversation_id, Message.client_msg_id == client_msg_id))
@@ -185,24 +217,38 @@ def send_agent_message(*, session: Session, conversation_id: str, username: str,
     if suggestion:
         session.add(SuggestionUse(
             message_id=message.id, conversation_id=conversation_id, agent=username, kind=suggestion["kind"],
-            ref=suggestion["ref"][:120], rank=suggestion["rank"],
-            edited=normalize_text(suggestion["text"]) != normalize_text(text), at=now))
+            ref=suggestion["ref"][:120], rank=suggestion["rank"], edited=suggestion["edited"], at=now))
     conversation.last_active_at = now
-    session.commit()
     return message, True
 
 
-def set_status(*, session: Session, agent: StaffUser, status: str, now: datetime) -> None:
+# ---- presence and assignment ----
+
+def presence(*, session: Session, username: str) -> AgentPresence:
+    """The agent's presence row (an agent never seen at the console is offline)."""
+    return session.get(AgentPresence, username) or AgentPresence(username=username, status="offline")
+
+
+def set_status(*, session: Session, username: str, status: str, now: datetime) -> None:
     """在线 / 小休 / 离线 as the agent sets it in the console."""
-    agent.agent_status = status
-    agent.last_seen_at = now
-    session.commit()
+    row = presence(session=session, username=username)
+    row.status, row.last_seen_at = status, now
+    session.add(row)
 
 
 def seen(*, session: Session, username: str, now: datetime) -> None:
     """The console's heartbeat: the agent is still there."""
-    session.execute(update(StaffUser).where(StaffUser.username == username).values(last_seen_at=now))
-    session.commit()
+    session.execute(update(AgentPresence).where(AgentPresence.username == username).values(last_seen_at=now))
+
+
+def me(*, session: Session, agent: Agent, default_limit: int) -> AgentMeRead:
+    """An agent's status, load and limit as the console shows them."""
+    row = presence(session=session, username=agent.username)
+    return AgentMeRead(username=agent.username, display_name=agent.display_name, team=agent.team,
+                       status=row.status, status_label=STATUSES.get(row.status, row.status),
+                       open_chats=open_chats(session=session, username=agent.username),
+                       max_chats=row.max_chats or default_limit,
+                       auto_assign=auto_assign_on(session=session, team=agent.team))
 
 
 def auto_assign_on(*, session: Session, team: str | None) -> bool:
@@ -213,60 +259,60 @@ def auto_assign_on(*, session: Session, team: str | None) -> bool:
     return row.auto_assign if row else True
 
 
-def set_team_auto_assign(*, session: Session, team: str, enabled: bool, actor: str, now: datetime) -> AgentTeam:
-    """A supervisor turns a team's auto-assignment on or off."""
+def list_teams(*, session: Session, agents: Sequence[Agent]) -> list[tuple[str, bool]]:
+    """Every agent team with its auto-assignment switch."""
+    teams = sorted({agent.team for agent in agents if agent.team})
+    return [(team, auto_assign_on(session=session, team=team)) for team in teams]
+
+
+def set_team_auto_assign(*, session: Session, agents: Sequence[Agent], team: str, enabled: bool, actor: str,
+                         now: datetime) -> AgentTeam:
+    """A supervisor turns a team's auto-assignment on or off (TeamNotFound for a team without agents)."""
+    if team not in {agent.team for agent in agents}:
+        raise TeamNotFound()
     row = session.get(AgentTeam, team) or AgentTeam(team=team)
     row.auto_assign, row.updated_by, row.updated_at = enabled, actor, now
     session.add(row)
-    session.commit()
     return row
 
 
-def list_teams(*, session: Session) -> list[tuple[str, bool]]:
-    """Every agent team with its auto-assignment switch."""
-    teams = session.scalars(select(StaffUser.team).where(StaffUser.role == "agent", StaffUser.team.is_not(None))
-                            .distinct()).all()
-    return [(team, auto_assign_on(session=session, team=team)) for team in sorted(teams)]
-
-
-def available_agents(*, session: Session, now: datetime, presence_seconds: int, default_limit: int) -> list[AgentLoad]:
+def available_agents(*, session: Session, agents: Sequence[Agent], now: datetime, presence_seconds: int,
+                     default_limit: int) -> list[AgentLoad]:
     """Online agents of auto-assigning teams with room for another chat, fewest open chats first."""
     fresh = now - timedelta(seconds=presence_seconds)
-    agents = session.scalars(select(StaffUser).where(
-        StaffUser.role == "agent", StaffUser.active.is_(True), StaffUser.agent_status == "online",
-        StaffUser.last_seen_at >= fresh)).all()
+    present = {row.username: row for row in session.scalars(select(AgentPresence).where(
+        AgentPresence.status == "online", AgentPresence.last_seen_at >= fresh))}
     loads = []
     for agent in agents:
-        if not auto_assign_on(session=session, team=agent.team):
+        row = present.get(agent.username)
+        if row is None or not auto_assign_on(session=session, team=agent.team):
             continue
-        limit = agent.max_chats or default_limit
+        limit = row.max_chats or default_limit
         count = open_chats(session=session, username=agent.username)
         if count < limit:
             loads.append(AgentLoad(agent.username, agent.display_name, count, limit))
     return sorted(loads, key=lambda a: (a.open_chats, a.username))
 
 
-def assign_waiting(*, session: Session, now: datetime, presence_seconds: int,
-                   default_limit: int) -> list[tuple[str, StaffUser, Message]]:
-    """Give queued conversations, oldest first, to the least busy online agents; what was assigned."""
+def assign_waiting(*, session: Session, agents: Sequence[Agent], now: datetime, presence_seconds: int,
+                   default_limit: int) -> list[tuple[str, Message]]:
+    """Give queued conversations, oldest first, to the least busy online agents; (conversation, notice) each."""
     assigned = []
-    waiting = session.scalars(select(Conversation.id).where(Conversation.queued_at.is_not(None),
-                                                            Conversation.owner == "bot")
-                              .order_by(Conversation.queued_at, Conversation.id)).all()
-    for conversation_id in waiting:
-        agents = available_agents(session=session, now=now, presence_seconds=presence_seconds,
-                                  default_limit=default_limit)
-        if not agents:
+    for conversation in queue(session=session):
+        free = available_agents(session=session, agents=agents, now=now, presence_seconds=presence_seconds,
+                                default_limit=default_limit)
+        if not free:
             break
-        agent = session.scalar(select(StaffUser).where(StaffUser.username == agents[0].username))
         try:
-            notice = join(session=session, conversation_id=conversation_id, agent=agent, now=now,
+            notice = join(session=session, conversation_id=conversation.id, agent=free[0], now=now,
                           actor="system:auto_assign")
         except AlreadyTaken:
             continue
-        assigned.append((conversation_id, agent, notice))
+        assigned.append((conversation.id, notice))
     return assigned
 
+
+# ---- what the console lists and shows ----
 
 def queue(*, session: Session) -> list[Conversation]:
     """Conversations waiting for a person, oldest first."""
@@ -300,6 +346,32 @@ def events(*, session: Session, conversation_id: str) -> list[ConversationEvent]
     """A conversation's handoff timeline."""
     return list(session.scalars(select(ConversationEvent).where(ConversationEvent.conversation_id == conversation_id)
                                 .order_by(ConversationEvent.id)))
+
+
+def summary(*, session: Session, conversation: Conversation, now: datetime) -> ConversationSummary:
+    """A conversation as a line of the console's lists."""
+    queued = conversation.queued_at
+    return ConversationSummary(
+        conversation_id=conversation.id, channel=conversation.channel, owner=conversation.owner,
+        reason=conversation.handoff_reason, reason_label=REASONS.get(conversation.handoff_reason or ""),
+        queued_at=queued, waited_seconds=int((now - queued).total_seconds()) if queued else None,
+        last_active_at=conversation.last_active_at,
+        last_text=last_customer_text(session=session, conversation_id=conversation.id),
+        account_no=conversation.account_no)
+
+
+def for_agent(*, session: Session, conversation_id: str) -> AgentConversationRead:
+    """The whole conversation as an agent sees it: transcript with intents, handoff timeline."""
+    conversation = service.get_row(session=session, conversation_id=conversation_id)
+    return AgentConversationRead(
+        conversation_id=conversation.id, channel=conversation.channel, owner=conversation.owner,
+        account_no=conversation.account_no, reason=conversation.handoff_reason,
+        reason_label=REASONS.get(conversation.handoff_reason or ""),
+        turns=[AgentTurn(id=m.id, at=m.at, sender=m.sender, text=m.text, image=m.image,
+                         buttons=[Button(**b) for b in (m.buttons or [])], intent=m.intent, agent=m.agent)
+               for m in service.transcript(session=session, conversation_id=conversation_id)],
+        events=[ConversationEventRead(at=e.at, actor=e.actor, action=e.action, note=e.note)
+                for e in events(session=session, conversation_id=conversation_id)])
 
 
 def link_account(*, session: Session, conversation_id: str, account_no: str) -> None:

@@ -94,3 +94,17 @@ class AgentTeam(Base):
     auto_assign: Mapped[bool] = mapped_column(default=True)
     updated_by: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AgentPresence(Base):
+    """An agent at the console: 在线/小休/离线 as set there, last seen by its heartbeat, chats allowed at once.
+
+    Keyed by the staff username; who the agents are (names, teams) the staff domain says.
+    """
+
+    __tablename__ = "agent_presence"
+
+    username: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(8), default="offline", server_default="offline")
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    max_chats: Mapped[int | None] = mapped_column()  # None: the settings' AGENT_MAX_CHATS

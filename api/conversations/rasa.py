@@ -1,4 +1,4 @@
-"""The one client of the Rasa server: its REST channel, with a hard deadline."""
+"""The one client of the Rasa server: the gateway channel (bot/channels.py), with a hard deadline."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,14 +16,16 @@ class BotUnavailable(Exception):
 class BotAnswer:
     messages: list[BotMessage]
     handoff_reason: str | None  # set when the bot asked for a human
+    intent: str | None = None  # what the bot read in the customer's message
+    confidence: float | None = None
 
 
 class RasaClient:
-    """Sends a customer message to Rasa's REST webhook and returns its answers."""
+    """Sends a customer message to Rasa and returns its answers with the intent, in one call."""
 
     def __init__(self, base_url: str, timeout_seconds: float, http: httpx.AsyncClient | None = None):
         self._base = base_url.rstrip("/")
-        self._url = self._base + "/webhooks/rest/webhook"
+        self._url = self._base + "/webhooks/gateway/webhook"
         self._timeout = timeout_seconds
         self._http = http or httpx.AsyncClient()
 
@@ -36,11 +38,13 @@ class RasaClient:
                 timeout=self._timeout,
             )
             response.raise_for_status()
-            items = response.json()
+            body = response.json()
         except (httpx.HTTPError, ValueError) as exc:
             raise BotUnavailable(str(exc) or type(exc).__name__) from exc
+        if not isinstance(body, dict):
+            raise BotUnavailable(f"unexpected answer: {type(body).__name__}")
         messages, handoff = [], None
-        for item in items if isinstance(items, list) else []:
+        for item in body.get("messages") or []:
             custom = item.get("custom") or {}
             if isinstance(custom, dict) and custom.get("handoff"):
                 handoff = str(custom.get("reason") or "request_human")
@@ -50,44 +54,26 @@ class RasaClient:
                     buttons=[Button(title=b.get("title", ""), payload=b.get("payload", ""))
                              for b in item.get("buttons") or []],
                 ))
-        return BotAnswer(messages=messages, handoff_reason=handoff)
+        intent, confidence = _intent(body.get("intent"))
+        return BotAnswer(messages=messages, handoff_reason=handoff, intent=intent, confidence=confidence)
 
-    async def understood(self, *, sender_id: str) -> tuple[str, float | None] | None:
-        """The intent Rasa read in the conversation's latest customer turn (for analytics and handoff)."""
-        return _intent(await self._get_json(
-            f"{self._base}/conversations/{sender_id}/tracker", params={"include_events": "NONE"}),
-            key="latest_message")
-
-    async def parse(self, *, text: str) -> tuple[str, float | None] | None:
+    async def parse(self, *, text: str) -> str | None:
         """The intent of a text outside any conversation (an agent typing a caller's question)."""
         try:
             response = await self._http.post(f"{self._base}/model/parse", json={"text": text},
                                               timeout=self._timeout)
             response.raise_for_status()
-            return _intent(response.json(), key=None)
-        except (httpx.HTTPError, ValueError):
-            return None
-
-    async def _get_json(self, url: str, params: dict) -> dict | None:
-        try:
-            response = await self._http.get(url, params=params, timeout=min(self._timeout, 1.0))
-            response.raise_for_status()
-            return response.json()
-        except (httpx.HTTPError, ValueError):
+            return _intent(response.json().get("intent"))[0]
+        except (httpx.HTTPError, ValueError, AttributeError):
             return None
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
 
-def _intent(data: dict | None, *, key: str | None) -> tuple[str, float | None] | None:
-    """(name, confidence) from a parse result or a tracker's latest_message."""
-    if not isinstance(data, dict):
-        return None
-    message = data.get(key) if key else data
-    intent = (message or {}).get("intent") or {}
-    name = intent.get("name")
-    if not isinstance(name, str) or not name:
-        return None
+def _intent(intent: object) -> tuple[str | None, float | None]:
+    """(name, confidence) of an intent as Rasa writes it ({"name", "confidence"}); Nones if absent."""
+    if not isinstance(intent, dict) or not isinstance(intent.get("name"), str) or not intent["name"]:
+        return None, None
     confidence = intent.get("confidence")
-    return name, float(confidence) if isinstance(confidence, (int, float)) else None
+    return intent["name"], float(confidence) if isinstance(confidence, (int, float)) else None

@@ -1,10 +1,11 @@
 """Chat input and output shapes."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
+
+from api.core.time import LocalDateTime
 
 Channel = Literal["web", "wechat", "hotline", "sms"]
 
@@ -36,7 +37,7 @@ class ChatReply(BaseModel):
 
 
 class TurnRead(BaseModel):
-    at: datetime
+    at: LocalDateTime
     sender: str
     text: str | None
     buttons: list[Button] = []
@@ -49,8 +50,8 @@ class ConversationRead(BaseModel):
     owner: str
     handoff_requested: bool
     handoff_reason: str | None
-    created_at: datetime
-    last_active_at: datetime
+    created_at: LocalDateTime
+    last_active_at: LocalDateTime
     turns: list[TurnRead]
 
 
@@ -60,7 +61,7 @@ class AgentTurn(BaseModel):
     """A transcript line as the console shows it (with what the bot understood)."""
 
     id: int
-    at: datetime
+    at: LocalDateTime
     sender: str
     text: str | None
     buttons: list[Button] = []
@@ -70,7 +71,7 @@ class AgentTurn(BaseModel):
 
 
 class ConversationEventRead(BaseModel):
-    at: datetime
+    at: LocalDateTime
     actor: str
     action: str
     note: str | None = None
@@ -84,9 +85,9 @@ class ConversationSummary(BaseModel):
     owner: str
     reason: str | None = None
     reason_label: str | None = None
-    queued_at: datetime | None = None
+    queued_at: LocalDateTime | None = None
     waited_seconds: int | None = None
-    last_active_at: datetime
+    last_active_at: LocalDateTime
     last_text: str | None = None
     account_no: str | None = None
 

@@ -1,34 +1,34 @@
-"""Conversation rules: every turn is stored, retries are recognised, ownership is explicit."""
+"""Conversation rules: every turn is stored, retries are recognised, ownership is explicit.
+
+These functions write through the caller's session and never commit: the gateway stores a turn
+in one transaction before the bot is asked and the answers in one after (gateway.py).
+"""
 from __future__ import annotations
 
 import re
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.conversations.models import Conversation, Message
-from api.conversations.schemas import (
-    AgentConversationRead,
-    AgentTurn,
-    BotMessage,
-    Button,
-    ConversationEventRead,
-    ConversationRead,
-    ConversationSummary,
-    TicketDraft,
-    TurnRead,
-)
+from api.conversations.schemas import BotMessage, Button, ConversationRead, TicketDraft, TurnRead
+from api.core.errors import NotFound
+from api.core.ids import MOBILE_IN_TEXT
+from api.core.time import utcnow
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-MOBILE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 ACCOUNT_IN_TEXT = re.compile(r"(?<!\d)\d{10}(?!\d)")
 
 
-class ConversationNotFound(LookupError):
+class ConversationNotFound(NotFound):
     """No conversation has that id."""
+
+    code = "conversation_not_found"
+
+    def __init__(self, conversation_id: str):
+        super().__init__(message="没有找到这段对话")
+        self.conversation_id = conversation_id
 
 
 def get_or_create(*, session: Session, conversation_id: str, channel: str, now: datetime) -> Conversation:
@@ -41,15 +41,17 @@ def get_or_create(*, session: Session, conversation_id: str, channel: str, now: 
         try:
             session.flush()
         except IntegrityError:  # created concurrently by the same customer's other tab
-            session.rollback()
+            session.rollback()  # nothing else is lost: this is the first write of the turn
             conversation = session.get(Conversation, conversation_id)
     return conversation
 
 
-def owner_of(*, session: Session, conversation_id: str) -> str:
-    """Who answers the conversation now: "bot" or "agent:<name>"."""
+def get_row(*, session: Session, conversation_id: str) -> Conversation:
+    """The conversation's row (ConversationNotFound when there is none)."""
     conversation = session.get(Conversation, conversation_id)
-    return conversation.owner if conversation else "bot"
+    if conversation is None:
+        raise ConversationNotFound(conversation_id)
+    return conversation
 
 
 def find_customer_turn(*, session: Session, conversation_id: str, client_msg_id: str) -> Message | None:
@@ -67,7 +69,7 @@ def replies_to(*, session: Session, message_id: int) -> list[BotMessage]:
 
 def record_customer_turn(*, session: Session, conversation_id: str, channel: str, text: str,
                          client_msg_id: str | None, now: datetime) -> tuple[Conversation, Message]:
-    """Store what the customer said before anything else can fail."""
+    """Store what the customer said (awaiting its answer) before anything else can fail."""
     conversation = get_or_create(session=session, conversation_id=conversation_id, channel=channel, now=now)
     conversation.last_active_at = now
     if text.startswith("/"):  # a button click: keep what the customer saw in the transcript
@@ -75,42 +77,30 @@ def record_customer_turn(*, session: Session, conversation_id: str, channel: str
     message = Message(conversation_id=conversation_id, at=now, sender="customer", text=text,
                       client_msg_id=client_msg_id, delivery="pending")
     session.add(message)
-    session.commit()
+    session.flush()
     return conversation, message
 
 
-def record_replies(*, session: Session, customer_message_id: int, sender: str,
-                   replies: list[BotMessage], delivery: str, now: datetime) -> list[int]:
-    """Store the answers to a customer message and mark it handled; the answers' ids."""
-    customer_message = session.get(Message, customer_message_id)
+def record_replies(*, session: Session, customer_message: Message, sender: str,
+                   replies: list[BotMessage], delivery: str, now: datetime) -> list[Message]:
+    """Store the answers to a customer message and mark it handled."""
     customer_message.delivery = delivery
     rows = [Message(conversation_id=customer_message.conversation_id, at=now, sender=sender,
                     text=reply.text, buttons=[b.model_dump() for b in reply.buttons] or None,
-                    image=reply.image, reply_to_id=customer_message_id) for reply in replies]
+                    image=reply.image, reply_to_id=customer_message.id) for reply in replies]
     session.add_all(rows)
-    session.commit()
-    return [row.id for row in rows]
+    session.flush()
+    return rows
 
 
 def record_notice(*, session: Session, conversation_id: str, text: str, now: datetime) -> Message | None:
-    """A system notice in a conversation (ticket progress); None when the conversation is unknown."""
+    """A system notice in a conversation (ticket progress, an agent joined); None when it is unknown."""
     if session.get(Conversation, conversation_id) is None:
         return None
     message = Message(conversation_id=conversation_id, at=now, sender="system", text=text)
     session.add(message)
     session.flush()
     return message
-
-
-def get_or_empty(*, session: Session, conversation_id: str) -> ConversationRead:
-    """A conversation's turns, or an empty web conversation when none exists yet."""
-    try:
-        return get(session=session, conversation_id=conversation_id)
-    except ConversationNotFound:
-        now = datetime.now(SHANGHAI)
-        return ConversationRead(conversation_id=conversation_id, channel="web", owner="bot",
-                                handoff_requested=False, handoff_reason=None, created_at=now,
-                                last_active_at=now, turns=[])
 
 
 def button_title(*, session: Session, conversation_id: str, payload: str) -> str | None:
@@ -124,55 +114,34 @@ def button_title(*, session: Session, conversation_id: str, payload: str) -> str
     return None
 
 
+def transcript(*, session: Session, conversation_id: str) -> list[Message]:
+    """Every line of a conversation, in order."""
+    return list(session.scalars(select(Message).where(Message.conversation_id == conversation_id)
+                                .order_by(Message.id)))
+
+
 def get(*, session: Session, conversation_id: str) -> ConversationRead:
-    """A conversation with all its turns, times in Asia/Shanghai."""
-    conversation = session.get(Conversation, conversation_id)
-    if conversation is None:
-        raise ConversationNotFound(conversation_id)
-    rows = session.scalars(select(Message).where(Message.conversation_id == conversation_id)
-                           .order_by(Message.id)).all()
+    """A conversation with all its turns, times in Beijing time."""
+    conversation = get_row(session=session, conversation_id=conversation_id)
     return ConversationRead(
         conversation_id=conversation.id, channel=conversation.channel, owner=conversation.owner,
         handoff_requested=conversation.handoff_requested, handoff_reason=conversation.handoff_reason,
-        created_at=conversation.created_at.astimezone(SHANGHAI),
-        last_active_at=conversation.last_active_at.astimezone(SHANGHAI),
-        turns=[TurnRead(at=m.at.astimezone(SHANGHAI), sender=m.sender, text=m.text, image=m.image,
-                        buttons=[Button(**b) for b in (m.buttons or [])]) for m in rows],
+        created_at=conversation.created_at, last_active_at=conversation.last_active_at,
+        turns=[TurnRead(at=m.at, sender=m.sender, text=m.text, image=m.image,
+                        buttons=[Button(**b) for b in (m.buttons or [])])
+               for m in transcript(session=session, conversation_id=conversation_id)],
     )
 
 
-def summary(*, session: Session, conversation: Conversation, now: datetime) -> ConversationSummary:
-    """A conversation as a line of the console's lists."""
-    from api.conversations.handoff import REASONS, last_customer_text
-
-    queued = conversation.queued_at
-    return ConversationSummary(
-        conversation_id=conversation.id, channel=conversation.channel, owner=conversation.owner,
-        reason=conversation.handoff_reason, reason_label=REASONS.get(conversation.handoff_reason or ""),
-        queued_at=queued.astimezone(SHANGHAI) if queued else None,
-        waited_seconds=int((now - queued).total_seconds()) if queued else None,
-        last_active_at=conversation.last_active_at.astimezone(SHANGHAI),
-        last_text=last_customer_text(session=session, conversation_id=conversation.id),
-        account_no=conversation.account_no)
-
-
-def for_agent(*, session: Session, conversation_id: str) -> AgentConversationRead:
-    """The whole conversation as an agent sees it: transcript with intents, handoff timeline."""
-    from api.conversations.handoff import REASONS, events
-
-    conversation = session.get(Conversation, conversation_id)
-    if conversation is None:
-        raise ConversationNotFound(conversation_id)
-    rows = session.scalars(select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id))
-    return AgentConversationRead(
-        conversation_id=conversation.id, channel=conversation.channel, owner=conversation.owner,
-        account_no=conversation.account_no, reason=conversation.handoff_reason,
-        reason_label=REASONS.get(conversation.handoff_reason or ""),
-        turns=[AgentTurn(id=m.id, at=m.at.astimezone(SHANGHAI), sender=m.sender, text=m.text, image=m.image,
-                         buttons=[Button(**b) for b in (m.buttons or [])], intent=m.intent, agent=m.agent)
-               for m in rows],
-        events=[ConversationEventRead(at=e.at.astimezone(SHANGHAI), actor=e.actor, action=e.action, note=e.note)
-                for e in events(session=session, conversation_id=conversation_id)])
+def get_or_empty(*, session: Session, conversation_id: str) -> ConversationRead:
+    """A conversation's turns, or an empty web conversation when none exists yet."""
+    try:
+        return get(session=session, conversation_id=conversation_id)
+    except ConversationNotFound:
+        now = utcnow()
+        return ConversationRead(conversation_id=conversation_id, channel="web", owner="bot",
+                                handoff_requested=False, handoff_reason=None, created_at=now,
+                                last_active_at=now, turns=[])
 
 
 TICKET_TYPE_BY_INTENT = {"report_outage": "故障报修", "report_hazard": "故障报修", "complaint": "投诉",
@@ -182,9 +151,7 @@ TICKET_TYPE_BY_INTENT = {"report_outage": "故障报修", "report_hazard": "故�
 
 def ticket_draft(*, session: Session, conversation_id: str) -> TicketDraft:
     """A ticket form filled from the conversation: type from the intents, the customer's words, their number."""
-    conversation = session.get(Conversation, conversation_id)
-    if conversation is None:
-        raise ConversationNotFound(conversation_id)
+    conversation = get_row(session=session, conversation_id=conversation_id)
     said = session.scalars(select(Message).where(Message.conversation_id == conversation_id,
                                                  Message.sender == "customer").order_by(Message.id)).all()
     kind = next((TICKET_TYPE_BY_INTENT[m.intent] for m in reversed(said) if m.intent in TICKET_TYPE_BY_INTENT),

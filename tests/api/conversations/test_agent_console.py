@@ -12,10 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from api.conversations.models import Conversation, ConversationEvent, Message, SuggestionUse
-from api.db import utcnow
+from api.conversations.models import AgentPresence, Conversation, ConversationEvent, Message, SuggestionUse
+from api.core.time import utcnow
 from api.main import create_app
-from api.staff.models import StaffUser
 from tests.api.staff.test_staff_auth import bearer
 from tests.fakes.rasa import FakeRasa
 
@@ -214,7 +213,7 @@ def go_online(client, headers):
 
 def test_auto_assignment_goes_to_the_online_agent_with_fewest_chats_under_the_limit(app_client, agent01, agent02,
                                                                                       session):
-    session.execute(update(StaffUser).where(StaffUser.username.in_(("agent01", "agent02"))).values(max_chats=2))
+    session.add_all([AgentPresence(username="agent01", max_chats=2), AgentPresence(username="agent02", max_chats=2)])
     session.commit()
     go_online(app_client, agent01)
     say(app_client, "web-a1", "转人工")
@@ -256,7 +255,7 @@ def test_no_auto_assignment_when_the_team_switch_is_off_or_the_agent_is_away_or_
     assert "web-away" in queue_ids(app_client, agent01)
 
     go_online(app_client, agent01)  # takes web-away at once
-    session.execute(update(StaffUser).where(StaffUser.username == "agent01")
+    session.execute(update(AgentPresence).where(AgentPresence.username == "agent01")
                     .values(last_seen_at=utcnow() - timedelta(minutes=5)))  # console closed long ago
     session.commit()
     say(app_client, "web-gone", "转人工")
