@@ -222,7 +222,7 @@
     var id = "note-" + number + "-" + step.action;
     var label = node("label", null, step.note);
     label.htmlFor = id;
-    var textarea = node("textarea");
+    var textarea = node("textarea", "input");
     textarea.id = id;
     textarea.maxLength = 1000;
     textarea.placeholder = step.placeholder;
