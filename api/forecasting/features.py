@@ -467,8 +467,12 @@ def hour_floor(dt: datetime) -> datetime:
     return dt.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
 
 
+def from_utc64(value: np.datetime64) -> datetime:
+    """A UTC datetime64 as an aware UTC datetime."""
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=int(value.astype("datetime64[s]")
+                                                                          .astype(np.int64)))
+
+
 def local_iso(dt64: np.datetime64) -> str:
     """A UTC datetime64 as an Asia/Shanghai ISO string, e.g. 2026-11-26T08:00:00+08:00."""
-    utc = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=int(dt64.astype("datetime64[s]")
-                                                                          .astype(np.int64)))
-    return utc.astimezone(LOCAL_TZ).isoformat()
+    return from_utc64(dt64).astimezone(LOCAL_TZ).isoformat()

@@ -31,6 +31,7 @@ from api.forecasting.features import (
     _quiet,
     calendar_features,
     day_kind,
+    from_utc64,
     hour_floor,
     local_times,
 )
@@ -140,11 +141,6 @@ def _to64(dt: datetime) -> np.datetime64:
     return np.datetime64(dt.astimezone(timezone.utc).replace(tzinfo=None), "s")
 
 
-def _from64(value: np.datetime64) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=int(value.astype("datetime64[s]")
-                                                                          .astype(np.int64)))
-
-
 def panel_from_loads(*, level: str, members: list[Member], rows: list[tuple], days: int) -> Panel:
     """Hourly kW of the members on a grid of `days` ending at their last reading, from metering's
     (load key, ts, kW) rows of `load_window`; no temperatures yet (`add_temperatures`)."""
@@ -175,7 +171,7 @@ def districts_of(members: list[Member]) -> list[str]:
 
 def temperature_window(panel: Panel) -> tuple[datetime, datetime]:
     """The first and last hour of the panel (both included), for its measured temperatures."""
-    return _from64(panel.times[0]), _from64(panel.times[-1])
+    return from_utc64(panel.times[0]), from_utc64(panel.times[-1])
 
 
 def add_temperatures(panel: Panel, *, members: list[Member], rows: list[tuple]) -> Panel:
@@ -287,7 +283,7 @@ def train_global(*, session: Session, level: str, panel: Panel, now: datetime) -
     if row is None:
         row = ForecastModel(level=level)
         session.add(row)
-    row.model, row.trained_at, row.data_end = "global_gbm", now, _from64(panel.times[-1])
+    row.model, row.trained_at, row.data_end = "global_gbm", now, from_utc64(panel.times[-1])
     row.series, row.body = panel.n_series, model.to_json()
     session.commit()
     for old in [k for k in _loaded if k[0] == level]:
@@ -361,14 +357,14 @@ def _month(panel: Panel, i: int, after: np.datetime64) -> MonthEnergy:
 def _compose(*, level: str, member: Member, panel: Panel, i: int, fc: Forecast, model: str, source: str,
              metrics: ModelMetrics | None, now: datetime) -> LoadForecastRead:
     """One series' LoadForecastRead from the panel and the forecast."""
-    points = [ForecastPoint(ts=_from64(fc.times[j]), p10=round(float(fc.p10[i, j]), 3),
+    points = [ForecastPoint(ts=from_utc64(fc.times[j]), p10=round(float(fc.p10[i, j]), 3),
                             p50=round(float(fc.p50[i, j]), 3), p90=round(float(fc.p90[i, j]), 3))
               for j in range(POINTS)]
-    history = [HistoryPoint(ts=_from64(panel.times[j]), kw=round(float(panel.y[i, j]), 3))
+    history = [HistoryPoint(ts=from_utc64(panel.times[j]), kw=round(float(panel.y[i, j]), 3))
                for j in range(max(0, panel.length - 168), panel.length) if np.isfinite(panel.y[i, j])]
     local_first = local_times(fc.times[:1])[0]
     return LoadForecastRead(
-        level=level, key=member.key, name=member.name, made_at=now, origin=_from64(panel.times[-1]), model=model,
+        level=level, key=member.key, name=member.name, made_at=now, origin=from_utc64(panel.times[-1]), model=model,
         weather=source, capacity_kva=member.capacity_kva, points=points, history=history, daily=_daily(fc, i),
         month=_month(panel, i, local_first), metrics=metrics)
 
