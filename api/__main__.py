@@ -14,7 +14,7 @@ from api.settings import get_settings
 async def run_workers() -> None:
     """The outbox worker, the ticket jobs and the nightly forecasts, until stopped."""
     from api.db import make_engine, make_sessionmaker
-    from api.forecasting.jobs import run_forecast_jobs
+    from api.flows.forecast_jobs import run_forecast_jobs
     from api.core.logs import install_masking
     from api.main import sms_sender
     from api.conversations.service import record_notice

@@ -104,7 +104,7 @@ def start_workers(app: FastAPI, settings: Settings) -> list[asyncio.Task]:
     """The embedded workers: the outbox, the ticket jobs (SLA, re-dispatch, backlog), nightly forecasts."""
     from datetime import timedelta
 
-    from api.forecasting.jobs import run_forecast_jobs
+    from api.flows.forecast_jobs import run_forecast_jobs
     from api.conversations.service import record_notice
     from api.notify.worker import OutboxWorker
     from api.flows.ticket_jobs import run_ticket_jobs
@@ -150,8 +150,8 @@ def _include_routers(app: FastAPI) -> None:
     from api.flows.routes.outages import outages_router
     from api.flows.routes.sms import sms_router
     from api.flows.routes.tickets import tickets_router as ticket_flow_router
-    from api.forecasting.routes import charts_router
-    from api.forecasting.routes import router as forecasting_router
+    from api.flows.routes.billing import billing_router, charts_router
+    from api.flows.routes.forecasting import forecasting_router
     from api.kb.routes import router as kb_router
     from api.metering.routes import router as metering_router
     from api.notify.routes import staff_router as notify_router
@@ -162,7 +162,7 @@ def _include_routers(app: FastAPI) -> None:
     for router in (chat_router, staff_router, agent_router, customers_router, customer_view_router, dispatch_router, kb_router, metering_router,
                    notify_router, twilio_router, staff_accounts_router,
                    sms_router, ticket_flow_router,
-                   outages_router, tickets_router, analytics_router, forecasting_router, charts_router,
+                   outages_router, tickets_router, analytics_router, billing_router, forecasting_router, charts_router,
                    web_router):
         app.include_router(router)
 

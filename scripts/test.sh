@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole suite: Rasa data validation and test stories, then pytest (unit, API, e2e, browser).
+# The whole suite: import contracts, Rasa data validation and test stories, then pytest (unit, API,
+# e2e, browser).
 # pytest's "no tests collected" (exit 5) counts as a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -7,6 +8,9 @@ mkdir -p var
 export TF_CPP_MIN_LOG_LEVEL=3
 RASA="env PYTHONWARNINGS=ignore .venv-bot/bin/rasa"
 BOT_ARGS=(--config bot/config.yml --domain bot/domain)
+
+echo "==> import contracts (lint-imports: layers of DESIGN.md, domains independent)"
+.venv/bin/lint-imports --no-cache || { echo "import contracts broken"; exit 1; }
 
 echo "==> rasa data validate"
 $RASA data validate "${BOT_ARGS[@]}" --data nlu_data bot/data --fail-on-warnings >var/rasa-validate.log 2>&1 \

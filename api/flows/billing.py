@@ -25,8 +25,8 @@ from api.billing.schemas import (
     TouComparisonRead,
 )
 from api.core.time import local_day
+from api.customers import service as customers
 from api.customers.models import Customer
-from api.flows import customer_lists
 from api.metering import service as metering
 
 
@@ -68,7 +68,7 @@ def _meter_ids(*, session: Session, customer_ids: list[int]) -> list[int]:
 def _cluster(*, session: Session, customer: Customer, meter_id: int, start: datetime,
              end: datetime) -> ClusterRead | None:
     """The customer's load-shape group among a sample of its class."""
-    peers = _meter_ids(session=session, customer_ids=customer_lists.list_ids(
+    peers = _meter_ids(session=session, customer_ids=customers.list_ids(
         session=session, customer_class=customer.customer_class))
     rows = metering.mean_kwh_by_hour(session=session, meter_ids=profiles.peer_sample(peers, keep=meter_id),
                                      start=start, end=end)
@@ -81,11 +81,11 @@ def _comparison(*, session: Session, customer: Customer, meter_id: int, start: d
     area = metering.get_area(session=session, transformer_area_id=customer.transformer_area_id)
     for scope in profiles.PEER_SCOPES:
         if scope == "台区":
-            ids = customer_lists.list_ids(session=session, customer_class=customer.customer_class,
+            ids = customers.list_ids(session=session, customer_class=customer.customer_class,
                                           transformer_area_id=customer.transformer_area_id)
             code, name = (area.code, area.name) if area else (None, "本台区")
         else:
-            ids = customer_lists.list_ids(session=session, customer_class=customer.customer_class,
+            ids = customers.list_ids(session=session, customer_class=customer.customer_class,
                                           district=customer.district)
             code, name = None, customer.district
         meter_ids = sorted(set(_meter_ids(session=session, customer_ids=ids)) | {meter_id})
@@ -143,7 +143,7 @@ def profile_chart(*, session: Session, customer: Customer, now: datetime, region
 
 def _residential_meters(*, session: Session, schedule: tariffs.Schedule, kinds: tuple[str, ...]) -> list[int]:
     """Meters of residential customers on the schedule's tariffs of these kinds."""
-    return _meter_ids(session=session, customer_ids=customer_lists.list_ids(
+    return _meter_ids(session=session, customer_ids=customers.list_ids(
         session=session, customer_class="居民", tariff_codes=advice.tariff_codes(schedule, kinds)))
 
 
@@ -194,7 +194,7 @@ def _segment_members(*, session: Session, meter_ids: list[int]) -> dict[int, Seg
     if not meter_ids:
         return {}
     customer_of = metering.customer_ids_by_meter(session=session, meter_ids=meter_ids)
-    people = customer_lists.get_many(session=session, customer_ids=list(customer_of.values()))
+    people = customers.get_many(session=session, customer_ids=list(customer_of.values()))
     areas = {a.id: a for a in metering.list_areas(session=session)}
     out = {}
     for meter_id, customer_id in customer_of.items():

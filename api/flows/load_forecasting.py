@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from api.core.errors import Conflict
 from api.customers import service as customers
-from api.flows import customer_lists
 from api.flows.ticket_intake import open_overload_ticket
 from api.forecasting import service as forecasting
 from api.forecasting.features import Panel
@@ -43,7 +42,7 @@ def members(*, session: Session, level: str, key: str | None = None) -> list[Mem
         found = customers.get_by_account_no(session=session, account_no=key)
         people = [found] if found is not None else []
     else:
-        people = customer_lists.list_all(session=session)
+        people = customers.list_all(session=session)
     return [Member(c.account_no, c.name, (c.district,), c.customer_class, load_key=c.id) for c in people]
 
 

@@ -361,7 +361,7 @@ def list_for_update(*, session: Session, statuses: tuple[str, ...], crew_id: str
     if crew_id is not None:
         query = query.where(Ticket.crew_id == crew_id)
     order = (Ticket.priority, Ticket.id) if order_by_priority else (Ticket.id,)
-    return list(session.scalars(query.order_by(*order)))
+    return session.scalars(query.order_by(*order)).all()
 
 
 def get_by_id(*, session: Session, ticket_id: int) -> Ticket | None:
@@ -374,8 +374,8 @@ def crew_candidates(*, session: Session, crew_id: str, number: str | None,
     """The crew's tickets a reply may be about: the one numbered, else those in the given statuses."""
     query = _with_events().where(Ticket.crew_id == crew_id)
     if number:
-        return list(session.scalars(query.where(Ticket.number == number.upper())))
-    return list(session.scalars(query.where(Ticket.status.in_(statuses))))
+        return session.scalars(query.where(Ticket.number == number.upper())).all()
+    return session.scalars(query.where(Ticket.status.in_(statuses))).all()
 
 
 def awaiting_rating(*, session: Session, phone: str) -> Ticket | None:
@@ -393,8 +393,8 @@ def record_satisfaction(*, session: Session, ticket: Ticket, score: int, now: da
 
 def list_unbreached(*, session: Session) -> list[Ticket]:
     """Work tickets whose commitment is still running and not yet missed (the SLA watch's rounds)."""
-    return list(session.scalars(_with_events().where(
-        Ticket.status.in_(BEFORE_RESOLUTION), Ticket.sla_breached_at.is_(None), Ticket.parent_id.is_(None))))
+    return session.scalars(_with_events().where(
+        Ticket.status.in_(BEFORE_RESOLUTION), Ticket.sla_breached_at.is_(None), Ticket.parent_id.is_(None))).all()
 
 
 def record_sla_warning(*, ticket: Ticket, now: datetime, minutes_left: int) -> None:

@@ -12,8 +12,10 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import and_, case, func, or_, select
 
+from api.core.time import LOCAL_TZ
 from api.conversations.models import Conversation
-from api.demo.history import FALLBACK_TEXTS, ON_SITE, OPEN, SH, seed_history
+from api.core.vocabulary import ON_SITE_TYPES, OPEN_STATUSES
+from api.demo.history import FALLBACK_TEXTS, seed_history
 from api.tickets.models import Ticket
 from tests.browser.conftest import open_staff_page, sign_in
 from tests.conftest import new_context
@@ -40,9 +42,9 @@ class Sql:
 
     def __init__(self, session, now: datetime, days: int = 30):
         self.session = session
-        today = now.astimezone(SH).date()
-        self.start = datetime.combine(today - timedelta(days=days - 1), datetime.min.time(), SH)
-        self.end = datetime.combine(today + timedelta(days=1), datetime.min.time(), SH)
+        today = now.astimezone(LOCAL_TZ).date()
+        self.start = datetime.combine(today - timedelta(days=days - 1), datetime.min.time(), LOCAL_TZ)
+        self.end = datetime.combine(today + timedelta(days=1), datetime.min.time(), LOCAL_TZ)
         self.now = now
 
     def _scope(self, district=None, type_=None):
@@ -58,7 +60,7 @@ class Sql:
 
     def sla(self, district=None, type_=None) -> tuple[int, int]:
         """(met, breached) of work tickets."""
-        done = case((Ticket.type.in_(ON_SITE), Ticket.arrived_at), else_=Ticket.resolved_at)
+        done = case((Ticket.type.in_(ON_SITE_TYPES), Ticket.arrived_at), else_=Ticket.resolved_at)
         work = [*self._scope(district, type_), Ticket.parent_id.is_(None)]
         breached = self.session.scalar(select(func.count()).select_from(Ticket).where(
             *work, or_(Ticket.sla_breached_at.is_not(None), done > Ticket.arrive_by)))
@@ -67,7 +69,7 @@ class Sql:
         return met, breached
 
     def backlog(self, district=None, type_=None) -> int:
-        scope = [Ticket.parent_id.is_(None), Ticket.status.in_(OPEN), Ticket.created_at < self.end]
+        scope = [Ticket.parent_id.is_(None), Ticket.status.in_(OPEN_STATUSES), Ticket.created_at < self.end]
         if district:
             scope.append(Ticket.district == district)
         if type_:
@@ -206,7 +208,7 @@ def test_filters_change_the_figures_as_sql_does(desktop, api_server, session):
     page.locator("#type").select_option("")
     page.get_by_role("button", name="近7天").click()
     seven = Sql(session, now, days=7)
-    today = now.astimezone(SH).date()
+    today = now.astimezone(LOCAL_TZ).date()
     wait_loaded(page, date_from=(today - timedelta(days=6)).isoformat())
     assert kpi(page, "tickets") == f"{seven.tickets():,}"
     assert page.locator('.panel[data-table="volume_by_day"] tbody tr').count() == 7
@@ -223,7 +225,7 @@ def test_csv_export_downloads_the_rows_sql_counts(desktop, api_server, session):
     with page.expect_download() as info:
         page.locator('.panel[data-table="volume_by_district"] a.csv').click()
     download = info.value
-    today = now.astimezone(SH).date()
+    today = now.astimezone(LOCAL_TZ).date()
     assert download.suggested_filename == (
         f"analytics-volume_by_district-{(today - timedelta(days=29)).isoformat()}_{today.isoformat()}.csv")
     with open(download.path(), "rb") as handle:
