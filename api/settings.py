@@ -37,7 +37,6 @@ class Settings(BaseSettings):
     # Metering diagnosis thresholds.
     area_outage_share: float = 0.5
     low_voltage_volts: float = 198.0
-    timezone: str = "Asia/Shanghai"
     # Dispatch, SLA and notifications. Background workers run in the API process unless turned off
     # (production runs them as their own processes; tests turn them off and drive them directly).
     background_workers: bool = True

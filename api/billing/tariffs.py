@@ -17,7 +17,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from api.core.time import local_hour
+from api.core.time import LOCAL_TZ, local_hour
 
 TARIFFS_PATH = Path(__file__).with_name("tariffs.yml")
 DEFAULT_REGION = "nx-guyuan-demo"  # the KB_REGION default (api.settings)
@@ -189,8 +189,15 @@ class Region(_Model):
     """A region's schedules by the year they take effect."""
 
     name: str
-    timezone: str = "Asia/Shanghai"
+    timezone: str = LOCAL_TZ.key  # tariff periods are Beijing time, as every time in the system
     schedules: dict[int, Schedule]
+
+    @field_validator("timezone")
+    @classmethod
+    def _beijing(cls, zone: str) -> str:
+        if zone != LOCAL_TZ.key:
+            raise ValueError(f"tariff periods are read in {LOCAL_TZ.key}, not {zone}")
+        return zone
 
     @field_validator("schedules")
     @classmethod

@@ -12,12 +12,12 @@ import argparse
 import json
 import sys
 
+from api.forecasting import backtest
+from api.forecasting.forecasters import MODELS
+
 
 def backtest_command(args: argparse.Namespace) -> int:
     """Load the CSV, run the backtest, print the JSON."""
-    from api.forecasting import backtest
-    from api.forecasting.forecasters import MODELS
-
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = [m for m in models if m not in MODELS]
     if unknown or not models:

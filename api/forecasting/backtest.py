@@ -16,12 +16,14 @@ Metrics, pooled over every series, origin and step:
 from __future__ import annotations
 
 import math
+import re
 import sys
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from api.core.time import LOCAL_TZ
 from api.forecasting import forecasters
 from api.forecasting.features import Panel, _quiet, local_iso
 
@@ -182,9 +184,7 @@ LEGACY_FREQ = {"H": "h", "T": "min", "S": "s", "L": "ms", "U": "us", "N": "ns", 
 
 def parse_freq(freq: str):
     """A pandas offset from an alias, old ones too (H, T, M …); InputError if pandas knows none."""
-    import re
-
-    from pandas.tseries.frequencies import to_offset
+    from pandas.tseries.frequencies import to_offset  # pandas only when a CSV is backtested
 
     text = (freq or "").strip()
     tries = [text, text.lower(), text.upper()]
@@ -205,9 +205,7 @@ def parse_freq(freq: str):
 def panel_from_csv(path: str, *, time_col: str, target_col: str, freq: str, series_col: str | None = None,
                    weather_col: str | None = None, class_col: str | None = None) -> Panel:
     """Read a CSV of one or many series onto a regular grid (times without zone are Asia/Shanghai)."""
-    import pandas as pd
-
-    from api.core.time import LOCAL_TZ
+    import pandas as pd  # pandas only when a CSV is backtested
 
     offset = parse_freq(freq)
     try:
