@@ -1,7 +1,8 @@
 """Mobiles and ID numbers never reach the logs in full."""
 import logging
 
-from api.logs import MaskingFilter, mask_personal
+from api.core.logs import MaskingFilter
+from api.core.ids import mask_personal
 
 
 def test_mobile_and_id_numbers_are_masked_in_text():
