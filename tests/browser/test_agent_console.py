@@ -16,7 +16,8 @@ from playwright.sync_api import BrowserContext, Page, expect
 from sqlalchemy import select
 
 from api.conversations.models import SuggestionUse
-from api.customers.models import Bill, Customer
+from api.billing.models import Bill
+from api.customers.models import Customer
 from api.settings import Settings
 from api.tickets.models import Ticket
 from tests.browser.conftest import sign_in
