@@ -3,8 +3,9 @@
 Starts the real stack (Rasa, action server, API with a seeded SQLite demo). Baseline measured in
 the same run: the same turns sent straight to Rasa's REST webhook, i.e. the bot alone; the ratio
 gateway/baseline is the cost of the gateway (storing every turn, ownership check, validation).
-The bot's gateway channel (bot/channels.py, what the gateway calls) is also timed alone at one
-conversation, to show it costs what the REST webhook costs.
+The bot's gateway channel (bot/channels.py, what the gateway calls) is timed alone too, to show
+it costs what the REST webhook costs. The three take turns, batch by batch, so they share the
+machine's other load.
 
 The JSON keeps a reference run under "before" (carried over from the previous results file, or
 taken from --before FILE) beside this run, with the gateway/bare-Rasa ratio at one conversation of
@@ -21,6 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
@@ -28,7 +31,6 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from api.core.time import utcnow  # noqa: E402
 from bench.common import machine, percentile  # noqa: E402
 from tests.stack import running_stack  # noqa: E402
 
@@ -45,19 +47,30 @@ async def converse(http: httpx.AsyncClient, url: str, body_for, sender: str, tim
         timings.append((time.perf_counter() - started) * 1000)
 
 
-async def measure(url: str, body_for, concurrency: int, tag: str) -> dict:
-    timings: list[float] = []
+async def measure(targets: dict[str, tuple[str, Callable]], concurrency: int) -> dict[str, dict]:
+    """Each target's turn times with `concurrency` conversations at once.
+
+    The targets take turns batch by batch (who goes first rotates), so they share whatever else
+    the machine is doing and their ratio holds even on a busy machine.
+    """
+    timings: dict[str, list[float]] = {name: [] for name in targets}
+    busy = dict.fromkeys(targets, 0.0)
     async with httpx.AsyncClient(timeout=30) as http:
-        await converse(http, url, body_for, f"warm-{tag}-{concurrency}", [])  # warm-up
-        senders = [f"bench-{tag}-{concurrency}-{i}" for i in range(CONVERSATIONS_PER_LEVEL)]
-        started = time.perf_counter()
-        for start in range(0, len(senders), concurrency):
-            await asyncio.gather(*(converse(http, url, body_for, s, timings)
-                                   for s in senders[start:start + concurrency]))
-        elapsed = time.perf_counter() - started
-    return {"turns": len(timings), "p50_ms": round(percentile(timings, 0.50), 1),
-            "p95_ms": round(percentile(timings, 0.95), 1), "mean_ms": round(statistics.mean(timings), 1),
-            "turns_per_second": round(len(timings) / elapsed, 1)}
+        for name, (url, body_for) in targets.items():
+            await converse(http, url, body_for, f"warm-{name}-{concurrency}", [])
+        for batch, start in enumerate(range(0, CONVERSATIONS_PER_LEVEL, concurrency)):
+            order = list(targets)[batch % len(targets):] + list(targets)[:batch % len(targets)]
+            for name in order:
+                url, body_for = targets[name]
+                senders = [f"bench-{name}-{concurrency}-{i}"
+                           for i in range(start, min(start + concurrency, CONVERSATIONS_PER_LEVEL))]
+                started = time.perf_counter()
+                await asyncio.gather(*(converse(http, url, body_for, s, timings[name]) for s in senders))
+                busy[name] += time.perf_counter() - started
+    return {name: {"turns": len(t), "p50_ms": round(percentile(t, 0.50), 1),
+                   "p95_ms": round(percentile(t, 0.95), 1), "mean_ms": round(statistics.mean(t), 1),
+                   "turns_per_second": round(len(t) / busy[name], 1)}
+            for name, t in timings.items()}
 
 
 def commit() -> str:
@@ -84,15 +97,12 @@ def gateway_body(sender: str, text: str) -> dict:
 
 def run() -> dict:
     with tempfile.TemporaryDirectory() as workdir, running_stack(Path(workdir)) as stack:
-        results: dict = {"baseline_rasa_direct": {}, "gateway": {}}
-        for concurrency in (1, 20):
-            results["baseline_rasa_direct"][str(concurrency)] = asyncio.run(measure(
-                f"{stack.rasa_url}/webhooks/rest/webhook", rasa_body, concurrency, "rasa"))
-            results["gateway"][str(concurrency)] = asyncio.run(measure(
-                f"{stack.api_url}/api/chat/messages", gateway_body, concurrency, "gw"))
-        results["rasa_gateway_channel_direct"] = {"1": asyncio.run(measure(
-            f"{stack.rasa_url}/webhooks/gateway/webhook", rasa_body, 1, "channel"))}
-    return results
+        targets = {"baseline_rasa_direct": (f"{stack.rasa_url}/webhooks/rest/webhook", rasa_body),
+                   "gateway": (f"{stack.api_url}/api/chat/messages", gateway_body)}
+        if httpx.get(f"{stack.rasa_url}/webhooks/gateway/").is_success:  # bots before bot/channels.py lack it
+            targets["rasa_gateway_channel_direct"] = (f"{stack.rasa_url}/webhooks/gateway/webhook", rasa_body)
+        levels = {str(concurrency): asyncio.run(measure(targets, concurrency)) for concurrency in (1, 20)}
+    return {name: {level: figures[name] for level, figures in levels.items()} for name in targets}
 
 
 def reference(path: Path) -> dict | None:
@@ -100,7 +110,7 @@ def reference(path: Path) -> dict | None:
     if not path.exists():
         return None
     data = json.loads(path.read_text())
-    if "before" in data and path == OUT:
+    if "before" in data and path.resolve() == OUT:
         return data["before"]
     return {"generated_at": data["generated_at"], "commit": data.get("commit", "unknown"),
             "results": {k: data["results"][k] for k in ("baseline_rasa_direct", "gateway")},
@@ -114,10 +124,10 @@ def main() -> None:
     args = parser.parse_args()
     before = reference(args.before)
     results = run()
-    after = ratios({k: results[k] for k in ("baseline_rasa_direct", "gateway")})
+    after = ratios(results)
     report = {
         "benchmark": "chat_latency",
-        "generated_at": utcnow().isoformat(timespec="seconds"),
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "commit": commit(),
         "machine": machine(),
         "script": SCRIPT, "conversations_per_level": CONVERSATIONS_PER_LEVEL,
