@@ -54,7 +54,7 @@ import logging
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, HTMLResponse
@@ -62,7 +62,9 @@ from fastapi.templating import Jinja2Templates
 from starlette.websockets import WebSocketState
 
 from api.conversations.gateway import ChatGateway, InvalidMessage
+from api.core.deps import app_part
 from api.core.time import to_local, utcnow
+from api.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -183,10 +185,10 @@ def _templates() -> Jinja2Templates:
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-async def chat_page(request: Request) -> HTMLResponse:
+async def chat_page(request: Request,
+                    settings: Annotated[Settings | None, app_part("settings")]) -> HTMLResponse:
     """The customer chat page (the router alone, without settings, has the default reply notice)."""
-    settings = getattr(request.app.state, "settings", None)
-    timeout_ms = getattr(settings, "chat_reply_timeout_ms", DEFAULT_REPLY_TIMEOUT_MS)
+    timeout_ms = settings.chat_reply_timeout_ms if settings is not None else DEFAULT_REPLY_TIMEOUT_MS
     return _templates().TemplateResponse(
         request,
         "chat.html",

@@ -41,7 +41,7 @@ class LiveBus:
         """Remember the loop (for publishes from worker threads) and start reading Redis."""
         self._loop = asyncio.get_running_loop()
         if self._redis_url:
-            import redis.asyncio as aioredis
+            import redis.asyncio as aioredis  # lazy: a third-party client needed only with REDIS_URL
 
             self._redis = aioredis.from_url(self._redis_url)
             pubsub = self._redis.pubsub()

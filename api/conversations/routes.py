@@ -130,7 +130,8 @@ def agent_message(conversation_id: ConversationId, body: AgentMessageCreate, cal
 
 
 @agent_router.get("/conversations/{conversation_id}/ticket-draft", response_model=TicketDraft)
-def agent_ticket_draft(conversation_id: ConversationId, caller: AgentCaller, session: SessionDep) -> TicketDraft:
+def agent_ticket_draft(conversation_id: ConversationId, caller: AgentCaller,
+                       session: SessionDep) -> TicketDraft:
     """A ticket form prefilled from the conversation."""
     return service.ticket_draft(session=session, conversation_id=conversation_id)
 
@@ -140,7 +141,8 @@ async def agent_suggestions(caller: AgentCaller, bot: Bot, kb: KbHolder,
                             text: str = Query(..., min_length=1, max_length=1000),
                             intent: str | None = Query(None, max_length=64)) -> SuggestionsRead:
     """Suggested replies to a customer's words: KB answers and the template for the intent."""
-    return await suggestions.for_text(text=text, intent=intent, bot=bot, kb=kb.current)
+    live_kb = kb.current if kb is not None else None  # None while no index is loaded
+    return await suggestions.for_text(text=text, intent=intent, bot=bot, kb=live_kb)
 
 
 @agent_router.get("/teams", response_model=list[TeamRead])
