@@ -4,23 +4,31 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
+import sys
 from datetime import timedelta
 
+from pydantic import ValidationError
+
+import api.models  # noqa: F401 (every table, so foreign keys resolve)
+from api.conversations.service import record_notice
+from api.core.deps import ROLES
+from api.core.logs import install_masking
+from api.core.time import utcnow
+from api.db import make_engine, make_sessionmaker
+from api.flows.forecast_jobs import run_forecast_jobs
+from api.flows.ticket_jobs import run_ticket_jobs
+from api.main import sms_sender
 from api.migrate import upgrade
+from api.notify.worker import OutboxWorker
 from api.settings import get_settings
+from api.staff import service
+from api.staff.schemas import StaffCreate
 
 
 async def run_workers() -> None:
     """The outbox worker, the ticket jobs and the nightly forecasts, until stopped."""
-    from api.db import make_engine, make_sessionmaker
-    from api.flows.forecast_jobs import run_forecast_jobs
-    from api.core.logs import install_masking
-    from api.main import sms_sender
-    from api.conversations.service import record_notice
-    from api.notify.worker import OutboxWorker
-    from api.flows.ticket_jobs import run_ticket_jobs
-
     install_masking()
     settings = get_settings()
     engine = make_engine(settings.database_url)
@@ -38,17 +46,6 @@ async def run_workers() -> None:
 
 def create_user(args) -> int:
     """`python -m api create-user`: 0 when created, 2 with a clear message otherwise."""
-    import getpass
-    import sys
-
-    from pydantic import ValidationError
-
-    import api.models  # noqa: F401 (every table, so foreign keys resolve)
-    from api.db import make_engine, make_sessionmaker
-    from api.core.time import utcnow
-    from api.staff import service
-    from api.staff.schemas import StaffCreate
-
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("密码（至少10位）：")
     try:
         data = StaffCreate(username=args.username, display_name=args.name, role=args.role, password=password,
@@ -76,7 +73,7 @@ def main() -> None:
     sub.add_parser("worker", help="deliver the outbox and run the ticket jobs (SLA, re-dispatch, backlog)")
     user = sub.add_parser("create-user", help="add a staff account (asks for the password)")
     user.add_argument("username")
-    user.add_argument("--role", required=True, choices=["agent", "supervisor", "crew", "auditor", "admin"])
+    user.add_argument("--role", required=True, choices=ROLES)
     user.add_argument("--name", required=True, help="display name, e.g. 王丽")
     user.add_argument("--crew", help="crew id for a crew account, e.g. YZ-01")
     user.add_argument("--team")

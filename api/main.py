@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from contextlib import asynccontextmanager
+from datetime import timedelta
+from functools import partial
 
 import httpx
 from fastapi import FastAPI, Request
@@ -11,13 +14,50 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.analytics.routes import router as analytics_router
+from api.channels.web import ChatConnections
+from api.channels.web import router as web_router
+from api.conversations.desk import AgentDesk
+from api.conversations.gateway import ChatGateway
+from api.conversations.live import LiveBus, forward_to_customers
+from api.conversations.rasa import RasaClient
+from api.conversations.routes import agent_router, chat_router, staff_router
+from api.conversations.service import record_notice
 from api.core.errors import install_error_handler
-from api.db import make_engine, make_sessionmaker
 from api.core.logs import install_masking
+from api.customers.routes import router as customers_router
+from api.db import make_engine, make_sessionmaker
+from api.demo.jobs import run_live_feed
+from api.flows.forecast_jobs import run_forecast_jobs
+from api.flows.routes.billing import billing_router, charts_router
+from api.flows.routes.customers import customers_router as customer_view_router
+from api.flows.routes.dispatch import dispatch_router
+from api.flows.routes.forecasting import forecasting_router
+from api.flows.routes.outages import outages_router
+from api.flows.routes.sms import sms_router
+from api.flows.routes.tickets import tickets_router as ticket_work_router
+from api.flows.ticket_jobs import run_ticket_jobs
+from api.geo.address import get_parser
+from api.kb.routes import router as kb_router
+from api.metering.routes import router as metering_router
+from api.notify.routes import staff_router as notify_router
+from api.notify.routes import twilio_router
+from api.notify.sms import TwilioSms
+from api.notify.worker import OutboxWorker
 from api.settings import Settings, get_settings
 from api.staff import service as staff_service
+from api.staff.routes import router as staff_accounts_router
+from api.tickets.routes import router as tickets_router
+from knowledge_base.config import KbConfig
+from knowledge_base.holder import KnowledgeBaseHolder
 
 log = logging.getLogger(__name__)
+# Order matters where paths overlap: a domain's fixed paths (/api/customers/search…) before the
+# flows' /{account_no} ones.
+ROUTERS = (chat_router, staff_router, agent_router, customers_router, customer_view_router, dispatch_router,
+           kb_router, metering_router, notify_router, twilio_router, sms_router, staff_accounts_router,
+           ticket_work_router, outages_router, tickets_router, analytics_router, billing_router,
+           forecasting_router, charts_router, web_router)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -26,13 +66,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        from api.channels.web import ChatConnections
-        from api.conversations.desk import AgentDesk
-        from api.conversations.gateway import ChatGateway
-        from api.conversations.live import LiveBus, forward_to_customers
-        from api.conversations.rasa import RasaClient
-        from api.geo.address import get_parser
-
         install_masking()
         engine = make_engine(settings.database_url)
         app.state.engine = engine
@@ -43,7 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await app.state.bus.start()
         app.state.desk = AgentDesk(sessionmaker=app.state.sessionmaker, bus=app.state.bus,
                                    presence_seconds=settings.agent_presence_seconds,
-                                   default_limit=settings.agent_max_chats)
+                                   default_limit=settings.agent_max_chats,
+                                   roster=partial(staff_service.list_active, role="agent"))
         app.state.gateway = ChatGateway(sessionmaker=app.state.sessionmaker, bot=app.state.bot,
                                         desk=app.state.desk)
         app.state.address_parser = get_parser
@@ -56,8 +90,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         kb_watch = asyncio.create_task(watch_kb(app.state.kb, settings.kb_reload_seconds))
         feed = None
         if settings.demo_live:
-            from api.demo.jobs import run_live_feed
-
             feed = asyncio.create_task(run_live_feed(engine))
         try:
             yield
@@ -83,8 +115,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def live_channel(database_url: str) -> str:
     """The Redis channel of live events: shared by every API process on the same database, only them."""
-    import hashlib
-
     return "zhidian:live:" + hashlib.sha1(database_url.encode()).hexdigest()[:12]
 
 
@@ -92,8 +122,6 @@ def sms_sender(settings: Settings):
     """Twilio when configured; None keeps SMS in the outbox (supervisors see them waiting)."""
     if not (settings.twilio_account_sid and settings.twilio_auth_token):
         return None
-    from api.notify.sms import TwilioSms
-
     return TwilioSms(account_sid=settings.twilio_account_sid, auth_token=settings.twilio_auth_token,
                      from_number=settings.twilio_from_number,
                      messaging_service_sid=settings.twilio_messaging_service_sid,
@@ -102,13 +130,6 @@ def sms_sender(settings: Settings):
 
 def start_workers(app: FastAPI, settings: Settings) -> list[asyncio.Task]:
     """The embedded workers: the outbox, the ticket jobs (SLA, re-dispatch, backlog), nightly forecasts."""
-    from datetime import timedelta
-
-    from api.flows.forecast_jobs import run_forecast_jobs
-    from api.conversations.service import record_notice
-    from api.notify.worker import OutboxWorker
-    from api.flows.ticket_jobs import run_ticket_jobs
-
     worker = OutboxWorker(sessionmaker=app.state.sessionmaker, sms=app.state.sms, chat=record_notice,
                           status_callback_url=settings.public_base_url.rstrip("/") + "/api/notify/twilio/status",
                           connections=app.state.connections)
@@ -122,9 +143,6 @@ def start_workers(app: FastAPI, settings: Settings) -> list[asyncio.Task]:
 
 def kb_holder(settings: Settings):
     """The process's knowledge base, configured from the API settings."""
-    from knowledge_base.config import KbConfig
-    from knowledge_base.holder import KnowledgeBaseHolder
-
     return KnowledgeBaseHolder(KbConfig(
         kb_dir=settings.kb_dir, region=settings.kb_region, embedding_model=settings.embedding_model,
         answer_threshold=settings.kb_answer_threshold))
@@ -141,29 +159,7 @@ async def watch_kb(holder, every_seconds: float) -> None:
 
 
 def _include_routers(app: FastAPI) -> None:
-    from api.analytics.routes import router as analytics_router
-    from api.channels.web import router as web_router
-    from api.conversations.routes import agent_router, chat_router, staff_router
-    from api.customers.routes import router as customers_router
-    from api.flows.routes.customers import customers_router as customer_view_router
-    from api.flows.routes.dispatch import dispatch_router
-    from api.flows.routes.outages import outages_router
-    from api.flows.routes.sms import sms_router
-    from api.flows.routes.tickets import tickets_router as ticket_flow_router
-    from api.flows.routes.billing import billing_router, charts_router
-    from api.flows.routes.forecasting import forecasting_router
-    from api.kb.routes import router as kb_router
-    from api.metering.routes import router as metering_router
-    from api.notify.routes import staff_router as notify_router
-    from api.notify.routes import twilio_router
-    from api.staff.routes import router as staff_accounts_router
-    from api.tickets.routes import router as tickets_router
-
-    for router in (chat_router, staff_router, agent_router, customers_router, customer_view_router, dispatch_router, kb_router, metering_router,
-                   notify_router, twilio_router, staff_accounts_router,
-                   sms_router, ticket_flow_router,
-                   outages_router, tickets_router, analytics_router, billing_router, forecasting_router, charts_router,
-                   web_router):
+    for router in ROUTERS:
         app.include_router(router)
 
     @app.get("/healthz", tags=["ops"])

@@ -271,15 +271,14 @@ async def _answer(sock: _Socket, gateway: ChatGateway | None, sender_id: str, fr
 
 
 @router.websocket("/ws/chat/{sender_id}")
-async def chat_socket(websocket: WebSocket, sender_id: str) -> None:
+async def chat_socket(websocket: WebSocket, sender_id: str,
+                      gateway: ChatGateway | None = app_part("gateway")) -> None:
     """One customer's chat socket: messages in, typing/reply/error frames out."""
     if not SENDER_ID.fullmatch(sender_id):
         await websocket.close(code=1008)
         return
     await websocket.accept()
-    # what the lifespan built, read directly (app_part serves HTTP requests only); the router
-    # alone (no lifespan) still answers the protocol, with an error for messages
-    gateway: ChatGateway | None = getattr(websocket.app.state, "gateway", None)
+    # the router alone (no lifespan, no gateway) still answers the protocol, with an error for messages
     connections = get_connections(websocket.app)
     sock = connections.register(sender_id, websocket)
     try:

@@ -158,14 +158,13 @@ def agent_team_update(team: str, body: TeamUpdate, caller: Supervisor, desk: Des
 
 
 @agent_router.websocket("/live")
-async def agent_live(websocket: WebSocket) -> None:
+async def agent_live(websocket: WebSocket, desk: AgentDesk = app_part("desk")) -> None:
     """The console's live feed: console events out; {"type": "ping"} in keeps the agent present."""
     staff = read_staff(websocket, None)
     if staff is None or staff.role not in ("agent", "supervisor", "admin"):
         await websocket.close(code=1008)
         return
     await websocket.accept()
-    desk: AgentDesk = websocket.app.state.desk  # app_part serves HTTP requests only
     queue = desk.bus.subscribe()
     await run_in_threadpool(desk.heartbeat, username=staff.username)
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -57,8 +58,8 @@ class StaffDirectory(Protocol):
 
 def app_part(name: str) -> Any:
     """A dependency giving what the lifespan put on `app.state` under `name` (None when absent)."""
-    def part(request: Request):
-        return getattr(request.app.state, name, None)
+    def part(connection: HTTPConnection):  # HTTP requests and websockets alike
+        return getattr(connection.app.state, name, None)
     return Depends(part)
 
 

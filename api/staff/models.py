@@ -25,10 +25,6 @@ class StaffUser(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Agents: 在线/小休 as set in the console, seen by its heartbeat; open chats allowed at once.
-    agent_status: Mapped[str] = mapped_column(String(8), default="offline", server_default="offline")
-    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    max_chats: Mapped[int | None] = mapped_column()
 
 
 class LoginAttempt(Base):

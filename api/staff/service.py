@@ -48,6 +48,12 @@ def get_by_username(*, session: Session, username: str) -> StaffUser | None:
     return session.scalar(select(StaffUser).where(StaffUser.username == username, StaffUser.active.is_(True)))
 
 
+def list_active(*, session: Session, role: str) -> list[StaffUser]:
+    """Active accounts with this role, by username (the agent desk's roster for role "agent")."""
+    return list(session.scalars(select(StaffUser).where(StaffUser.role == role, StaffUser.active.is_(True))
+                                .order_by(StaffUser.username)))
+
+
 def authenticate(*, session: Session, username: str, password: str, ip: str, now: datetime,
                  max_failures: int, window: timedelta) -> StaffUser | None:
     """The account when the password is right; None when not; TooManyAttempts when locked out.

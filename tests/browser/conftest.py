@@ -57,9 +57,6 @@ class ScriptedBot:
             raise BotUnavailable("scripted outage")
         return BotAnswer(messages=[BotMessage(text=f"收到：{text}")], handoff_reason=None)
 
-    async def understood(self, *, sender_id: str):
-        return None  # these pages do not look at intents
-
 
 def build_app(database_url: str) -> FastAPI:
     """The chat page, its socket, the history route and two test-only controls."""

@@ -1,4 +1,4 @@
-"""A local stand-in for Rasa's REST webhook that can answer, stall or fail on demand.
+"""A local stand-in for Rasa's gateway channel (bot/channels.py) that can answer, stall or fail on demand.
 
 Rasa is a separate server; gateway tests use this to prove the gateway's own behaviour
 (fallbacks, retries, handoff flags). The e2e tests run the real Rasa.
@@ -19,7 +19,6 @@ class FakeRasa:
         self.mode = "ok"
         self.delay = 5.0
         self.received: list[dict] = []
-        self.latest_intent: dict[str, str] = {}  # sender → the intent of its latest message
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -34,19 +33,12 @@ class FakeRasa:
                 self.end_headers()
                 self.wfile.write(raw)
 
-            def do_GET(self):  # /conversations/<sender>/tracker: what Rasa read last
-                sender = self.path.split("/")[2]
-                intent = fake.latest_intent.get(sender)
-                self._json({"sender_id": sender, "latest_message": {
-                    "intent": {"name": intent, "confidence": 0.9} if intent else {}}})
-
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 if self.path.startswith("/model/parse"):
                     self._json({"text": body["text"], "intent": {"name": fake.intent_of(body["text"]),
                                                                  "confidence": 0.9}})
                     return
-                fake.latest_intent[body["sender"]] = fake.intent_of(body["message"])
                 fake.received.append(body)
                 if fake.mode == "error":
                     self.send_response(500)
@@ -61,12 +53,8 @@ class FakeRasa:
                 if "人工" in body["message"]:
                     reply.append({"recipient_id": body["sender"],
                                   "custom": {"handoff": True, "reason": "request_human"}})
-                data = json.dumps(reply, ensure_ascii=False).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self._json({"messages": reply,
+                            "intent": {"name": fake.intent_of(body["message"]), "confidence": 0.9}})
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

@@ -1,7 +1,7 @@
 """agent presence belongs to the agent desk: 在线/小休, heartbeat and chat limit move from staff_users
 
-The columns stay in staff_users until the staff model stops mapping them (a later migration
-drops them); from here on only agent_presence is read and written.
+The staff domain keeps accounts and roles; the agent desk (api.conversations) keeps who is
+present, so the columns move with their data.
 
 Revision ID: 0009
 Revises: 0008
@@ -29,9 +29,17 @@ def upgrade() -> None:
     op.execute("INSERT INTO agent_presence (username, status, last_seen_at, max_chats) "
                "SELECT username, agent_status, last_seen_at, max_chats FROM staff_users "
                "WHERE agent_status <> 'offline' OR last_seen_at IS NOT NULL OR max_chats IS NOT NULL")
+    with op.batch_alter_table('staff_users', schema=None) as batch_op:
+        batch_op.drop_column('max_chats')
+        batch_op.drop_column('last_seen_at')
+        batch_op.drop_column('agent_status')
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('staff_users', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('agent_status', sa.String(length=8), server_default='offline', nullable=False))
+        batch_op.add_column(sa.Column('last_seen_at', api.db.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('max_chats', sa.Integer(), nullable=True))
     op.execute("UPDATE staff_users SET "
                "agent_status = COALESCE((SELECT p.status FROM agent_presence p "
                "WHERE p.username = staff_users.username), 'offline'), "
