@@ -44,7 +44,7 @@ from api.notify.routes import staff_router as notify_router
 from api.notify.routes import twilio_router
 from api.notify.sms import TwilioSms
 from api.notify.worker import OutboxWorker
-from api.settings import Settings, get_settings
+from api.settings import Settings, get_settings, require_strong_secrets
 from api.staff import service as staff_service
 from api.staff.routes import router as staff_accounts_router
 from api.tickets.routes import router as tickets_router
@@ -63,6 +63,7 @@ ROUTERS = (chat_router, staff_router, agent_router, customers_router, customer_v
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the API; nothing heavy happens until the lifespan starts."""
     settings = settings or get_settings()
+    require_strong_secrets(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

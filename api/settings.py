@@ -8,6 +8,12 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
+MIN_SECRET_LENGTH = 32
+# The laptop defaults of the secrets: accepted only in demo mode (make demo sets DEMO_MODE=true).
+DEMO_SECRETS = {
+    "service_token": "dev-service-token",
+    "staff_secret": "dev-staff-secret-change-me-in-production-32b",
+}
 
 
 class Settings(BaseSettings):
@@ -19,10 +25,13 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout_seconds: float = 2.5
-    service_token: str = "dev-service-token"
+    # Demo mode (make demo) accepts the laptop defaults of the secrets; anywhere else the API refuses
+    # to start with a default or short secret (see weak_secrets).
+    demo_mode: bool = False
+    service_token: str = DEMO_SECRETS["service_token"]
     # Staff sign-in: the key that signs session tokens (set STAFF_SECRET in production), how long a
     # session lasts, and how many failed sign-ins per account (×4 per address) in the window.
-    staff_secret: str = "dev-staff-secret-change-me-in-production-32b"
+    staff_secret: str = DEMO_SECRETS["staff_secret"]
     staff_session_minutes: int = 480
     login_max_failures: int = 5
     login_window_minutes: int = 15
@@ -56,6 +65,27 @@ class Settings(BaseSettings):
     embedding_model: str = ""  # hub id or local directory; empty = the trained kb_dir/encoder-zh
     kb_answer_threshold: float | None = None  # None = the threshold the build calibrated
     kb_reload_seconds: float = 5.0  # how often the API looks for a newer index version
+
+
+    def weak_secrets(self) -> list[str]:
+        """Environment names of the secrets that are a laptop default or shorter than MIN_SECRET_LENGTH."""
+        return [name.upper() for name, default in DEMO_SECRETS.items()
+                if getattr(self, name) == default or len(getattr(self, name)) < MIN_SECRET_LENGTH]
+
+
+class InsecureConfiguration(RuntimeError):
+    """The API would start with secrets anyone can look up."""
+
+
+def require_strong_secrets(settings: Settings) -> None:
+    """Outside demo mode, refuse default or short secrets with a message saying what to set."""
+    weak = [] if settings.demo_mode else settings.weak_secrets()
+    if weak:
+        raise InsecureConfiguration(
+            f"refusing to start: {', '.join(weak)} must be set to a secret of at least {MIN_SECRET_LENGTH} "
+            f"characters (not the demo default), e.g. the output of "
+            f"`python -c 'import secrets; print(secrets.token_urlsafe(32))'`; "
+            f"only `make demo` (DEMO_MODE=true) runs with the laptop defaults")
 
 
 @lru_cache

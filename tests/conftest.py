@@ -24,7 +24,11 @@ from api.db import make_engine, make_sessionmaker
 from api.migrate import upgrade
 from api.settings import Settings
 
-TEST_TOKEN = "test-service-token"
+# Secrets as production has them (long, not the demo defaults): the API refuses anything weaker
+# outside demo mode. The environment carries the staff secret to every Settings() of the tests.
+TEST_TOKEN = "test-service-token-0123456789abcdefghij"
+TEST_STAFF_SECRET = "test-staff-secret-0123456789abcdefghijkl"
+os.environ.setdefault("STAFF_SECRET", TEST_STAFF_SECRET)
 DEMO_CUSTOMERS = 160
 DEMO_DAYS = 8
 

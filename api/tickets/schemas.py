@@ -147,6 +147,21 @@ class TicketRead(BaseModel):
     events: list[TicketEventRead] = []
 
 
+class OwnedTicketRead(TicketRead):
+    """The ticket, for the customer it belongs to (the chat that reported it or its verified account)."""
+
+    exists: Literal[True] = True
+    owned: Literal[True] = True
+
+
+class UnownedTicketRead(BaseModel):
+    """Only that the number exists: its details are the reporting customer's."""
+
+    number: str
+    exists: Literal[True] = True
+    owned: Literal[False] = False
+
+
 class TicketList(BaseModel):
     items: list[TicketRead]
     total: int

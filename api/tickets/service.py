@@ -20,11 +20,13 @@ from api.tickets.schemas import (
     CrewTicketRead,
     Diagnosis,
     FaultReportCreate,
+    OwnedTicketRead,
     Sla,
     TicketCreate,
     TicketCustomer,
     TicketEventRead,
     TicketRead,
+    UnownedTicketRead,
 )
 
 TYPE_BY_KIND = {"outage": "故障报修", "hazard": "安全隐患"}
@@ -267,19 +269,38 @@ def _with_events():
     return select(Ticket).options(selectinload(Ticket.events), selectinload(Ticket.parent))
 
 
-def get_by_number(*, session: Session, number: str) -> TicketRead:
-    """One ticket with its timeline (fresh from the database, even if this session changed it)."""
+def get_by_number(*, session: Session, number: str, crew_id: str | None = None) -> TicketRead:
+    """One ticket with its timeline (fresh from the database, even if this session changed it);
+    with crew_id, only if that crew holds it (others do not learn it exists)."""
     ticket = session.scalar(_with_events().where(Ticket.number == number.upper())
                             .execution_options(populate_existing=True))
-    if ticket is None:
+    if ticket is None or (crew_id is not None and ticket.crew_id != crew_id):
         raise TicketNotFound(number)
     return to_read(ticket, attached=ticket.parent_id is not None)
 
 
+def for_customer(*, session: Session, number: str, conversation_id: str | None,
+                 account_no: str | None) -> OwnedTicketRead | UnownedTicketRead:
+    """A ticket as a chat may see it: in full for the conversation that reported it or the account it
+    is for (verified by the bot), else only that it exists. NotFound for an unknown number."""
+    ticket = session.scalar(_with_events().where(Ticket.number == number.upper()))
+    if ticket is None:
+        raise TicketNotFound(number)
+    owned = (conversation_id and ticket.conversation_id == conversation_id) or \
+        (account_no and ticket.account_no == account_no)
+    if not owned:
+        return UnownedTicketRead(number=ticket.number)
+    read = to_read(ticket, attached=ticket.parent_id is not None)
+    return OwnedTicketRead(**read.model_dump())
+
+
 def list(*, session: Session, account_no: str | None = None, phone: str | None = None,
-         status: str | None = None, type: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[TicketRead], int]:
-    """Tickets newest first, filtered; returns the page and the total."""
+         status: str | None = None, type: str | None = None, crew_id: str | None = None,
+         limit: int = 50, offset: int = 0) -> tuple[list[TicketRead], int]:
+    """Tickets newest first, filtered (crew_id: only that crew's); returns the page and the total."""
     query = select(Ticket)
+    if crew_id is not None:
+        query = query.where(Ticket.crew_id == crew_id)
     if account_no:
         query = query.where(Ticket.account_no == account_no)
     if phone:

@@ -9,10 +9,11 @@ from api.flows import dispatching, ticket_intake, ticket_work
 from api.tickets import service as tickets
 from api.tickets.schemas import FaultReportCreate, TicketCreate, TicketRead, TransitionCreate
 
-# Opening a ticket dispatches it at once. Who may open one is OPENERS (issue 13 narrows it);
-# reading tickets is api/tickets/routes.py.
+# Opening a ticket dispatches it at once: the bot (service token), hotline agents and supervisors
+# open tickets; crews and auditors do not (audit tasks have their own workflow). Reading tickets is
+# api/tickets/routes.py.
 tickets_router = APIRouter(prefix="/api/tickets", tags=["tickets"])
-OPENERS = require_roles("agent", "supervisor", "crew", "auditor", allow_service=True)
+OPENERS = require_roles("agent", "supervisor", allow_service=True)
 WORKERS = require_roles("agent", "supervisor", "crew", allow_service=True)
 SUPERVISOR = require_roles("supervisor", allow_service=True)
 
