@@ -1,13 +1,13 @@
 """Customers (用电客户): who they are, where, on which tariff and transformer area."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, Numeric, String
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base
+from api.db import Base, UTCDateTime
 
 class Customer(Base):
     """A utility customer identified by a 10-digit account number (户号)."""
@@ -31,3 +31,17 @@ class Customer(Base):
         ForeignKey("transformer_areas.id"), index=True
     )
     opened_on: Mapped[date] = mapped_column(Date)
+
+
+class VerificationAttempt(Base):
+    """A try at the last four digits of an account's mobile: limited per conversation and per account."""
+
+    __tablename__ = "verification_attempts"
+    __table_args__ = (Index("ix_verification_attempts_account_at", "account_no", "at"),
+                      Index("ix_verification_attempts_conversation_at", "conversation_id", "at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_no: Mapped[str] = mapped_column(String(10))
+    conversation_id: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ok: Mapped[bool] = mapped_column(Boolean)

@@ -38,3 +38,12 @@ class LoginAttempt(Base):
     ip: Mapped[str] = mapped_column(String(45))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     ok: Mapped[bool]
+
+
+class RevokedSession(Base):
+    """A session token signed out before it expired (its id is refused until then)."""
+
+    __tablename__ = "staff_revoked_sessions"
+
+    token_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
