@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     staff_session_minutes: int = 480
     login_max_failures: int = 5
     login_window_minutes: int = 15
+    # Customer verification (last four digits of the mobile): wrong answers allowed per conversation
+    # and per account (across conversations) in the window, then 429 until it passes.
+    verify_max_failures: int = 5
+    verify_max_failures_per_account: int = 10
+    verify_window_minutes: int = 60
     # Agent console: chats one agent holds at once (unless set per agent), and how long after the
     # console's last heartbeat an agent still counts as present for auto-assignment.
     agent_max_chats: int = 5
@@ -65,6 +70,9 @@ class Settings(BaseSettings):
     embedding_model: str = ""  # hub id or local directory; empty = the trained kb_dir/encoder-zh
     kb_answer_threshold: float | None = None  # None = the threshold the build calibrated
     kb_reload_seconds: float = 5.0  # how often the API looks for a newer index version
+    # The secret the gateway sends to Rasa's gateway channel (bot/credentials.yml reads the same
+    # RASA_TOKEN); the default "dev-rasa-token" is a demo secret, for make demo and tests only.
+    rasa_token: str = "dev-rasa-token"
 
 
     def weak_secrets(self) -> list[str]:

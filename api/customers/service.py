@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.core.errors import Invalid, NotFound
+from api.core.errors import Invalid, NotFound, TooMany
 from api.core.ids import (
     ACCOUNT_NO,
     MOBILE,
@@ -17,7 +19,7 @@ from api.core.ids import (
     normalize_mobile,
     normalize_text,
 )
-from api.customers.models import Customer
+from api.customers.models import Customer, VerificationAttempt
 from api.customers.schemas import CustomerRead, IdentifiedCustomer, IdentifyRead
 
 
@@ -77,13 +79,43 @@ def identify(*, session: Session, account_no: str | None = None, phone: str | No
     return IdentifyRead(found=bool(customers), customers=customers)
 
 
-def verify(*, session: Session, account_no: str, phone_last4: str) -> bool:
-    """True when the last four digits of the account's registered mobile match."""
+def matches_last4(*, session: Session, account_no: str, phone_last4: str) -> bool:
+    """True when the last four digits of the account's registered mobile match (no attempt recorded)."""
     customer = get_by_account_no(session=session, account_no=account_no)
     given = normalize_text(str(phone_last4))
     if customer is None or len(given) != 4 or not given.isdigit():
         return False
     return hmac.compare_digest(customer.mobile[-4:], given)
+
+
+@dataclass(frozen=True)
+class VerifyLimits:
+    """How many wrong answers are allowed in the window: per conversation, and per account across
+    conversations (so the 10,000 possible endings cannot be tried out from many chats)."""
+
+    per_conversation: int = 5
+    per_account: int = 10
+    window: timedelta = timedelta(hours=1)
+
+
+def verify(*, session: Session, account_no: str, phone_last4: str, conversation_id: str | None,
+           now: datetime, limits: VerifyLimits = VerifyLimits()) -> bool:
+    """Check the caller against the account's mobile, counting the attempt; TooMany once the
+    conversation or the account has used up its wrong answers in the window (checked first, so
+    guessing on gains nothing)."""
+    number = compact_digits(account_no)
+    since = now - limits.window
+    failures = lambda *where: session.scalar(  # noqa: E731
+        select(func.count()).select_from(VerificationAttempt).where(
+            VerificationAttempt.ok.is_(False), VerificationAttempt.at >= since, *where))
+    if (conversation_id and failures(VerificationAttempt.conversation_id == conversation_id)
+            >= limits.per_conversation) or failures(VerificationAttempt.account_no == number) >= limits.per_account:
+        raise TooMany("too_many_attempts", "验证失败次数较多，为保护账户安全，暂时不能继续验证。"
+                      "请稍后再试，或转人工客服帮您核实身份。")
+    ok = matches_last4(session=session, account_no=number, phone_last4=phone_last4)
+    session.add(VerificationAttempt(account_no=number[:10], conversation_id=conversation_id, at=now, ok=ok))
+    session.commit()
+    return ok
 
 
 def to_read(*, customer: Customer, transformer_area_code: str | None) -> CustomerRead:

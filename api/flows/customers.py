@@ -62,9 +62,12 @@ def balance(*, session: Session, customer: Customer) -> BalanceRead:
     return billing.get_balance_read(session=session, customer_id=customer.id, account_no=customer.account_no)
 
 
-def verify(*, session: Session, account_no: str, phone_last4: str, conversation_id: str | None) -> bool:
-    """Check the caller; a verified chat is linked to the account so agents see who they talk to."""
-    verified = customers.verify(session=session, account_no=account_no, phone_last4=phone_last4)
+def verify(*, session: Session, account_no: str, phone_last4: str, conversation_id: str | None,
+           now: datetime, limits: customers.VerifyLimits) -> bool:
+    """Check the caller (limited tries); a verified chat is linked to the account so agents see who
+    they talk to."""
+    verified = customers.verify(session=session, account_no=account_no, phone_last4=phone_last4,
+                                conversation_id=conversation_id, now=now, limits=limits)
     if verified and conversation_id:
         handoff.link_account(session=session, conversation_id=conversation_id, account_no=account_no)
     return verified

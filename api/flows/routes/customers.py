@@ -1,10 +1,12 @@
 """HTTP of the customer views: verify a caller, the 360 view, detail with meter, bills, balance, usage."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Depends, Query
 
 from api.billing.schemas import BalanceRead, BillsRead
-from api.core.deps import NowDep, SessionDep, require_roles, require_service
+from api.core.deps import NowDep, SessionDep, SettingsDep, require_roles, require_service
 from api.customers import service as customers
 from api.customers.schemas import CustomerRead, VerifyRead, VerifyRequest
 from api.flows import customers as customer_view
@@ -18,11 +20,14 @@ READERS = [Depends(require_roles("agent", "supervisor", "auditor", allow_service
 
 
 @customers_router.post("/verify", response_model=VerifyRead, dependencies=BOT)
-def verify(body: VerifyRequest, session: SessionDep) -> VerifyRead:
-    """Check the last four digits of the account's registered mobile."""
+def verify(body: VerifyRequest, session: SessionDep, settings: SettingsDep, now: NowDep) -> VerifyRead:
+    """Check the last four digits of the account's registered mobile (429 after too many wrong tries)."""
+    limits = customers.VerifyLimits(per_conversation=settings.verify_max_failures,
+                                    per_account=settings.verify_max_failures_per_account,
+                                    window=timedelta(minutes=settings.verify_window_minutes))
     return VerifyRead(verified=customer_view.verify(session=session, account_no=body.account_no,
                                                     phone_last4=body.phone_last4,
-                                                    conversation_id=body.conversation_id))
+                                                    conversation_id=body.conversation_id, now=now, limits=limits))
 
 
 @customers_router.get("/search", response_model=list[CustomerRead], dependencies=READERS)

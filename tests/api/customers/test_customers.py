@@ -44,11 +44,11 @@ def test_one_mobile_can_hold_several_accounts(demo_session):
 
 
 def test_verify_with_the_last_four_digits(demo_session):
-    assert service.verify(session=demo_session, account_no=NORMAL_ACCOUNT, phone_last4=NORMAL_MOBILE[-4:])
-    assert service.verify(session=demo_session, account_no=NORMAL_ACCOUNT, phone_last4="０００５")
-    assert not service.verify(session=demo_session, account_no=NORMAL_ACCOUNT, phone_last4="9999")
-    assert not service.verify(session=demo_session, account_no="0499999999", phone_last4="0005")
-    assert not service.verify(session=demo_session, account_no=NORMAL_ACCOUNT, phone_last4="05")
+    assert service.matches_last4(session=demo_session, account_no=NORMAL_ACCOUNT, phone_last4=NORMAL_MOBILE[-4:])
+    assert service.matches_last4(session=demo_session, account_no=NORMAL_ACCOUNT, phone_last4="０００５")
+    assert not service.matches_last4(session=demo_session, account_no=NORMAL_ACCOUNT, phone_last4="9999")
+    assert not service.matches_last4(session=demo_session, account_no="0499999999", phone_last4="0005")
+    assert not service.matches_last4(session=demo_session, account_no=NORMAL_ACCOUNT, phone_last4="05")
 
 
 @pytest.mark.parametrize("address, district, town, masked", [
@@ -206,3 +206,23 @@ def test_usage_route(demo_client, demo_auth):
     assert len(body["days"]) == 30
     assert body["total_kwh"] == pytest.approx(sum(d["kwh"] or 0 for d in body["days"]), abs=0.01)
     assert body["previous"]["start"] == "2026-09-05"
+
+
+def test_verification_is_limited_per_conversation_and_per_account(client, auth):
+    """On a private database: the shared demo's attempts from other tests would count too."""
+    def attempt(last4: str, conversation: str):
+        return client.post("/api/customers/verify", headers=auth, json={
+            "account_no": NORMAL_ACCOUNT, "phone_last4": last4, "conversation_id": conversation})
+
+    right = NORMAL_MOBILE[-4:]
+    wrong = [f"{n:04d}" for n in range(10) if f"{n:04d}" != right]
+    for guess in wrong[:5]:  # five wrong answers in one chat …
+        assert attempt(guess, "web-guessing-chat-one-0001").json() == {"verified": False}
+    locked = attempt(right, "web-guessing-chat-one-0001")  # … and even the right one is not checked
+    assert locked.status_code == 429
+    assert locked.json()["detail"]["code"] == "too_many_attempts" and "人工" in locked.json()["detail"]["message"]
+    # another chat may still try, until the account has had ten wrong answers in the hour
+    assert attempt(right, "web-another-chat-two-0002").json() == {"verified": True}
+    for i, guess in enumerate(wrong[:5]):
+        assert attempt(guess, f"web-spread-out-chat-{i:04d}").status_code == 200
+    assert attempt(right, "web-yet-another-chat-0003").status_code == 429
