@@ -108,7 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="智电 Zhidian API", version="0.1.0", lifespan=lifespan,
                   description="Gateway and services of the Zhidian power-utility assistant.")
     app.state.settings = settings
-    app.state.staff_directory = staff_service.get_by_username  # who may sign in (api.core.deps)
+    app.state.staff_directory = staff_service  # who may sign in, which sessions ended (api.core.deps)
     _add_error_handlers(app)
     _include_routers(app)
     return app

@@ -51,9 +51,13 @@ class StaffRead(BaseModel):
 
 
 class StaffDirectory(Protocol):
-    """How the staff domain answers "is this account still active with this role" (set by the app)."""
+    """What the staff domain answers about a session (the app factory sets api.staff.service)."""
 
-    def __call__(self, *, session: Session, username: str) -> Any: ...
+    def get_by_username(self, *, session: Session, username: str) -> Any:
+        """The active account, or None."""
+
+    def is_revoked(self, *, session: Session, token_id: str) -> bool:
+        """The session was signed out."""
 
 
 def app_part(name: str) -> Any:
@@ -106,18 +110,23 @@ def current_staff(request: Request, credentials: HTTPAuthorizationCredentials | 
     return request.state.staff
 
 
-def read_staff(request: Request, credentials: HTTPAuthorizationCredentials | None) -> StaffRead | None:
+def session_claims(request: HTTPConnection, credentials: HTTPAuthorizationCredentials | None) -> dict | None:
+    """The claims of the staff session token the request carries (bearer or cookie), if it is valid."""
     token = credentials.credentials if credentials is not None else request.cookies.get(COOKIE)
-    if not token:
-        return None
-    claims = read_token(token, secret=request.app.state.settings.staff_secret)
+    return read_token(token, secret=request.app.state.settings.staff_secret) if token else None
+
+
+def read_staff(request: HTTPConnection, credentials: HTTPAuthorizationCredentials | None) -> StaffRead | None:
+    claims = session_claims(request, credentials)
     if claims is None:
         return None
     directory: StaffDirectory = request.app.state.staff_directory
     with request.app.state.sessionmaker() as session:
-        user = directory(session=session, username=claims.get("name", ""))
+        user = directory.get_by_username(session=session, username=claims.get("name", ""))
         if user is None or str(user.id) != claims["sub"] or user.role != claims["role"]:
             return None  # deactivated, or the role changed since sign-in
+        if directory.is_revoked(session=session, token_id=claims["jti"]):
+            return None  # signed out
         return StaffRead.from_row(user)
 
 

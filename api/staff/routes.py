@@ -1,13 +1,23 @@
 """HTTP of staff sign-in: login (rate limited), logout, who am I, and account administration."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from api.core.deps import COOKIE, STAFF_ROLES, NowDep, SessionDep, SettingsDep, require_roles
+from api.core.deps import (
+    COOKIE,
+    STAFF_ROLES,
+    Credentials,
+    NowDep,
+    SessionDep,
+    SettingsDep,
+    require_roles,
+    session_claims,
+)
 from api.core.errors import Unauthorized
 from api.core.security import issue_token
+from api.core.time import UTC
 from api.staff import service
 from api.staff.schemas import LoginCreate, LoginRead, StaffCreate, StaffRead
 
@@ -33,8 +43,12 @@ def login(data: LoginCreate, request: Request, response: Response, session: Sess
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-def logout() -> Response:
-    """Forget the session cookie."""
+def logout(request: Request, session: SessionDep, credentials: Credentials) -> Response:
+    """End the session: its token is refused from now on (bearer or cookie alike), the cookie forgotten."""
+    claims = session_claims(request, credentials)
+    if claims is not None:
+        service.revoke_session(session=session, token_id=claims["jti"],
+                               expires_at=datetime.fromtimestamp(claims["exp"], UTC))
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     response.delete_cookie(COOKIE)
     return response

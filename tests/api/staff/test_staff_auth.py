@@ -151,3 +151,32 @@ def test_a_crew_sees_its_open_tickets_with_the_customers_number(client, auth):
     [item] = mine.json()
     assert item["ticket"]["number"] == ticket["number"] and item["contact_phone"] == SHOWCASE["household_outage"][1]
     assert client.get("/api/tickets/crew", headers=bearer(client, "agent01")).status_code == 403
+
+
+def test_sign_out_revokes_the_session_token(client):
+    token = login(client, "agent01").json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/staff/me", headers=headers).status_code == 200
+    assert client.post("/api/staff/logout", headers=headers).status_code == 204
+    client.cookies.clear()
+    assert client.get("/api/staff/me", headers=headers).status_code == 401  # the copied token is dead too
+    assert login(client, "agent01").status_code == 200  # signing in again gives a new session
+
+
+def test_an_unknown_username_costs_a_password_check_like_a_known_one(client, monkeypatch):
+    from api.staff import service
+
+    checked = []
+    real = service.verify_password
+    monkeypatch.setattr(service, "verify_password", lambda pw, stored: checked.append(stored) or real(pw, stored))
+    assert login(client, "nobody-here", "whatever-123").status_code == 401
+    assert login(client, "agent01", "not-the-password").status_code == 401
+    assert len(checked) == 2 and all(h.startswith("$argon2id$") for h in checked)
+
+
+def test_one_address_cannot_lock_out_the_colleagues_who_sign_in_from_it(client):
+    assert login(client, "agent01").status_code == 200  # agent01 works from this (proxy) address
+    for i in range(20):  # someone behind the same proxy guesses at other names
+        assert login(client, f"guess{i % 5}", "wrong-password").status_code == 401
+    assert login(client, "agent01").status_code == 200  # a known user of this address still signs in
+    assert login(client, "supervisor01").status_code == 429  # a first sign-in from the address waits
