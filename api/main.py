@@ -24,6 +24,7 @@ from api.conversations.rasa import RasaClient
 from api.conversations.routes import agent_router, chat_router, staff_router
 from api.conversations.service import record_notice
 from api.core.errors import install_error_handler
+from api.core.headers import SecurityHeaders
 from api.core.logs import install_masking
 from api.customers.routes import router as customers_router
 from api.db import make_engine, make_sessionmaker
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.staff_directory = staff_service  # who may sign in, which sessions ended (api.core.deps)
     _add_error_handlers(app)
     _include_routers(app)
+    app.add_middleware(SecurityHeaders, https=settings.public_base_url.startswith("https://"))
     return app
 
 
