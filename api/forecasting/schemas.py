@@ -4,9 +4,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from api.core.time import LocalDateTime
+from api.core.time import UTC, LocalDateTime
 
 Level = Literal["customer", "area", "feeder", "system"]
 
@@ -63,8 +63,19 @@ class ModelMetrics(BaseModel):
 class WeatherPoint(BaseModel):
     """A temperature the caller expects (e.g. from a weather service) for the hour starting at `ts`."""
 
-    ts: datetime
-    temperature_c: float
+    ts: datetime = Field(ge=datetime(2000, 1, 1, tzinfo=UTC), le=datetime(2100, 1, 1, tzinfo=UTC),
+                         description="aware, or UTC when naive")
+    temperature_c: float = Field(ge=-60, le=60, allow_inf_nan=False)
+
+    @field_validator("ts", mode="before")
+    @classmethod
+    def _aware(cls, value):
+        """Naive times are UTC (as everywhere in the API), so the bounds compare like with like."""
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
 
 
 class LoadForecastRead(BaseModel):

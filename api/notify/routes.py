@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from api.core.deps import NowDep, SessionDep, app_part, get_settings, require_roles
+from api.core.deps import NowDep, RowId, SessionDep, app_part, get_settings, require_roles
 from api.core.errors import Forbidden, Unavailable
 from api.notify import service
 from api.notify.schemas import OutboxMessageRead
@@ -47,6 +47,6 @@ def dead_letters(session: SessionDep) -> list[OutboxMessageRead]:
 
 
 @staff_router.post("/dead-letters/{message_id}/retry", response_model=OutboxMessageRead)
-def retry(message_id: int, session: SessionDep, now: NowDep) -> OutboxMessageRead:
+def retry(message_id: RowId, session: SessionDep, now: NowDep) -> OutboxMessageRead:
     """Send a dead letter again."""
     return service.retry(session=session, message_id=message_id, now=now)

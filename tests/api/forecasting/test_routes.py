@@ -43,3 +43,18 @@ def test_targets_overloads_and_the_overload_ticket(client, auth):
     assert client.post(f"/api/forecasting/overloads/{healthy}/ticket", headers=auth).status_code == 401  # staff only
     assert client.post(f"/api/forecasting/overloads/{healthy}/ticket",
                        headers=bearer(client, "agent01")).status_code == 403
+
+
+def test_impossible_weather_is_refused_not_a_500(client, auth):
+    """Year 1, NaN and ±Infinity temperatures used to give a 500 or change the forecast (issue 13)."""
+    good = {"ts": "2026-11-04T00:00:00+08:00", "temperature_c": -5.0}
+    for point in ({"ts": "0001-01-01T00:00:00", "temperature_c": 1.0}, {"ts": good["ts"], "temperature_c": 1e9}):
+        response = client.post("/api/forecasting/load/system", headers=auth, json={"weather": [point]})
+        assert response.status_code == 422 and response.json()["detail"]["code"] == "validation_error"
+    for token in ("NaN", "Infinity", "-Infinity"):  # JSON as Python's json writes them
+        raw = '{"weather": [{"ts": "2026-11-04T00:00:00+08:00", "temperature_c": %s}]}' % token
+        response = client.post("/api/forecasting/load/system", headers={**auth, "Content-Type": "application/json"},
+                               content=raw)
+        assert response.status_code == 422, (token, response.text)
+    assert client.post("/api/forecasting/load/system", headers=auth, json={"weather": [good]}).status_code == 200
+
