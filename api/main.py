@@ -14,6 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.access.middleware import AccessLog
+from api.access.routes import router as access_log_router
 from api.analytics.routes import router as analytics_router
 from api.channels.web import ChatConnections
 from api.channels.web import router as web_router
@@ -58,7 +60,7 @@ log = logging.getLogger(__name__)
 ROUTERS = (chat_router, staff_router, agent_router, customers_router, customer_view_router, dispatch_router,
            kb_router, metering_router, notify_router, twilio_router, sms_router, staff_accounts_router,
            ticket_work_router, outages_router, tickets_router, analytics_router, billing_router,
-           forecasting_router, charts_router, web_router)
+           forecasting_router, charts_router, access_log_router, web_router)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -112,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.staff_directory = staff_service  # who may sign in, which sessions ended (api.core.deps)
     _add_error_handlers(app)
     _include_routers(app)
+    app.add_middleware(AccessLog)
     app.add_middleware(SecurityHeaders, https=settings.public_base_url.startswith("https://"))
     return app
 

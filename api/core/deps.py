@@ -102,6 +102,7 @@ def require_service(request: Request, credentials: Credentials) -> str:
     """Allow only callers holding the service token (the action server, staff tools)."""
     if not _is_service(request, credentials):
         raise Unauthorized("unauthorized", "missing or invalid bearer token")
+    request.state.actor = SERVICE  # for the access log
     return SERVICE
 
 
@@ -140,10 +141,12 @@ def require_roles(*roles: str, allow_service: bool = False) -> Callable[..., Sta
     """
     def dependency(request: Request, credentials: Credentials) -> StaffRead | str:
         if allow_service and _is_service(request, credentials):
+            request.state.actor = SERVICE  # for the access log
             return SERVICE
         staff = current_staff(request, credentials)
         if staff is None:
             raise Unauthorized("unauthorized", "请先登录")
+        request.state.actor = actor_name(staff)
         if staff.role != "admin" and staff.role not in roles:
             raise Forbidden("forbidden", "您的账号没有权限进行此操作")
         return staff

@@ -2,8 +2,6 @@
 segments (CSV), and the chat's signed profile chart."""
 from __future__ import annotations
 
-from datetime import date
-
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
@@ -16,6 +14,7 @@ from api.billing.schemas import (
     TouComparisonRead,
 )
 from api.core.deps import NowDep, SessionDep, SettingsDep, require_roles
+from api.core.time import local_day
 from api.customers import service as customers
 from api.flows import billing
 
@@ -62,7 +61,7 @@ def energy_advice(account_no: str, session: SessionDep, settings: SettingsDep, n
 def segment_csv(kind: str, session: SessionDep, settings: SettingsDep, now: NowDep) -> Response:
     """A segment as CSV (UTF-8 with BOM, Chinese headers) for targeted outreach."""
     segment = billing.segments(session=session, now=now, kind=kind, region=settings.kb_region)
-    name = f"segment-{kind}-{date.today().isoformat()}.csv"
+    name = f"segment-{kind}-{local_day(now).isoformat()}.csv"
     return Response(advice.segments_csv(segment), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
