@@ -5,35 +5,48 @@ Routes
 ``GET /``                    the chat page (``api/web/templates/chat.html``).
 ``GET /crew``, ``/agent``, ``/supervisor``  the staff pages (STAFF_PAGES; data needs sign-in).
 ``GET /static/<name>``       the pages' assets and ``vendor/`` libraries from ``api/web/static``.
-``WS  /ws/chat/{sender_id}`` one socket per open page. ``sender_id`` is the customer's id on
-                              this channel (the page keeps it in localStorage, ``web-<uuid>``),
-                              ``[A-Za-z0-9_.:-]{1,64}``; any other id is closed with code 1008.
+``WS  /ws/chat/{sender_id}`` one socket per open page. ``sender_id`` is a web conversation id the
+                              API issued (``POST /api/chat/conversations`` → ``{"conversation_id",
+                              "secret"}``, kept by the page in localStorage); an id that is not
+                              ``[A-Za-z0-9_.:-]{1,64}`` with a letter or digit is closed with 1008.
 
 WebSocket protocol (JSON text frames, UTF-8)
 --------------------------------------------
 client → server
+  ``{"type": "hello", "secret": "<the conversation's secret>"}``
+      first, on every (re)connect: ``{"type": "ready", "conversation_id": ...}`` when the secret
+      opens the conversation; otherwise an error frame with ``"code": "conversation_not_found"``
+      and close 1008 (the page starts a new conversation). No hello within 15 s: close 1008.
+      Messages before ``ready`` are refused with an error frame.
   ``{"type": "message", "text": "...", "client_msg_id": "<uuid>"}``
       The customer's words. A button click sends the button's ``payload`` as ``text`` (the page
       shows the button's *title* as the customer's bubble, never the payload). ``client_msg_id``
       identifies the message: after a reconnect the page resends a message it has no answer for
-      with the same id, and the gateway answers it once.
+      with the same id, and the gateway answers it once (a resend while the first is still being
+      answered waits for that answer).
   ``{"type": "ping"}``  → ``{"type": "pong"}`` (keep-alive through proxies).
 
 server → client
   ``{"type": "typing", "client_msg_id": ...}``
       sent at once when a message arrives, before the gateway answers.
+  ``{"type": "holding", "client_msg_id": ..., "messages": [BotMessage], "at": ...}``
+      the reply is late (past the gateway's hold time): a holding message such as
+      “正在为您提交报修，请稍候…”; the reply follows on this socket when it is ready (or, if the
+      socket is gone by then, from the history or the resend).
   ``{"type": "reply", "client_msg_id": ..., "messages": [BotMessage...], "handled_by":
      "bot"|"agent"|"fallback", "conversation_id": ..., "at": "<ISO +08:00>"}``
       the answer to that message. ``BotMessage`` is ``{"text", "buttons": [{"title",
-      "payload"}], "image"}``. ``handled_by: "agent"`` with no messages: an agent owns the
-      conversation and will answer by a push. ``"fallback"``: the gateway answered for a bot
-      that is down (the page shows it as a system notice, as the history does).
-  ``{"type": "reply", "messages": [...], "handled_by": "agent", "at": ...}``
-      pushed later by other code (an agent's message) through ``ChatConnections.push``; it has no
-      ``client_msg_id``.
-  ``{"type": "error", "client_msg_id": ..., "message": "<Chinese>"}``
-      the message was refused (``InvalidMessage``: empty, too long …) or could not be handled;
-      ``message`` is shown to the customer as is.
+      "payload"}], "image", "sender": "bot"|"system"}``; ``"system"`` lines are the gateway's
+      own notices (shown as notices, as the history does). ``handled_by: "agent"`` with no
+      messages: an agent owns the conversation and will answer by a push. ``"fallback"``: the
+      gateway answered for a bot that is down, and a person will follow up. A reply may come
+      twice for one ``client_msg_id`` (a late push and the direct answer): the page shows it once.
+  ``{"type": "reply", "messages": [...], "handled_by": "agent"|"system", "at": ...}``
+      pushed later by other code (an agent's message, a ticket's progress) through
+      ``ChatConnections.push``; it has no ``client_msg_id``.
+  ``{"type": "error", "client_msg_id": ..., "message": "<Chinese>", "code": ...}``
+      the message was refused (``InvalidMessage``: empty, too long …; ``too_many_messages``
+      past the rate limit) or could not be handled; ``message`` is shown to the customer as is.
 
 Other code pushes through ``app.state.connections`` (a ``ChatConnections``):
 ``await app.state.connections.push(sender_id, {"type": "reply", "messages": [...],
@@ -59,10 +72,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketState
 
-from api.conversations.gateway import ChatGateway, InvalidMessage
+from api.conversations.gateway import ChatGateway
+from api.conversations.schemas import ChatReply
 from api.core.deps import app_part
+from api.core.errors import DomainError
 from api.core.time import to_local, utcnow
 from api.settings import Settings
 
@@ -79,13 +95,15 @@ STAFF_PAGES = {"/crew": "crew.html", "/agent": "agent.html", "/supervisor": "sup
                "/forecast": "forecast.html"}
 
 CHANNEL = "web"
-SENDER_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")  # as api/conversations/routes.py
+SENDER_ID = re.compile(r"^(?=.{1,64}$)[A-Za-z0-9_.:\-]*[A-Za-z0-9][A-Za-z0-9_.:\-]*$")  # as api.conversations.schemas
 MAX_FRAME_CHARS = 16_000  # far above any valid message; the gateway enforces the real limit
 DEFAULT_REPLY_TIMEOUT_MS = 8_000
+HELLO_SECONDS = 15.0
 
 MSG_BAD_FRAME = "消息格式有误，请刷新页面后重试。"
 MSG_UNAVAILABLE = "客服系统暂时不可用，请稍后再试，或拨打 95598 供电服务热线。"
 MSG_FAILED = "抱歉，系统繁忙，您的消息暂未处理成功，请稍后再试。"
+MSG_NOT_READY = "正在连接客服，请稍候再发送。"
 
 router = APIRouter(tags=["channels:web"])
 
@@ -97,7 +115,7 @@ def _now_iso() -> str:
 class _Socket:
     """One open socket and the lock that keeps its frames whole."""
 
-    __slots__ = ("websocket", "lock")
+    __slots__ = ("lock", "websocket")
 
     def __init__(self, websocket: WebSocket) -> None:
         self.websocket = websocket
@@ -238,61 +256,100 @@ def _parse(raw: str) -> tuple[str | None, str | None, dict[str, Any] | None]:
     return (kind if isinstance(kind, str) else None), client_msg_id, frame
 
 
-async def _answer(sock: _Socket, gateway: ChatGateway | None, sender_id: str, frame: dict[str, Any],
-                  client_msg_id: str | None) -> None:
+def _reply_frame(kind: str, client_msg_id: str | None, reply: ChatReply) -> dict[str, Any]:
+    return {"type": kind, "client_msg_id": client_msg_id, "conversation_id": reply.conversation_id,
+            "messages": [m.model_dump(mode="json") for m in reply.messages], "handled_by": reply.handled_by,
+            "at": _now_iso()}
+
+
+def _error(client_msg_id: str | None, message: str, code: str | None = None) -> dict[str, Any]:
+    frame = {"type": "error", "client_msg_id": client_msg_id, "message": message}
+    return {**frame, "code": code} if code else frame
+
+
+async def _hello(websocket: WebSocket, sock: _Socket, gateway: ChatGateway | None, sender_id: str,
+                 frame: dict[str, Any]) -> str | None:
+    """The secret of an opening hello when it opens the conversation; None (and a closed socket) otherwise."""
+    if gateway is None:
+        await sock.send(_error(None, MSG_UNAVAILABLE))
+        return None
+    secret = frame.get("secret") if isinstance(frame.get("secret"), str) else None
+    try:
+        await run_in_threadpool(gateway.check_secret, conversation_id=sender_id, secret=secret)
+    except DomainError as exc:
+        await sock.send(_error(None, exc.message, exc.code))
+        await websocket.close(code=1008)
+        return None
+    await sock.send({"type": "ready", "conversation_id": sender_id})
+    return secret
+
+
+async def _answer(websocket: WebSocket, sock: _Socket, gateway: ChatGateway, sender_id: str,
+                  secret: str, frame: dict[str, Any], client_msg_id: str | None) -> None:
     text = frame.get("text")
     if not isinstance(text, str):
-        await sock.send({"type": "error", "client_msg_id": client_msg_id, "message": MSG_BAD_FRAME})
+        await sock.send(_error(client_msg_id, MSG_BAD_FRAME))
         return
     await sock.send({"type": "typing", "client_msg_id": client_msg_id})
-    if gateway is None:
-        await sock.send({"type": "error", "client_msg_id": client_msg_id, "message": MSG_UNAVAILABLE})
-        return
+
+    async def holding(reply: ChatReply) -> None:
+        await sock.send(_reply_frame("holding", client_msg_id, reply))
+
+    address = websocket.client.host if websocket.client else None
     try:
-        reply = await gateway.handle(
-            sender_id=sender_id, text=text, channel=CHANNEL, client_msg_id=client_msg_id
-        )
-    except InvalidMessage as exc:
-        await sock.send({"type": "error", "client_msg_id": client_msg_id,
-                         "message": exc.message or MSG_BAD_FRAME})
+        await gateway.admit(sender_id=sender_id, channel=CHANNEL, secret=secret, trusted=False, address=address)
+        reply = await gateway.handle(sender_id=sender_id, text=text, channel=CHANNEL, client_msg_id=client_msg_id,
+                                     hold_seconds=gateway.hold_seconds, on_hold=holding)
+    except DomainError as exc:  # refused (empty, too long, too many) or unavailable: the reason in Chinese
+        await sock.send(_error(client_msg_id, exc.message or MSG_BAD_FRAME, exc.code))
         return
-    except Exception:  # noqa: BLE001 - the customer gets a polite error, the log the traceback
+    except Exception:
         log.exception("web chat: gateway failed for %s", sender_id)
-        await sock.send({"type": "error", "client_msg_id": client_msg_id, "message": MSG_FAILED})
+        await sock.send(_error(client_msg_id, MSG_FAILED))
         return
-    await sock.send({
-        "type": "reply",
-        "client_msg_id": client_msg_id,
-        "conversation_id": reply.conversation_id,
-        "messages": [m.model_dump(mode="json") for m in reply.messages],
-        "handled_by": reply.handled_by,
-        "at": _now_iso(),
-    })
+    await sock.send(_reply_frame("reply", client_msg_id, reply))
 
 
 @router.websocket("/ws/chat/{sender_id}")
 async def chat_socket(websocket: WebSocket, sender_id: str,
                       gateway: ChatGateway | None = app_part("gateway")) -> None:
-    """One customer's chat socket: messages in, typing/reply/error frames out."""
+    """One customer's chat socket: hello with the secret, then messages in, typing/holding/reply/error out."""
     if not SENDER_ID.fullmatch(sender_id):
         await websocket.close(code=1008)
         return
     await websocket.accept()
     # the router alone (no lifespan, no gateway) still answers the protocol, with an error for messages
     connections = get_connections(websocket.app)
-    sock = connections.register(sender_id, websocket)
+    sock = _Socket(websocket)
+    secret: str | None = None
     try:
         while True:
-            message = await websocket.receive()
+            if secret is None:
+                message = await asyncio.wait_for(websocket.receive(), HELLO_SECONDS)
+            else:
+                message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 break
             kind, client_msg_id, frame = _parse(message.get("text") or "")
             if kind == "ping":
                 await sock.send({"type": "pong"})
+            elif kind == "hello" and frame is not None and secret is None:
+                secret = await _hello(websocket, sock, gateway, sender_id, frame)
+                if secret is None:
+                    if websocket.client_state != WebSocketState.CONNECTED:
+                        break
+                    continue
+                sock = connections.register(sender_id, websocket)  # pushes reach it from now on
             elif kind == "message" and frame is not None:
-                await _answer(sock, gateway, sender_id, frame, client_msg_id)
+                if secret is None or gateway is None:
+                    await sock.send({"type": "typing", "client_msg_id": client_msg_id})
+                    await sock.send(_error(client_msg_id, MSG_UNAVAILABLE if gateway is None else MSG_NOT_READY))
+                else:
+                    await _answer(websocket, sock, gateway, sender_id, secret, frame, client_msg_id)
             else:
-                await sock.send({"type": "error", "client_msg_id": client_msg_id, "message": MSG_BAD_FRAME})
+                await sock.send(_error(client_msg_id, MSG_BAD_FRAME))
+    except TimeoutError:  # no hello: not a chat page
+        await websocket.close(code=1008)
     except (WebSocketDisconnect, RuntimeError, OSError):
         # the peer went away, possibly while its answer was being sent; a reconnecting page
         # resends the message with the same client_msg_id and gets the stored answer

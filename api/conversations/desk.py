@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, time
 from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
@@ -19,7 +20,7 @@ from api.conversations import handoff
 from api.conversations.handoff import Agent
 from api.conversations.live import LiveBus
 from api.conversations.models import Conversation, Message
-from api.conversations.schemas import AgentTurn, SuggestionRef, TeamRead
+from api.conversations.schemas import AgentTurn, BotMessage, QueueState, SuggestionRef, TeamRead
 from api.core.errors import Invalid
 from api.core.ids import normalize_text
 from api.core.time import to_local, utcnow
@@ -74,12 +75,14 @@ class AgentDesk:
     """Queue, assignment, takeover and agent replies, with their live events."""
 
     def __init__(self, *, sessionmaker: sessionmaker[Session], bus: LiveBus, presence_seconds: int = 90,
-                 default_limit: int = 5, roster: AgentRoster = no_agents):
+                 default_limit: int = 5, roster: AgentRoster = no_agents,
+                 office_hours: tuple[time, time] = handoff.DEFAULT_OFFICE_HOURS):
         self._sessionmaker = sessionmaker
         self.bus = bus
         self._presence = presence_seconds
         self._limit = default_limit
         self._roster = roster
+        self.office_hours = office_hours
 
     def transaction(self) -> AbstractContextManager[Changes]:
         """One transaction whose live events go out once it is committed."""
@@ -94,19 +97,39 @@ class AgentDesk:
                              "owner": conversation.owner, "turn": turn_payload(message)})
 
     def review_turn(self, changes: Changes, *, message: Message, text: str, intent: str | None,
-                    confidence: float | None, bot_reason: str | None) -> str | None:
-        """Record the intent, queue the conversation when it needs a person; the notice to add, if any."""
+                    confidence: float | None, bot_reason: str | None) -> tuple[str | None, bool]:
+        """Record the intent, queue the conversation when it needs a person.
+
+        (the apology to add when the gateway, not the bot, saw the need; whether the turn asked for a person).
+        """
         previous = None
         if intent:
             previous = handoff.record_intent(session=changes.session, message=message, intent=intent,
                                              confidence=confidence)
         reason = handoff.detect_reason(text=text, intent=intent, previous_intent=previous, bot_reason=bot_reason)
-        if reason is None or not handoff.enqueue(session=changes.session, conversation_id=message.conversation_id,
-                                                 reason=reason, now=utcnow(),
-                                                 actor="bot" if bot_reason else "system"):
-            return None
+        if reason is None:
+            return None, False
+        if not handoff.enqueue(session=changes.session, conversation_id=message.conversation_id,
+                               reason=reason, now=utcnow(), actor="bot" if bot_reason else "system"):
+            return None, True  # waiting already (or with an agent): no second apology
         changes.publish({"topic": "console", "type": "queue"})
-        return None if bot_reason else handoff.QUEUED_NOTICE
+        return (None if bot_reason else handoff.QUEUED_NOTICE), True
+
+    def queue_state(self, session: Session, conversation: Conversation, now: datetime) -> QueueState | None:
+        """Where a waiting customer stands (None when the conversation is not waiting)."""
+        return handoff.queue_state(session=session, conversation=conversation, agents=self._roster(session=session),
+                                   now=now, presence_seconds=self._presence, default_limit=self._limit,
+                                   office_hours=self.office_hours)
+
+    def queue_notice(self, state: QueueState) -> BotMessage:
+        """What a waiting customer is told about the wait (and the ways out when nobody will answer soon)."""
+        return handoff.queue_notice(state, self.office_hours)
+
+    def leave_queue(self, changes: Changes, *, conversation_id: str, note: str) -> None:
+        """The customer left a message instead of waiting: out of the queue, consoles told."""
+        if handoff.leave_queue(session=changes.session, conversation_id=conversation_id, now=utcnow(),
+                               actor="customer", note=note):
+            changes.publish({"topic": "console", "type": "queue"})
 
     def assign(self, changes: Changes) -> int:
         """Hand queued conversations to free online agents; how many were assigned."""

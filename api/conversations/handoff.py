@@ -13,10 +13,11 @@ and the gateway commit each step as one transaction (desk.py).
 """
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Protocol
 
 from sqlalchemy import func, select, update
@@ -35,11 +36,14 @@ from api.conversations.schemas import (
     AgentConversationRead,
     AgentMeRead,
     AgentTurn,
+    BotMessage,
     Button,
     ConversationEventRead,
     ConversationSummary,
+    QueueState,
 )
 from api.core.errors import Conflict, NotFound
+from api.core.time import to_local
 
 REASONS = {
     "request_human": "客户要求转人工",
@@ -47,6 +51,7 @@ REASONS = {
     "angry": "客户情绪激动",
     "complaint": "客户投诉",
     "agent_takeover": "坐席主动接入",
+    "bot_unavailable": "智能客服暂时无法应答",
 }
 FALLBACK_INTENT = "nlu_fallback"
 COMPLAINT_INTENTS = {"complaint"}
@@ -59,6 +64,11 @@ STATUSES = {"online": "在线", "away": "小休", "offline": "离线"}
 JOINED_NOTICE = "您好，人工客服{name}已接入，很高兴为您服务，请问有什么可以帮您？"
 LEFT_NOTICE = "人工客服已结束本次服务，接下来由智能客服继续为您服务。如需人工帮助，随时回复“转人工”。"
 QUEUED_NOTICE = "非常抱歉给您带来不便，正在为您转接人工客服，请稍候。"
+DEFAULT_OFFICE_HOURS = (time(8, 0), time(20, 0))  # when agents answer chats, Beijing time, every day
+HANDLING_SAMPLE_DAYS, HANDLING_SAMPLE_SIZE = 7, 50  # recent chats whose length estimates the wait
+# The customer's two ways out of a queue nobody is working: a call-back ticket, or the bot.
+LEAVE_MESSAGE = Button(title="留言，等回电", payload="/leave_message")
+KEEP_BOT = Button(title="继续问智能客服", payload="/keep_bot")
 
 
 class Agent(Protocol):
@@ -144,6 +154,105 @@ def enqueue(*, session: Session, conversation_id: str, reason: str, now: datetim
         session.add(ConversationEvent(conversation_id=conversation_id, at=now, actor=actor, action="queued",
                                       note=reason))
     return bool(changed)
+
+
+def leave_queue(*, session: Session, conversation_id: str, now: datetime, actor: str, note: str) -> bool:
+    """Take a waiting conversation out of the queue (the customer left a message instead); False if not queued."""
+    changed = session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.owner == "bot", Conversation.queued_at.is_not(None))
+        .values(queued_at=None)
+    ).rowcount
+    if changed:
+        session.add(ConversationEvent(conversation_id=conversation_id, at=now, actor=actor, action="left_queue",
+                                      note=note))
+    return bool(changed)
+
+
+# ---- what a waiting customer is told ----
+
+def parse_hours(text: str) -> tuple[time, time]:
+    """Office hours written "08:00-20:00" (Beijing time); ValueError when malformed or empty."""
+    start, end = (time.fromisoformat(part.strip()) for part in text.split("-", 1))
+    if start >= end:
+        raise ValueError("office hours must start before they end")
+    return start, end
+
+
+def in_office_hours(now: datetime, hours: tuple[time, time]) -> bool:
+    """Whether agents answer chats at this instant."""
+    local = to_local(now).time()
+    return hours[0] <= local < hours[1]
+
+
+def queue_position(*, session: Session, conversation: Conversation) -> int:
+    """1 for the customer waiting longest, and so on (0 when not waiting)."""
+    if conversation.queued_at is None or conversation.owner != "bot":
+        return 0
+    return session.scalar(select(func.count()).select_from(Conversation).where(
+        Conversation.owner == "bot", Conversation.queued_at.is_not(None),
+        (Conversation.queued_at < conversation.queued_at)
+        | ((Conversation.queued_at == conversation.queued_at) & (Conversation.id <= conversation.id)))) or 0
+
+
+def handling_minutes(*, session: Session, now: datetime) -> float | None:
+    """Mean minutes an agent spent on one of the recent chats (joined → handed back); None without any."""
+    rows = session.execute(select(ConversationEvent.conversation_id, ConversationEvent.action, ConversationEvent.at)
+                           .where(ConversationEvent.action.in_(("joined", "handed_back")),
+                                  ConversationEvent.at >= now - timedelta(days=HANDLING_SAMPLE_DAYS))
+                           .order_by(ConversationEvent.at.desc()).limit(HANDLING_SAMPLE_SIZE * 4)).all()
+    ended: dict[str, datetime] = {}
+    spans: list[float] = []
+    for conversation_id, action, at in rows:  # newest first: a hand-back, then the join before it
+        if action == "handed_back":
+            ended.setdefault(conversation_id, at)
+        elif conversation_id in ended and len(spans) < HANDLING_SAMPLE_SIZE:
+            spans.append((ended.pop(conversation_id) - at).total_seconds() / 60)
+    return sum(spans) / len(spans) if spans else None
+
+
+def present_agents(*, session: Session, agents: Sequence[Agent], now: datetime, presence_seconds: int) -> int:
+    """Agents 在线 at the console now (heartbeat fresh), busy or not."""
+    names = {agent.username for agent in agents}
+    fresh = now - timedelta(seconds=presence_seconds)
+    return sum(1 for username in session.scalars(select(AgentPresence.username).where(
+        AgentPresence.status == "online", AgentPresence.last_seen_at >= fresh)) if username in names)
+
+
+def queue_state(*, session: Session, conversation: Conversation, agents: Sequence[Agent], now: datetime,
+                presence_seconds: int, default_limit: int, office_hours: tuple[time, time]) -> QueueState | None:
+    """Where a waiting customer stands: position, expected wait, agents online, office hours; None if not waiting.
+
+    The wait is the position times the recent mean handling time, shared by the chats the online
+    agents can hold at once; unknown (None) without agents online or without recent chats.
+    """
+    position = queue_position(session=session, conversation=conversation)
+    if not position:
+        return None
+    online = present_agents(session=session, agents=agents, now=now, presence_seconds=presence_seconds)
+    handling = handling_minutes(session=session, now=now) if online else None
+    wait = None if handling is None else max(1, math.ceil(position * handling / (online * max(default_limit, 1))))
+    return QueueState(position=position, expected_wait_minutes=wait, agents_online=online,
+                      office_hours=in_office_hours(now, office_hours))
+
+
+def queue_notice(state: QueueState, office_hours: tuple[time, time]) -> BotMessage:
+    """What a waiting customer is told: the wait, or why nobody will answer soon and the ways out."""
+    if not state.office_hours:
+        start, end = (t.strftime("%H:%M") for t in office_hours)
+        return BotMessage(text=(
+            f"人工客服的服务时间是每天{start}至{end}，现在不在服务时间。您可以留言并留下联系电话，我们上班后尽快给您回电；"
+            "也可以继续向智能客服咨询。遇到停电、电线断落等紧急情况，请直接拨打95598供电服务热线。"),
+            buttons=[LEAVE_MESSAGE, KEEP_BOT])
+    if not state.agents_online:
+        return BotMessage(text=(
+            "现在暂时没有空闲的人工客服在线，您可以继续排队等候，也可以留言并留下联系电话，我们尽快给您回电；"
+            "等候期间智能客服可以继续为您解答。"), buttons=[LEAVE_MESSAGE, KEEP_BOT])
+    ahead = state.position - 1
+    where = f"您前面还有{ahead}位客户" if ahead else "您是下一位"
+    wait = f"，预计等待约{state.expected_wait_minutes}分钟" if state.expected_wait_minutes else ""
+    return BotMessage(text=f"已为您排队，{where}{wait}。等候期间您可以继续向智能客服提问，人工客服接入时会在这里通知您。",
+                      buttons=[LEAVE_MESSAGE])
 
 
 # ---- takeover and hand back ----

@@ -108,3 +108,18 @@ class AgentPresence(Base):
     status: Mapped[str] = mapped_column(String(8), default="offline", server_default="offline")
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     max_chats: Mapped[int | None] = mapped_column()  # None: the settings' AGENT_MAX_CHATS
+
+
+class ChatKey(Base):
+    """A web conversation's id as the API issued it, with the hash of its secret.
+
+    The chat page asks for a new conversation and gets both; it must show the secret to write to
+    the conversation or read it back (the id alone is not enough), so ids can be seen in logs
+    and consoles without opening anyone's chat.
+    """
+
+    __tablename__ = "chat_keys"
+
+    conversation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))  # sha256 hex of the secret
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, WebSocket, WebSocketDisconnect, status
 from starlette.concurrency import run_in_threadpool
 
 from api.conversations import handoff, service, suggestions
@@ -13,11 +14,13 @@ from api.conversations.desk import AgentDesk
 from api.conversations.gateway import ChatGateway
 from api.conversations.rasa import RasaClient
 from api.conversations.schemas import (
+    CONVERSATION_ID_PATTERN,
     AgentConversationRead,
     AgentMeRead,
     AgentMessageCreate,
     AgentStatusUpdate,
     AgentTurn,
+    ChatIssued,
     ChatMessageCreate,
     ChatReply,
     ConversationRead,
@@ -27,10 +30,21 @@ from api.conversations.schemas import (
     TeamUpdate,
     TicketDraft,
 )
-from api.core.deps import SessionDep, SettingsDep, StaffRead, actor_name, app_part, read_staff, require_roles
+from api.core.deps import (
+    Credentials,
+    SessionDep,
+    SettingsDep,
+    StaffRead,
+    actor_name,
+    app_part,
+    read_staff,
+    require_roles,
+    require_service,
+)
+from api.core.errors import Unauthorized
 from api.core.time import utcnow
 
-ConversationId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+ConversationId = Annotated[str, Path(min_length=1, max_length=64, pattern=CONVERSATION_ID_PATTERN)]
 Gateway = Annotated[ChatGateway, app_part("gateway")]
 Desk = Annotated[AgentDesk, app_part("desk")]
 Bot = Annotated[RasaClient, app_part("bot")]
@@ -44,16 +58,53 @@ staff_router = APIRouter(prefix="/api/conversations", tags=["conversations"],
 agent_router = APIRouter(prefix="/api/agent", tags=["agent console"])
 
 
+@dataclass(frozen=True)
+class ChatCaller:
+    """Who writes to or reads a chat: a channel adapter (service token), or a customer with the secret."""
+
+    trusted: bool
+    secret: str | None
+    address: str | None
+
+
+def chat_caller(request: Request, credentials: Credentials,
+                secret: Annotated[str | None, Header(alias="X-Chat-Secret", max_length=128)] = None) -> ChatCaller:
+    """The caller of a chat route (the secret comes in a header, never in the URL, so logs do not keep it)."""
+    try:
+        trusted = require_service(request, credentials) is not None
+    except Unauthorized:
+        trusted = False
+    return ChatCaller(trusted=trusted, secret=secret, address=request.client.host if request.client else None)
+
+
+Caller = Annotated[ChatCaller, Depends(chat_caller)]
+
+
+@chat_router.post("/conversations", response_model=ChatIssued, status_code=status.HTTP_201_CREATED)
+async def new_conversation(caller: Caller, gateway: Gateway) -> ChatIssued:
+    """A new web conversation: its id and the secret the page sends with every request (kept in localStorage)."""
+    return await gateway.issue(address=caller.address or "unknown")
+
+
 @chat_router.post("/messages", response_model=ChatReply)
-async def post_message(message: ChatMessageCreate, gateway: Gateway) -> ChatReply:
-    """A customer message in; the bot's (or the gateway's own) replies out."""
+async def post_message(message: ChatMessageCreate, caller: Caller, gateway: Gateway) -> ChatReply:
+    """A customer message in; the bot's (or the gateway's own) replies out.
+
+    Web chats send their secret (X-Chat-Secret); channel adapters the service token. 429 with a
+    Chinese message past the rate limits; handled_by "holding" when hold_after_ms ran out first.
+    """
+    await gateway.admit(sender_id=message.sender_id, channel=message.channel, secret=caller.secret,
+                        trusted=caller.trusted, address=caller.address)
+    hold = message.hold_after_ms / 1000 if message.hold_after_ms else None
     return await gateway.handle(sender_id=message.sender_id, text=message.text, channel=message.channel,
-                                client_msg_id=message.client_msg_id)
+                                client_msg_id=message.client_msg_id, hold_seconds=hold)
 
 
 @chat_router.get("/{sender_id}/history", response_model=ConversationRead)
-def history(sender_id: ConversationId, session: SessionDep) -> ConversationRead:
-    """The customer's own transcript for the chat page (the id is the secret); empty if new."""
+def history(sender_id: ConversationId, caller: Caller, gateway: Gateway, session: SessionDep) -> ConversationRead:
+    """The customer's own transcript for the chat page (needs the conversation's secret); empty if new."""
+    if not caller.trusted:
+        gateway.check_secret(conversation_id=sender_id, secret=caller.secret)
     return service.get_or_empty(session=session, conversation_id=sender_id)
 
 

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from api.core.ids import normalize_mobile
 from api.core.time import LocalDateTime
 
 Channel = Literal["web", "wechat", "hotline", "sms"]
+# A conversation id: at least one letter or digit (".", ".." and "--" are not ids), as channels write them.
+CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_.:\-]*[A-Za-z0-9][A-Za-z0-9_.:\-]*$"
 
 
 class Button(BaseModel):
@@ -19,21 +22,70 @@ class BotMessage(BaseModel):
     text: str | None = None
     buttons: list[Button] = []
     image: str | None = None
+    sender: Literal["bot", "system", "agent"] = "bot"  # "system": the gateway's own notice
 
 
 class ChatMessageCreate(BaseModel):
-    """One customer message arriving at the gateway."""
+    """One customer message arriving at the gateway.
 
-    sender_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")
+    hold_after_ms: how long the caller can wait; a turn not answered by then is answered with a
+    holding message (handled_by "holding") and its real reply is stored, pushed on the channel
+    and returned to a retry with the same client_msg_id. Without it the call waits for the reply.
+    """
+
+    sender_id: str = Field(min_length=1, max_length=64, pattern=CONVERSATION_ID_PATTERN)
     text: str = Field(max_length=4000)  # trimmed and checked again by the gateway
     channel: Channel = "web"
-    client_msg_id: str | None = Field(default=None, max_length=64)
+    client_msg_id: str | None = Field(default=None, min_length=1, max_length=64)
+    hold_after_ms: int | None = Field(default=None, ge=200, le=60_000)
 
 
 class ChatReply(BaseModel):
+    """The answer to one customer message.
+
+    handled_by: "bot"; "agent" (a person holds the chat and answers by a push, no messages now);
+    "fallback" (the bot failed: the gateway's own answer, the chat queued for a person);
+    "holding" (the reply is late: a holding message now, the reply when ready).
+    """
+
     conversation_id: str
     messages: list[BotMessage]
-    handled_by: Literal["bot", "agent", "fallback"]
+    handled_by: Literal["bot", "agent", "fallback", "holding"]
+
+
+class ChatIssued(BaseModel):
+    """A new web conversation: its id and the secret that opens it (shown once, kept by the page)."""
+
+    conversation_id: str
+    secret: str
+
+
+class QueueState(BaseModel):
+    """Where a customer waiting for a person stands (sent to the bot as metadata["queue"])."""
+
+    position: int  # 1 = next
+    expected_wait_minutes: int | None  # None: no agent online or no recent chats to judge by
+    agents_online: int
+    office_hours: bool
+
+
+class CallbackCreate(BaseModel):
+    """A message left for a call-back instead of waiting for a person."""
+
+    phone: str = Field(min_length=11, max_length=24, description="the mobile to call back")
+    text: str = Field(default="", max_length=500, description="what the customer wants to ask")
+
+    @field_validator("phone")
+    @classmethod
+    def _mobile(cls, value: str) -> str:
+        return normalize_mobile(value)  # ValueError → 422: "139 0000 0001" and "+86…" are fine
+
+
+class CallbackRead(BaseModel):
+    """The call-back ticket and what the customer is told."""
+
+    ticket_number: str
+    message: BotMessage
 
 
 class TurnRead(BaseModel):

@@ -5,14 +5,17 @@ in one transaction before the bot is asked and the answers in one after (gateway
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
-from datetime import datetime
+import secrets
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.conversations.models import Conversation, Message
+from api.conversations.models import ChatKey, Conversation, Message
 from api.conversations.schemas import BotMessage, Button, ConversationRead, TicketDraft, TurnRead
 from api.core.errors import NotFound
 from api.core.ids import MOBILE_IN_TEXT
@@ -64,7 +67,57 @@ def find_customer_turn(*, session: Session, conversation_id: str, client_msg_id:
 def replies_to(*, session: Session, message_id: int) -> list[BotMessage]:
     """What was answered to one customer message."""
     rows = session.scalars(select(Message).where(Message.reply_to_id == message_id).order_by(Message.id))
-    return [BotMessage(text=m.text, buttons=[Button(**b) for b in (m.buttons or [])], image=m.image) for m in rows]
+    return [BotMessage(text=m.text, buttons=[Button(**b) for b in (m.buttons or [])], image=m.image,
+                       sender=m.sender if m.sender in ("system", "agent") else "bot") for m in rows]
+
+
+# ---- web conversations: server-issued ids with a secret ----
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def issue_key(*, session: Session, now: datetime) -> tuple[str, str]:
+    """A new web conversation id (unguessable) and its secret; only the secret's hash is kept."""
+    conversation_id = "web-" + secrets.token_urlsafe(24)  # 32 characters, 192 random bits
+    secret = secrets.token_urlsafe(32)
+    session.add(ChatKey(conversation_id=conversation_id, secret_hash=_digest(secret), issued_at=now))
+    session.flush()
+    return conversation_id, secret
+
+
+def key_matches(*, session: Session, conversation_id: str, secret: str | None) -> bool:
+    """Whether `secret` opens the web conversation (constant-time; False for ids never issued)."""
+    key = session.get(ChatKey, conversation_id)
+    expected = key.secret_hash if key is not None else _digest("never-issued")
+    return bool(secret) and hmac.compare_digest(expected, _digest(secret or "")) and key is not None
+
+
+# ---- a turn's answer ----
+
+def settle_turn(*, session: Session, message_id: int, delivery: str) -> bool:
+    """Mark a pending customer turn answered ("ok" or "fallback"); False when another answer got there first."""
+    return bool(session.execute(update(Message).where(Message.id == message_id, Message.delivery == "pending")
+                                .values(delivery=delivery)).rowcount)
+
+
+def pending_turns(*, session: Session, before: datetime) -> list[Message]:
+    """Customer turns still waiting for an answer since before `before` (their process is gone)."""
+    return list(session.scalars(select(Message).where(  # the last day only: ix_messages_at keeps it cheap
+        Message.at < before, Message.at >= before - timedelta(days=1), Message.delivery == "pending",
+        Message.sender == "customer").order_by(Message.id).limit(500)))
+
+
+def pending_form(*, session: Session, conversation_id: str) -> str | None:
+    """The ticket type of a report the bot has just read back for confirmation, if it has (for a holding message)."""
+    last = session.scalar(select(Message).where(Message.conversation_id == conversation_id,
+                                                Message.sender == "bot").order_by(Message.id.desc()).limit(1))
+    if last is None or "确认" not in (last.text or ""):
+        return None
+    intents = session.scalars(select(Message.intent).where(
+        Message.conversation_id == conversation_id, Message.sender == "customer", Message.intent.is_not(None))
+        .order_by(Message.id.desc()).limit(8))
+    return next((TICKET_TYPE_BY_INTENT[i] for i in intents if i in TICKET_TYPE_BY_INTENT), None)
 
 
 def record_customer_turn(*, session: Session, conversation_id: str, channel: str, text: str,
@@ -81,11 +134,10 @@ def record_customer_turn(*, session: Session, conversation_id: str, channel: str
     return conversation, message
 
 
-def record_replies(*, session: Session, customer_message: Message, sender: str,
-                   replies: list[BotMessage], delivery: str, now: datetime) -> list[Message]:
-    """Store the answers to a customer message and mark it handled."""
-    customer_message.delivery = delivery
-    rows = [Message(conversation_id=customer_message.conversation_id, at=now, sender=sender,
+def record_replies(*, session: Session, customer_message: Message, replies: list[BotMessage],
+                   now: datetime) -> list[Message]:
+    """Store the answers to a customer message (each with its sender: bot, or system for the gateway's own)."""
+    rows = [Message(conversation_id=customer_message.conversation_id, at=now, sender=reply.sender,
                     text=reply.text, buttons=[b.model_dump() for b in reply.buttons] or None,
                     image=reply.image, reply_to_id=customer_message.id) for reply in replies]
     session.add_all(rows)
@@ -112,6 +164,15 @@ def button_title(*, session: Session, conversation_id: str, payload: str) -> str
         if button.get("payload") == payload:
             return button.get("title")
     return None
+
+
+def last_customer_words(*, session: Session, conversation_id: str, turns: int = 3) -> str:
+    """What the customer said last (a few turns, button clicks left out), oldest first."""
+    said = session.scalars(select(Message.text).where(
+        Message.conversation_id == conversation_id, Message.sender == "customer")
+        .order_by(Message.id.desc()).limit(turns * 2)).all()
+    words = [text for text in said if text and not text.startswith("/")][:turns]
+    return "；".join(reversed(words))
 
 
 def transcript(*, session: Session, conversation_id: str) -> list[Message]:

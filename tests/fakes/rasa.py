@@ -12,13 +12,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FakeRasa:
-    """mode: "ok" echoes, "slow" stalls `delay` s, "error" answers 500, "empty" answers []
-    (what Rasa does when its action server is down)."""
+    """mode: "ok" echoes, "slow" stalls `delay` s, "error" answers 500, "empty" answers no message
+    (with the intent: the bot understood nothing it could answer).
+
+    `on_message(body)`, when set, may return the messages to answer instead (e.g. to call the API
+    as an action would); `received` keeps every posted body, metadata included.
+    """
 
     def __init__(self):
         self.mode = "ok"
         self.delay = 5.0
         self.received: list[dict] = []
+        self.on_message = None
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -48,6 +53,8 @@ class FakeRasa:
                     time.sleep(fake.delay)
                 reply = [{"recipient_id": body["sender"], "text": f"收到：{body['message']}",
                           "buttons": [{"title": "是的", "payload": "/affirm"}]}]
+                if fake.on_message is not None:
+                    reply = fake.on_message(body) or reply
                 if fake.mode == "empty":
                     reply = []
                 if "人工" in body["message"]:
