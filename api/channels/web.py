@@ -297,7 +297,8 @@ async def _answer(websocket: WebSocket, sock: _Socket, gateway: ChatGateway, sen
 
     address = websocket.client.host if websocket.client else None
     try:
-        await gateway.admit(sender_id=sender_id, channel=CHANNEL, secret=secret, trusted=False, address=address)
+        await gateway.admit(sender_id=sender_id, channel=CHANNEL, secret=secret, trusted=False, address=address,
+                            client_msg_id=client_msg_id)
         reply = await gateway.handle(sender_id=sender_id, text=text, channel=CHANNEL, client_msg_id=client_msg_id,
                                      hold_seconds=gateway.hold_seconds, on_hold=holding)
     except DomainError as exc:  # refused (empty, too long, too many) or unavailable: the reason in Chinese

@@ -82,6 +82,7 @@ SECRET_REFUSED = "这段对话已失效，请刷新页面开始新的对话。"
 CHANNEL_REFUSED = "该渠道的消息需通过渠道接入服务发送。"
 TOO_MANY_MESSAGES = "您发送消息太频繁了，请稍等一会儿再发。如遇停电、电线断落等紧急情况，请直接拨打95598供电服务热线。"
 TOO_MANY_CHATS = "当前网络发起的新对话太多了，请稍后再试，或拨打95598供电服务热线。"
+RESENDS = Rule("chat.resend", 30, 3600)  # sends of one client_msg_id: the first counts, resends are free up to this
 MSG_UNAVAILABLE = "客服系统暂时繁忙，您的消息未能处理，请稍后再试，或拨打95598供电服务热线。"
 
 
@@ -105,8 +106,8 @@ class ChatLimits:
     """Messages per conversation and per address a minute, new web conversations per address an hour."""
 
     per_sender_minute: int = 20
-    per_address_minute: int = 120
-    new_per_address_hour: int = 30
+    per_address_minute: int = 200  # generous: many customers share one address behind a carrier's NAT
+    new_per_address_hour: int = 200
 
     def rules(self) -> tuple[Rule, Rule, Rule]:
         return (Rule("chat.sender", self.per_sender_minute, 60), Rule("chat.address", self.per_address_minute, 60),
@@ -191,17 +192,26 @@ class ChatGateway:
                 raise ChatForbidden()
 
     async def admit(self, *, sender_id: str, channel: str, secret: str | None, trusted: bool,
-                    address: str | None) -> None:
+                    address: str | None, client_msg_id: str | None = None) -> None:
         """May this message come in? Web chats need their secret unless the caller is a channel
-        adapter (service token); other channels need the token. Then the rate limits."""
+        adapter (service token); other channels need the token. Then the rate limits, spent once
+        per client_msg_id (a page resending after a reconnect is not flooding)."""
         if not trusted:
             if channel != "web":
                 raise Unauthorized("channel_needs_token", CHANNEL_REFUSED)
             await run_in_threadpool(self.check_secret, conversation_id=sender_id, secret=secret)
-        checks = [(self._sender_rule, sender_id)]
-        if not trusted and address:
-            checks.append((self._address_rule, address))
-        await run_in_threadpool(enforce, self._limiter, checks, message=TOO_MANY_MESSAGES, code="too_many_messages")
+        await run_in_threadpool(self._spend, sender_id, None if trusted else address, client_msg_id)
+
+    def _spend(self, sender_id: str, address: str | None, client_msg_id: str | None) -> None:
+        if client_msg_id:
+            seen = self._limiter.hit(RESENDS, f"{sender_id}\n{client_msg_id}")
+            if seen.count > 1:  # a resend of a message already counted
+                if not seen.allowed:
+                    raise TooMany("too_many_messages", TOO_MANY_MESSAGES,
+                                  headers={"Retry-After": str(seen.retry_after)}, retry_after=seen.retry_after)
+                return
+        checks = [(self._sender_rule, sender_id)] + ([(self._address_rule, address)] if address else [])
+        enforce(self._limiter, checks, message=TOO_MANY_MESSAGES, code="too_many_messages")
 
     # ---- one turn ----
 
@@ -394,13 +404,15 @@ class ChatGateway:
             said = answer.messages or ([] if answer.handoff_reason else [NOT_UNDERSTOOD])
             replies = said + ([BotMessage(text=apology)] if apology else [])
             handled_by = "bot"
-        if wants_person:
+        rows = service.record_replies(session=session, customer_message=message, replies=replies, now=now)
+        if wants_person:  # an agent free now joins (their notice comes after these replies), else the wait
             self._desk.assign(changes)
             session.refresh(conversation)
             state = self._desk.queue_state(session, conversation, now)
             if state is not None:
                 replies.append(self._desk.queue_notice(state))
-        rows = service.record_replies(session=session, customer_message=message, replies=replies, now=now)
+                rows += service.record_replies(session=session, customer_message=message, replies=replies[-1:],
+                                               now=now)
         self._desk.turns_stored(changes, conversation, [message, *rows])
         return ChatReply(conversation_id=conversation.id, messages=replies, handled_by=handled_by)
 

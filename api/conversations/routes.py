@@ -94,7 +94,7 @@ async def post_message(message: ChatMessageCreate, caller: Caller, gateway: Gate
     Chinese message past the rate limits; handled_by "holding" when hold_after_ms ran out first.
     """
     await gateway.admit(sender_id=message.sender_id, channel=message.channel, secret=caller.secret,
-                        trusted=caller.trusted, address=caller.address)
+                        trusted=caller.trusted, address=caller.address, client_msg_id=message.client_msg_id)
     hold = message.hold_after_ms / 1000 if message.hold_after_ms else None
     return await gateway.handle(sender_id=message.sender_id, text=message.text, channel=message.channel,
                                 client_msg_id=message.client_msg_id, hold_seconds=hold)

@@ -178,9 +178,17 @@ class RedisRateLimiter:
 
 
 def make_rate_limiter(*, redis_url: str | None, sessionmaker: sessionmaker[Session]) -> RateLimiter:
-    """Redis when configured (the database if it fails), else the database."""
+    """Redis when configured (the database if it fails), else the database.
+
+    Redis keys are namespaced by the database, as the processes sharing one database share their
+    counts (and a test's private database starts from zero).
+    """
     sql = SqlRateLimiter(sessionmaker)
-    return RedisRateLimiter(redis_url, fallback=sql) if redis_url else sql
+    if not redis_url:
+        return sql
+    database = sessionmaker.kw["bind"].url.render_as_string(hide_password=True)
+    namespace = hashlib.sha1(database.encode("utf-8")).hexdigest()[:12]
+    return RedisRateLimiter(redis_url, fallback=sql, prefix=f"zhidian:rate:{namespace}:")
 
 
 def enforce(limiter: RateLimiter, checks: Iterable[tuple[Rule, str]], *, message: str,

@@ -14,15 +14,11 @@ from sqlalchemy import select, update
 
 from api.conversations.models import AgentPresence, Conversation, ConversationEvent, Message, SuggestionUse
 from api.core.time import utcnow
-from api.main import create_app
+from tests.api.conversations.conftest import ALL_DAY, make_app, new_customer
 from tests.api.staff.test_staff_auth import bearer
-from tests.fakes.rasa import FakeRasa
+from tests.conftest import TEST_TOKEN
 
-
-@pytest.fixture
-def rasa():
-    with FakeRasa() as fake:
-        yield fake
+ADAPTER = {"Authorization": f"Bearer {TEST_TOKEN}"}  # a channel adapter may use its own sender ids
 
 
 @pytest.fixture
@@ -33,7 +29,8 @@ def kb_home(built_kb, tmp_path):
 @pytest.fixture
 def app_client(settings, rasa):
     settings = settings.model_copy(update={"rasa_url": rasa.url, "rasa_timeout_seconds": 2.5})
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(make_app(settings)) as test_client:
+        test_client.app.state.desk.office_hours = ALL_DAY
         yield test_client
 
 
@@ -48,7 +45,8 @@ def agent02(app_client):
 
 
 def say(client, sender, text):
-    response = client.post("/api/chat/messages", json={"sender_id": sender, "text": text, "channel": "web"})
+    response = client.post("/api/chat/messages", headers=ADAPTER,
+                           json={"sender_id": sender, "text": text, "channel": "web"})
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -60,7 +58,7 @@ def queue_ids(client, headers):
 
 
 def history(client, sender):
-    return client.get(f"/api/chat/{sender}/history").json()["turns"]
+    return client.get(f"/api/chat/{sender}/history", headers=ADAPTER).json()["turns"]
 
 
 @pytest.mark.parametrize("texts,reason,label", [
@@ -86,7 +84,9 @@ def test_one_fallback_or_plain_words_do_not_queue(app_client, agent01):
 
 def test_gateway_detected_reasons_tell_the_customer_a_person_is_coming(app_client):
     reply = say(app_client, "web-angry", "太差劲了，什么破服务")
-    assert reply["messages"][-1]["text"].startswith("非常抱歉给您带来不便，正在为您转接人工客服")
+    apology, waiting = reply["messages"][-2:]
+    assert apology["text"].startswith("非常抱歉给您带来不便，正在为您转接人工客服")
+    assert waiting["text"].startswith("现在暂时没有空闲的人工客服在线")  # nobody online in this test
 
 
 def test_queue_is_oldest_first(app_client, agent01, session):
@@ -165,17 +165,20 @@ def test_second_agent_gets_409_and_cannot_reply_or_release(app_client, agent01, 
 
 
 def test_agent_message_reaches_the_customers_socket(app_client, agent01):
-    say(app_client, "web-push", "转人工")
-    with app_client.websocket_connect("/ws/chat/web-push") as customer:
-        app_client.post("/api/agent/conversations/web-push/join", headers=agent01)
+    chat = new_customer(app_client)
+    chat.say("转人工")
+    with app_client.websocket_connect(f"/ws/chat/{chat.id}") as customer:
+        customer.send_json({"type": "hello", "secret": chat.secret})
+        assert customer.receive_json() == {"type": "ready", "conversation_id": chat.id}
+        app_client.post(f"/api/agent/conversations/{chat.id}/join", headers=agent01)
         joined = customer.receive_json()
         assert joined["handled_by"] == "system" and "已接入" in joined["messages"][0]["text"]
-        app_client.post("/api/agent/conversations/web-push/messages", headers=agent01,
+        app_client.post(f"/api/agent/conversations/{chat.id}/messages", headers=agent01,
                         json={"text": "您好，请问您的户号是多少？"})
         frame = customer.receive_json()
         assert frame["type"] == "reply" and frame["handled_by"] == "agent"
         assert frame["messages"][0]["text"] == "您好，请问您的户号是多少？"
-        app_client.post("/api/agent/conversations/web-push/release", headers=agent01)
+        app_client.post(f"/api/agent/conversations/{chat.id}/release", headers=agent01)
         left = customer.receive_json()
         assert left["handled_by"] == "system" and left["messages"][0]["text"].startswith("人工客服已结束本次服务")
 
