@@ -38,6 +38,7 @@ actions read tracker.latest_message["metadata"]["queue"] and answer questions as
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import unicodedata
 from collections.abc import Awaitable, Callable
@@ -121,6 +122,13 @@ class Outbound(Protocol):
 
 
 OnHold = Callable[[ChatReply], Awaitable[None]]
+
+
+def bot_takes_metadata(bot: RasaClient) -> bool:
+    """Whether the bot client passes metadata on (RasaClient.send(metadata=…)); until it does, the
+    queue state cannot reach the bot and is left out rather than failing the turn."""
+    parameters = inspect.signature(bot.send).parameters
+    return "metadata" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
 def edge_text(text: str) -> str:
@@ -288,7 +296,7 @@ class ChatGateway:
 
     async def _ask_bot(self, sender_id: str, text: str, channel: str, metadata: dict) -> BotAnswer | None:
         """The bot's answer; None when it is down or hung past the deadline (the gateway answers instead)."""
-        extra = {"metadata": metadata} if metadata else {}
+        extra = {"metadata": metadata} if metadata and bot_takes_metadata(self._bot) else {}
         for attempt in (1, 2):
             try:
                 return await self._bot.send(sender_id=sender_id, text=text, channel=channel, **extra)

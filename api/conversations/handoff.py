@@ -211,12 +211,13 @@ def handling_minutes(*, session: Session, now: datetime) -> float | None:
     return sum(spans) / len(spans) if spans else None
 
 
-def present_agents(*, session: Session, agents: Sequence[Agent], now: datetime, presence_seconds: int) -> int:
+def present_agents(*, session: Session, agents: Sequence[Agent], now: datetime,
+                   presence_seconds: int) -> list[AgentPresence]:
     """Agents 在线 at the console now (heartbeat fresh), busy or not."""
     names = {agent.username for agent in agents}
     fresh = now - timedelta(seconds=presence_seconds)
-    return sum(1 for username in session.scalars(select(AgentPresence.username).where(
-        AgentPresence.status == "online", AgentPresence.last_seen_at >= fresh)) if username in names)
+    return [row for row in session.scalars(select(AgentPresence).where(
+        AgentPresence.status == "online", AgentPresence.last_seen_at >= fresh)) if row.username in names]
 
 
 def queue_state(*, session: Session, conversation: Conversation, agents: Sequence[Agent], now: datetime,
@@ -230,9 +231,10 @@ def queue_state(*, session: Session, conversation: Conversation, agents: Sequenc
     if not position:
         return None
     online = present_agents(session=session, agents=agents, now=now, presence_seconds=presence_seconds)
-    handling = handling_minutes(session=session, now=now) if online else None
-    wait = None if handling is None else max(1, math.ceil(position * handling / (online * max(default_limit, 1))))
-    return QueueState(position=position, expected_wait_minutes=wait, agents_online=online,
+    capacity = sum(row.max_chats or default_limit for row in online)
+    handling = handling_minutes(session=session, now=now) if capacity else None
+    wait = None if handling is None else max(1, math.ceil(position * handling / capacity))
+    return QueueState(position=position, expected_wait_minutes=wait, agents_online=len(online),
                       office_hours=in_office_hours(now, office_hours))
 
 

@@ -17,7 +17,7 @@ from api.conversations.schemas import BotMessage, CallbackCreate, CallbackRead
 from api.flows.ticket_intake import create_ticket
 from api.tickets import service as tickets
 from api.tickets.schemas import TicketCreate
-from api.tickets.sla import WORKDAY_MINUTES
+from api.tickets.sla import WORKDAY_MINUTES, policy_for
 
 NOTICE = "已为您登记留言，工单号{number}。我们会在{days}个工作日内给您回电，请留意接听。紧急情况请直接拨打95598供电服务热线。"
 
@@ -33,7 +33,7 @@ def leave_message(*, session: Session, desk: AgentDesk, conversation_id: str, bo
         type="咨询回访", phone=body.phone, account_no=conversation.account_no, channel=conversation.channel,
         conversation_id=conversation_id, idempotency_key=key,
         description=f"客户在线留言，请回电。留言：{said or '（未填写）'}"[:1000]))
-    days = max(1, round(ticket.sla.arrive_minutes / WORKDAY_MINUTES))
+    days = max(1, round(policy_for(ticket.type, None).minutes / WORKDAY_MINUTES))  # the promise, in working days
     text = NOTICE.format(number=ticket.number, days=days)
     if not repeated:
         with desk.transaction() as changes:
