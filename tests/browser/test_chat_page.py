@@ -39,7 +39,7 @@ def _console_error(page: Page, msg) -> None:
 
 
 def wait_connected(page: Page) -> None:
-    page.wait_for_function("window.zhidian && window.zhidian.isConnected()")
+    page.wait_for_function("() => !!window.zhidian && window.zhidian.isConnected()")
     expect(page.locator("#status")).to_have_attribute("data-state", "online")
 
 
@@ -136,10 +136,14 @@ def test_reply_button_sends_its_payload_and_shows_its_title(desktop, chat_server
     assert page.errors == []
 
 
+def stored_chat(page: Page) -> dict:
+    return json.loads(page.evaluate("localStorage.getItem('zhidian.chat')"))
+
+
 def test_reload_keeps_the_conversation(desktop, chat_server):
     page = open_chat(desktop, chat_server)
-    sender_id = page.evaluate("localStorage.getItem('zhidian.sender_id')")
-    assert re.fullmatch(r"web-[0-9a-f-]{36}", sender_id)
+    stored = stored_chat(page)
+    assert re.fullmatch(r"web-[A-Za-z0-9_-]{32}", stored["id"]) and len(stored["secret"]) >= 40
     page.locator(".buttons--menu .chip", has_text="查电费").click()
     page.locator(".chip", has_text="是的，查询本户").click()
     expect(bot_bubbles(page).filter(has_text="还有其他可以帮您的吗？")).to_have_count(1)
@@ -148,7 +152,7 @@ def test_reload_keeps_the_conversation(desktop, chat_server):
 
     page.reload()
     wait_connected(page)
-    assert page.evaluate("localStorage.getItem('zhidian.sender_id')") == sender_id
+    assert stored_chat(page) == stored
     expect(customer_bubbles(page)).to_have_text(["查电费", "是的，查询本户", "谢谢"])
     expect(bot_bubbles(page).filter(has_text="电费 152.37 元")).to_have_count(1)
     expect(bot_bubbles(page).filter(has_text="收到：谢谢")).to_have_count(1)
@@ -193,12 +197,12 @@ def test_bot_outage_gets_the_gateway_fallback_answer(desktop, chat_server):
     assert page.errors == []
 
 
-def test_slow_reply_shows_typing_then_a_gentle_notice_and_keeps_the_message(mobile, chat_server, screenshots):
+def test_slow_reply_shows_typing_then_a_holding_message_and_keeps_the_message(mobile, chat_server, screenshots):
     page = open_chat(mobile, chat_server)
     send_text(page, "慢一点")
     expect(page.locator(".typing")).to_contain_text("正在输入…")
     slow = page.locator(".notice--slow")
-    expect(slow).to_contain_text("您的消息已保留", timeout=SLOW_BOT_SECONDS * 1000)
+    expect(slow).to_have_text("正在为您处理，请稍候…", timeout=SLOW_BOT_SECONDS * 1000)  # the gateway's, at 2 s
     expect(customer_bubbles(page).last).to_have_text("慢一点")
     page.screenshot(path=str(screenshots / "chat-mobile-waiting.png"))
     expect(bot_bubbles(page).last).to_have_text("让您久等了，已为您查到结果。")
@@ -326,13 +330,14 @@ def test_socket_protocol_frames_without_a_browser():
                                          "message": "消息格式有误，请刷新页面后重试。"}
             ws.send_json({"type": "ping"})
             assert ws.receive_json() == {"type": "pong"}
-            # no gateway on this app: typing, then a polite error for that message
+            # no gateway on this app: no hello can succeed, and messages get a polite error
+            ws.send_json({"type": "hello", "secret": "anything"})
+            assert "95598" in ws.receive_json()["message"]
             ws.send_json({"type": "message", "text": "你好", "client_msg_id": "m1"})
             assert ws.receive_json() == {"type": "typing", "client_msg_id": "m1"}
             error = ws.receive_json()
             assert error["type"] == "error" and error["client_msg_id"] == "m1" and "95598" in error["message"]
-            assert app.state.connections.is_online("web-protocol")
-        assert not app.state.connections.is_online("web-protocol")
+            assert not app.state.connections.is_online("web-protocol")  # never opened: no pushes reach it
 
 
 def test_a_message_resent_after_a_reconnect_is_answered_once(tmp_path):
@@ -344,15 +349,87 @@ def test_a_message_resent_after_a_reconnect_is_answered_once(tmp_path):
     app = build_app(url)
     frame = {"type": "message", "text": "我家停电了", "client_msg_id": "c-1"}
     with TestClient(app) as client:
-        with client.websocket_connect("/ws/chat/web-resend") as ws:
+        chat = client.post("/api/chat/conversations").json()
+        hello = {"type": "hello", "secret": chat["secret"]}
+        with client.websocket_connect(f"/ws/chat/{chat['conversation_id']}") as ws:
+            ws.send_json(hello)
+            assert ws.receive_json()["type"] == "ready"
             ws.send_json(frame)
             assert ws.receive_json()["type"] == "typing"
             first = ws.receive_json()
-        with client.websocket_connect("/ws/chat/web-resend") as ws:  # the page came back
+        with client.websocket_connect(f"/ws/chat/{chat['conversation_id']}") as ws:  # the page came back
+            ws.send_json(hello)
+            assert ws.receive_json()["type"] == "ready"
             ws.send_json(frame)
             assert ws.receive_json()["type"] == "typing"
             again = ws.receive_json()
-        turns = client.get("/api/chat/web-resend/history").json()["turns"]
-    assert first["messages"] == again["messages"] == [{"text": "收到：我家停电了", "buttons": [], "image": None}]
+        turns = client.get(f"/api/chat/{chat['conversation_id']}/history",
+                           headers={"X-Chat-Secret": chat["secret"]}).json()["turns"]
+    assert first["messages"] == again["messages"] == [
+        {"text": "收到：我家停电了", "buttons": [], "image": None, "sender": "bot"}]
     assert app.state.bot.received == ["我家停电了"]
     assert [t["sender"] for t in turns] == ["customer", "bot"]
+
+
+# ---------- the whole API: conversations issued with a secret, waiting for a person ----------
+
+@pytest.fixture
+def full_server(settings):
+    """The real app (all routers) with the fake Rasa, on its own database."""
+    from tests.api.conversations.conftest import ALL_DAY, make_app
+    from tests.conftest import ThreadedUvicorn, free_port
+    from tests.fakes.rasa import FakeRasa
+    import uvicorn
+
+    with FakeRasa() as rasa:
+        app = make_app(settings.model_copy(update={"rasa_url": rasa.url, "rasa_timeout_seconds": 5}))
+        port = free_port()
+        server = ThreadedUvicorn(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                                lifespan="on"))
+        server.start()
+        app.state.desk.office_hours = ALL_DAY
+        try:
+            yield type("Server", (), {"url": f"http://127.0.0.1:{port}", "app": app})
+        finally:
+            server.stop()
+
+
+def test_an_old_id_without_a_secret_starts_a_new_conversation(desktop, full_server):
+    page = desktop.new_page()
+    page.goto(full_server.url + "/")
+    page.evaluate("localStorage.clear(); localStorage.setItem('zhidian.sender_id', 'web-1234')")
+    page.reload()
+    wait_connected(page)
+    assert page.evaluate("localStorage.getItem('zhidian.sender_id')") is None
+    assert stored_chat(page)["id"] != "web-1234"
+    # a secret the API does not know: the page starts over instead of failing
+    page.evaluate("localStorage.setItem('zhidian.chat', JSON.stringify({id: 'web-unknown-0001', secret: 'x'}))")
+    page.reload()
+    wait_connected(page)
+    assert stored_chat(page)["id"] not in ("web-unknown-0001", "web-1234")
+    send_text(page, "你好")
+    expect(bot_bubbles(page).last).to_have_text("收到：你好")
+
+
+def test_waiting_for_a_person_offers_a_call_back(mobile, full_server, screenshots):
+    page = open_chat(mobile, full_server)
+    send_text(page, "转人工")
+    waiting = bot_bubbles(page).filter(has_text="现在暂时没有空闲的人工客服在线")
+    expect(waiting).to_have_count(1)
+    page.locator(".chip", has_text="留言，等回电").click()
+    form = page.locator(".leave-message")
+    expect(form).to_be_visible()
+    form.locator("input").fill("1390000")
+    form.get_by_role("button", name="提交留言").click()
+    expect(form.locator(".leave-error")).to_have_text("请填写11位手机号，方便我们回电。")
+    form.locator("input").fill("139 0000 0005")
+    form.locator("textarea").fill("想问一下电表校验怎么申请")
+    page.screenshot(path=str(screenshots / "chat-mobile-leave-message.png"))
+    form.get_by_role("button", name="提交留言").click()
+    done = page.locator(".notice--system").filter(has_text="已为您登记留言")
+    expect(done).to_contain_text(re.compile(r"工单号GD\d{8}-\d{4}"), timeout=30_000)  # first use loads the address parser
+    expect(form).to_have_count(0)
+    page.reload()
+    wait_connected(page)
+    expect(page.locator(".notice--system").filter(has_text="已为您登记留言")).to_have_count(1)
+    assert page.errors == []

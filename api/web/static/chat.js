@@ -1,13 +1,18 @@
 /* 智电客服 — customer chat page. Plain JS, no build step, no external assets.
  *
  * Talks to WS /ws/chat/{sender_id} (protocol documented in api/channels/web.py) and reads
- * GET /api/chat/{sender_id}/history on load and after a reconnect.
+ * GET /api/chat/{sender_id}/history on load and after a reconnect. The conversation is issued by
+ * the API (POST /api/chat/conversations: id and secret, kept in localStorage); the secret goes
+ * with every request (X-Chat-Secret) and opens the socket (the "hello" frame). A conversation the
+ * API no longer knows (or an old id without a secret) simply starts a new one.
  */
 (function () {
   "use strict";
 
-  var STORAGE_KEY = "zhidian.sender_id";
-  var SENDER_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
+  var STORAGE_KEY = "zhidian.chat"; // {"id", "secret"}; the old "zhidian.sender_id" had no secret
+  var OLD_STORAGE_KEY = "zhidian.sender_id";
+  var SENDER_RE = /^[A-Za-z0-9_.:-]*[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
+  var LEAVE_MESSAGE = "/leave_message";
   var PING_MS = 25000;
   var BACKOFF_MIN_MS = 1000;
   var BACKOFF_MAX_MS = 30000;
@@ -18,6 +23,7 @@
   var QUICK_REPLIES = ["查电费", "报停电", "停电通知", "工单进度", "转人工"];
   var SLOW_NOTICE = "回复稍有延迟，您的消息已保留，请稍候…";
   var HISTORY_FAILED = "历史记录暂时无法加载，不影响继续咨询。";
+  var START_FAILED = "暂时无法连接客服，正在重试…如有紧急情况请拨打 95598。";
 
   var els = {
     messages: document.getElementById("messages"),
@@ -29,7 +35,7 @@
     statusText: document.getElementById("status-text")
   };
 
-  var senderId = loadSenderId();
+  var chat = loadChat(); // {id, secret} once the API has issued it
   var socket = null;
   var everConnected = false;
   var attempts = 0;
@@ -38,6 +44,8 @@
   var lastFrameAt = 0;
   var lastServerAt = 0; // ms of the newest server time seen (frames and history)
   var pending = new Map(); // client_msg_id -> {id, text, row, state, timer, slow, sent}
+  var answered = new Set(); // client_msg_ids already answered (a late push may repeat a reply)
+  var ready = false; // the socket said hello and the server answered "ready"
   var payloadTitles = new Map(); // button payload -> title, to never show a raw payload
   var typingRow = null;
 
@@ -55,14 +63,36 @@
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   }
 
-  function loadSenderId() {
-    var id = null;
-    try { id = window.localStorage.getItem(STORAGE_KEY); } catch (e) { /* storage disabled */ }
-    if (!id || !SENDER_RE.test(id)) {
-      id = "web-" + uuid();
-      try { window.localStorage.setItem(STORAGE_KEY, id); } catch (e) { /* session only */ }
+  function loadChat() {
+    var saved = null;
+    try {
+      window.localStorage.removeItem(OLD_STORAGE_KEY);
+      saved = JSON.parse(window.localStorage.getItem(STORAGE_KEY) || "null");
+    } catch (e) { saved = null; /* storage disabled or garbled: a new conversation */ }
+    if (saved && typeof saved.id === "string" && SENDER_RE.test(saved.id) && saved.id.length <= 64 &&
+        typeof saved.secret === "string" && saved.secret) {
+      return { id: saved.id, secret: saved.secret };
     }
-    return id;
+    return null;
+  }
+
+  /* Ask the API for a new conversation (id and secret) and keep both. */
+  function newChat() {
+    return window.fetch("/api/chat/conversations", {
+      method: "POST", headers: { Accept: "application/json" }, cache: "no-store"
+    }).then(function (res) {
+      if (!res.ok) throw new Error("new conversation " + res.status);
+      return res.json();
+    }).then(function (body) {
+      chat = { id: body.conversation_id, secret: body.secret };
+      try { window.localStorage.setItem(STORAGE_KEY, JSON.stringify(chat)); } catch (e) { /* session only */ }
+      return chat;
+    });
+  }
+
+  function forgetChat() {
+    chat = null;
+    try { window.localStorage.removeItem(STORAGE_KEY); } catch (e) { /* storage disabled */ }
   }
 
   var timeFmt = new Intl.DateTimeFormat("zh-CN", {
@@ -343,6 +373,7 @@
   function sendMessage(text, display) {
     text = String(text);
     if (!text.trim()) return;
+    if (text === LEAVE_MESSAGE) { openLeaveMessage(); return; }
     var shown = display != null ? display : text;
     closeReplyButtons();
     var p = {
@@ -360,7 +391,7 @@
   }
 
   function transmit(p) {
-    if (socket && socket.readyState === WebSocket.OPEN) {
+    if (socket && socket.readyState === WebSocket.OPEN && ready) {
       try {
         socket.send(JSON.stringify({ type: "message", text: p.text, client_msg_id: p.id }));
         p.sent = true;
@@ -398,7 +429,7 @@
 
   function socketUrl() {
     var proto = window.location.protocol === "https:" ? "wss:" : "ws:";
-    return proto + "//" + window.location.host + "/ws/chat/" + encodeURIComponent(senderId);
+    return proto + "//" + window.location.host + "/ws/chat/" + encodeURIComponent(chat.id);
   }
 
   function setStatus(state) {
@@ -410,6 +441,7 @@
   function connect() {
     if (reconnectTimer) { window.clearTimeout(reconnectTimer); reconnectTimer = null; }
     if (socket && (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING)) return;
+    if (!chat) { begin(); return; }
     var ws;
     try {
       ws = new WebSocket(socketUrl());
@@ -420,38 +452,56 @@
     socket = ws;
     ws.onopen = function () {
       if (socket !== ws) return;
-      attempts = 0;
-      setStatus("online");
-      els.banner.hidden = true;
-      var reconnected = everConnected;
-      everConnected = true;
-      lastFrameAt = Date.now();
-      pingTimer = window.setInterval(function () {
-        // A socket that has heard nothing, not even a pong, for two rounds is dead (a silent
-        // network drop never fires onclose): give up on it and reconnect.
-        if (Date.now() - lastFrameAt > 2 * PING_MS + 5000) { lost(ws); return; }
-        if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "ping" }));
-      }, PING_MS);
-      var flush = function () {
-        // Resend everything still unanswered, oldest first, with the same client_msg_id.
-        pending.forEach(function (p) { transmit(p); });
-        if (pending.size) showTyping();
-      };
-      if (reconnected) catchUp().then(flush, flush); else flush();
+      ready = false;
+      ws.send(JSON.stringify({ type: "hello", secret: chat.secret }));
     };
     ws.onmessage = function (event) {
       if (socket !== ws) return;
       lastFrameAt = Date.now();
       var frame;
       try { frame = JSON.parse(event.data); } catch (e) { return; }
-      if (frame && typeof frame === "object") onFrame(frame);
+      if (!frame || typeof frame !== "object") return;
+      if (frame.type === "ready") { opened(ws); return; }
+      if (frame.type === "error" && frame.code === "conversation_not_found" && !frame.client_msg_id) {
+        // the API does not know this conversation (any more): start a new one
+        socket = null;
+        forgetChat();
+        try { ws.close(); } catch (e) { /* closing */ }
+        begin();
+        return;
+      }
+      onFrame(frame);
     };
     ws.onclose = function () { lost(ws); };
+  }
+
+  /* The server accepted the hello: the socket is ready for messages. */
+  function opened(ws) {
+    ready = true;
+    attempts = 0;
+    setStatus("online");
+    els.banner.hidden = true;
+    var reconnected = everConnected;
+    everConnected = true;
+    lastFrameAt = Date.now();
+    pingTimer = window.setInterval(function () {
+      // A socket that has heard nothing, not even a pong, for two rounds is dead (a silent
+      // network drop never fires onclose): give up on it and reconnect.
+      if (Date.now() - lastFrameAt > 2 * PING_MS + 5000) { lost(ws); return; }
+      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "ping" }));
+    }, PING_MS);
+    var flush = function () {
+      // Resend everything still unanswered, oldest first, with the same client_msg_id.
+      pending.forEach(function (p) { transmit(p); });
+      if (pending.size) showTyping();
+    };
+    if (reconnected) catchUp().then(flush, flush); else flush();
   }
 
   function lost(ws) {
     if (socket !== ws) return;
     socket = null;
+    ready = false;
     try { ws.close(); } catch (e) { /* already closed */ }
     if (pingTimer) { window.clearInterval(pingTimer); pingTimer = null; }
     hideTyping();
@@ -479,7 +529,21 @@
       var tp = frame.client_msg_id ? pending.get(frame.client_msg_id) : null;
       if (tp) setRowState(tp.row, "");
       showTyping();
+    } else if (frame.type === "holding") {
+      // the reply is late: say so under the customer's words; the reply follows on this socket
+      var hp = frame.client_msg_id ? pending.get(frame.client_msg_id) : null;
+      var words = (frame.messages || []).map(function (m) { return m.text; }).filter(Boolean).join(" ");
+      if (hp && words) {
+        if (hp.timer) { window.clearTimeout(hp.timer); hp.timer = null; }
+        if (hp.slow && hp.slow.parentNode) hp.slow.parentNode.removeChild(hp.slow);
+        hp.slow = notice(words, "slow");
+        if (hp.row && hp.row.nextSibling) els.messages.insertBefore(hp.slow, hp.row.nextSibling);
+        else append(hp.slow);
+        scrollToBottom(false);
+      }
     } else if (frame.type === "reply") {
+      if (frame.client_msg_id && answered.has(frame.client_msg_id)) return; // shown already
+      if (frame.client_msg_id) answered.add(frame.client_msg_id);
       var p = settle(frame.client_msg_id);
       // An agent owns the conversation: the gateway answers nothing now, the agent will.
       if (p) setRowState(p.row, frame.handled_by === "agent" && !(frame.messages || []).length ? "已送达" : "");
@@ -487,13 +551,24 @@
       if (frame.handled_by === "system") {
         // A ticket progress notice (抢修人员已接单 …): shown as the history shows it after a reload.
         messages.forEach(function (m) { if (m.text) append(notice(m.text, "system"), false); });
-      } else if (frame.handled_by === "fallback" && messages.every(function (m) { return !(m.buttons || []).length && !m.image; })) {
-        // The gateway answered for a bot that is down; the history keeps it as a system turn,
-        // so show it the same way now and after a reload.
-        messages.forEach(function (m) { if (m.text) append(notice(m.text, "system"), !!p); });
       } else if (messages.length) {
+        // The gateway's own lines ("system": the fallback for a bot that is down) are notices,
+        // as the history shows them after a reload; the rest are answers of the bot or an agent.
         var sender = frame.handled_by === "agent" ? "agent" : "bot";
-        append(renderAnswer(sender, messages, { at: parseTime(frame.at) }), !!p);
+        var run = [];
+        var flushRun = function () {
+          if (run.length) append(renderAnswer(sender, run, { at: parseTime(frame.at) }), !!p);
+          run = [];
+        };
+        messages.forEach(function (m) {
+          if (m.sender === "system") {
+            flushRun();
+            if (m.text) append(notice(m.text, "system"), !!p);
+          } else {
+            run.push(m);
+          }
+        });
+        flushRun();
       }
       if (!p && pending.size === 0) hideTyping();
     } else if (frame.type === "error") {
@@ -513,22 +588,23 @@
   // ---------- history ----------
 
   function fetchHistory() {
-    var url = "/api/chat/" + encodeURIComponent(senderId) + "/history";
+    var url = "/api/chat/" + encodeURIComponent(chat.id) + "/history";
     var controller = window.AbortController ? new AbortController() : null;
     var timer = controller ? window.setTimeout(function () { controller.abort(); }, 6000) : null;
     return window.fetch(url, {
-      headers: { Accept: "application/json" },
+      headers: { Accept: "application/json", "X-Chat-Secret": chat.secret },
       cache: "no-store",
       signal: controller ? controller.signal : undefined
     }).then(function (res) {
       if (timer) window.clearTimeout(timer);
-      if (res.status === 404) return { turns: [] };
+      if (res.status === 404) { forgetChat(); return { gone: true, turns: [] }; }
       if (!res.ok) throw new Error("history " + res.status);
       return res.json();
     }, function (err) {
       if (timer) window.clearTimeout(timer);
       throw err;
     }).then(function (data) {
+      if (data && data.gone) throw new Error("gone");
       return (data && Array.isArray(data.turns)) ? data.turns : [];
     });
   }
@@ -613,26 +689,88 @@
   function start() {
     syncComposer();
     setStatus("connecting");
-    fetchHistory().then(function (turns) {
+    (chat ? fetchHistory() : Promise.reject(new Error("new"))).then(function (turns) {
       if (turns.length) {
         renderHistory(turns);
         append(el("div", "divider", "以上为历史消息"), true);
       }
       renderWelcome();
-    }, function () {
+    }, function (err) {
       renderWelcome();
-      append(notice(HISTORY_FAILED), true);
+      if (chat) append(notice(HISTORY_FAILED), true); // the conversation is there; its history is not
     }).then(function () {
       scrollToBottom(true);
-      connect();
+      begin();
     });
+  }
+
+  /* Connect, first asking the API for a conversation when there is none yet. */
+  function begin() {
+    if (chat) { connect(); return; }
+    newChat().then(function () { connect(); }, function () {
+      setStatus("offline");
+      if (!els.messages.querySelector(".notice--start")) append(notice(START_FAILED, "start"), true);
+      scheduleReconnect();
+    });
+  }
+
+  // ---------- leaving a message for a call-back ----------
+
+  function openLeaveMessage() {
+    var open = els.messages.querySelector(".leave-message");
+    if (open) { open.querySelector("input").focus(); return; }
+    var form = el("form", "leave-message");
+    form.setAttribute("aria-label", "留言");
+    form.appendChild(el("p", "leave-title", "留下联系电话和想咨询的问题，我们尽快给您回电"));
+    var phone = document.createElement("input");
+    phone.type = "tel"; phone.name = "phone"; phone.placeholder = "手机号"; phone.autocomplete = "tel";
+    phone.maxLength = 20; phone.required = true;
+    var words = document.createElement("textarea");
+    words.name = "text"; words.rows = 2; words.maxLength = 500; words.placeholder = "想咨询的问题（选填）";
+    var actions = el("div", "leave-actions");
+    var submit = el("button", "primary", "提交留言"); submit.type = "submit";
+    var cancel = el("button", "ghost", "取消"); cancel.type = "button";
+    actions.appendChild(cancel); actions.appendChild(submit);
+    var error = el("p", "leave-error"); error.hidden = true; error.setAttribute("role", "alert");
+    form.appendChild(phone); form.appendChild(words); form.appendChild(error); form.appendChild(actions);
+    cancel.addEventListener("click", function () { form.parentNode.removeChild(form); });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var digits = phone.value.replace(/[\s\-()]/g, "").replace(/^(\+86|0086)/, "");
+      if (!/^1[3-9]\d{9}$/.test(digits)) {
+        error.textContent = "请填写11位手机号，方便我们回电。";
+        error.hidden = false;
+        phone.focus();
+        return;
+      }
+      submit.disabled = true;
+      error.hidden = true;
+      window.fetch("/api/chat/conversations/" + encodeURIComponent(chat.id) + "/callback", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json", "X-Chat-Secret": chat.secret },
+        body: JSON.stringify({ phone: digits, text: words.value.trim() })
+      }).then(function (res) {
+        return res.json().then(function (body) { return { ok: res.ok, body: body }; });
+      }).then(function (result) {
+        if (!result.ok) throw new Error((result.body.detail && result.body.detail.message) || "");
+        form.parentNode.removeChild(form);
+        append(notice(result.body.message.text, "system"), true);
+      }).catch(function (err) {
+        submit.disabled = false;
+        error.textContent = (err && err.message) || "留言暂时没有提交成功，请稍后再试，或拨打 95598。";
+        error.hidden = false;
+      });
+    });
+    closeReplyButtons();
+    append(form, true);
+    phone.focus();
   }
 
   // A small handle for tests and for debugging from the console.
   window.zhidian = {
-    senderId: senderId,
+    get senderId() { return chat ? chat.id : null; },
     pendingCount: function () { return pending.size; },
-    isConnected: function () { return !!socket && socket.readyState === WebSocket.OPEN; }
+    isConnected: function () { return !!socket && socket.readyState === WebSocket.OPEN && ready; }
   };
 
   start();
