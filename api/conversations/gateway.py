@@ -56,7 +56,7 @@ from api.conversations.desk import AgentDesk, Changes, transaction
 from api.conversations.models import Conversation, Message
 from api.conversations.rasa import BotAnswer, BotUnavailable, RasaClient
 from api.conversations.schemas import BotMessage, Button, ChatIssued, ChatReply
-from api.core.errors import DomainError, Invalid, NotFound, Unauthorized, Unavailable
+from api.core.errors import DomainError, Invalid, NotFound, TooMany, Unauthorized, Unavailable
 from api.core.ids import normalize_text
 from api.core.ratelimit import RateLimiter, Rule, SqlRateLimiter, enforce
 from api.core.time import to_local, utcnow
@@ -104,15 +104,21 @@ class ChatForbidden(NotFound):
 
 @dataclass(frozen=True)
 class ChatLimits:
-    """Messages per conversation and per address a minute, new web conversations per address an hour."""
+    """Messages per conversation and per address a minute, new web conversations per address an hour.
+
+    (`minute` and `hour` are the windows' lengths in seconds; tests stretch them.)
+    """
 
     per_sender_minute: int = 20
     per_address_minute: int = 200  # generous: many customers share one address behind a carrier's NAT
     new_per_address_hour: int = 200
+    minute: int = 60
+    hour: int = 3600
 
     def rules(self) -> tuple[Rule, Rule, Rule]:
-        return (Rule("chat.sender", self.per_sender_minute, 60), Rule("chat.address", self.per_address_minute, 60),
-                Rule("chat.new", self.new_per_address_hour, 3600))
+        return (Rule("chat.sender", self.per_sender_minute, self.minute),
+                Rule("chat.address", self.per_address_minute, self.minute),
+                Rule("chat.new", self.new_per_address_hour, self.hour))
 
 
 class Outbound(Protocol):
@@ -173,7 +179,7 @@ class ChatGateway:
         self._bot = bot
         self._desk = desk
         self._limiter = limiter or SqlRateLimiter(sessionmaker)
-        self._sender_rule, self._address_rule, self._new_rule = limits.rules()
+        self.limits = limits
         self.hold_seconds = hold_seconds
         self._stale = timedelta(seconds=deadline_seconds) + STALE_MARGIN
         self._outbound = outbound
@@ -183,7 +189,7 @@ class ChatGateway:
 
     async def issue(self, *, address: str) -> ChatIssued:
         """A new web conversation (id and secret), at most `new_per_address_hour` per address."""
-        await run_in_threadpool(enforce, self._limiter, [(self._new_rule, address)], message=TOO_MANY_CHATS,
+        await run_in_threadpool(enforce, self._limiter, [(self.limits.rules()[2], address)], message=TOO_MANY_CHATS,
                                 code="too_many_chats")
         return await run_in_threadpool(self._issue)
 
@@ -218,7 +224,8 @@ class ChatGateway:
                     raise TooMany("too_many_messages", TOO_MANY_MESSAGES,
                                   headers={"Retry-After": str(seen.retry_after)}, retry_after=seen.retry_after)
                 return
-        checks = [(self._sender_rule, sender_id)] + ([(self._address_rule, address)] if address else [])
+        per_sender, per_address, _ = self.limits.rules()
+        checks = [(per_sender, sender_id)] + ([(per_address, address)] if address else [])
         enforce(self._limiter, checks, message=TOO_MANY_MESSAGES, code="too_many_messages")
 
     # ---- one turn ----

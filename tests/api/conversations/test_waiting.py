@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from api.conversations.gateway import bot_takes_metadata
-from api.conversations.rasa import RasaClient
 from api.conversations.models import AgentPresence, Conversation, ConversationEvent
+from api.conversations.rasa import RasaClient
 from api.core.time import local_hour, utcnow
 from tests.api.conversations.conftest import new_customer
 from tests.api.staff.test_staff_auth import bearer
