@@ -91,8 +91,9 @@ class SetError(ValueError):
 # ---------------------------------------------------------------------------------- the set
 @dataclass(frozen=True)
 class Turn:
-    say: str
+    say: str  # what the customer types; for a message left on the page's form, its text
     when: str | None = None  # an ASKS name: typed only when the bot's last reply asks that
+    phone: str | None = None  # set: the page's leave-a-message form (phone and text), not a chat turn
 
 
 @dataclass(frozen=True)
@@ -151,11 +152,15 @@ def _conversation(raw: dict, area: str, where: str) -> Conversation:
     for item in raw.get("turns") or []:
         if isinstance(item, str):
             turn = Turn(say=item)
+        elif "leave_message" in item:
+            form = item["leave_message"] or {}
+            turn = Turn(say=str(form.get("text", "")), when=item.get("if"), phone=str(form.get("phone", "")))
         else:
             turn = Turn(say=str(item.get("say", "")), when=item.get("if"))
-        if not turn.say.strip() or (turn.when is not None and turn.when not in ASKS):
-            raise SetError(f"{where}: bad turn {item!r} (if: one of {sorted(ASKS)})")
-        for name, role in PLACEHOLDER.findall(turn.say):
+        if not turn.say.strip() or (turn.when is not None and turn.when not in ASKS) or turn.phone == "":
+            raise SetError(f"{where}: bad turn {item!r} (say: text, or leave_message: {{phone, text}}; "
+                           f"if: one of {sorted(ASKS)})")
+        for name, role in PLACEHOLDER.findall(turn.say + (turn.phone or "")):
             if role and role not in roles:
                 raise SetError(f"{where}: unknown role in {turn.say!r}")
             if not role and name in ("account", "mobile", "last4") and customer is None:
@@ -309,7 +314,10 @@ class Run:
             if turn.when and not ASKS[turn.when].search(last):
                 continue
             said = fill(turn.say, conversation, ticket)
-            record = await self.say(chat, sender, secret, said, len(records))
+            if turn.phone is None:
+                record = await self.say(chat, sender, secret, said, len(records))
+            else:
+                record = await self.leave_message(chat, sender, secret, fill(turn.phone, conversation), said)
             records.append(record)
             last = "\n".join(record.replies + record.buttons)
         failures = self.turn_failures(records)
@@ -383,6 +391,20 @@ class Run:
             record.lost = f"no reply (handled_by {answer.get('handled_by')})"
         elif any(BUSY.search(r) for r in replies):
             record.lost = "told the system is busy"
+        return record
+
+    async def leave_message(self, chat: httpx.AsyncClient, sender: str, secret: dict, phone: str,
+                            said: str) -> TurnRecord:
+        """The page's leave-a-message form (offered while waiting for a person): phone and text."""
+        await self.pace()
+        started = time.perf_counter()
+        response = await chat.post(f"/api/chat/conversations/{sender}/callback", headers=secret,
+                                   json={"phone": phone, "text": said})
+        record = TurnRecord(f"（留言表单）{phone} {said}", [], [], seconds=time.perf_counter() - started)
+        if response.status_code != 201:
+            record.lost = f"the message could not be left: HTTP {response.status_code} {response.text[:120]}"
+        else:
+            record.replies = [response.json()["message"]["text"]]
         return record
 
     async def stored_replies(self, sender: str, client_msg_id: str, wait_seconds: float = 30) -> list[str]:
@@ -738,6 +760,9 @@ def lists_capabilities(reply: str) -> bool:
     return sum(word in reply for word in CAPABILITIES) >= 3
 
 
+# What a customer waiting for a person should hear: the queue, the wait, or why nobody will come soon.
+WAITING = (r"排队|前面还有|第\s*\d+\s*位|预计.{0,8}分钟|没有.{0,10}(在线|空闲)|非工作时间"
+           r"|不在服务时间|服务时间是|下班")
 SIMPLE_TOPICS: dict[str, tuple[str, ...]] = {
     "greeting": (r"您好",),
     "thanks": (r"不客气|很高兴.{0,4}帮",),
@@ -746,7 +771,7 @@ SIMPLE_TOPICS: dict[str, tuple[str, ...]] = {
     "safety": (r"远离", r"触碰|靠近"),
     "account_help": (r"电费单|网上国网|App|营业厅",),
     "handoff_notice": (r"人工", r"转接|接入|排队|稍候|留言"),
-    "waiting_info": (r"排队|前面还有|第\s*\d+\s*位|预计.{0,8}分钟|没有.{0,10}(在线|空闲)|非工作时间|下班",),
+    "waiting_info": (WAITING,),
     "not_understood": (r"没太看懂|没能理解|没明白|不太明白|没看懂|没太明白|不太理解|没太懂",),
     "language_note": (r"[A-Za-z]{3,}.*[A-Za-z]{3,}.*[A-Za-z]{3,}", r"95598"),
     "form_restart": (r"请告诉我您的10位户号|我来帮您报修",),
