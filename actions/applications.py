@@ -22,8 +22,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.client import ZhidianClient
-from actions.common import PHONE_HELP, fmt_time, known_account, latest_entity, normalize, parse_contact
+from actions.common import PHONE_HELP, fmt_promise, known_account, latest_entity, normalize, parse_contact
 from actions.forms import (
+    COMMON_INTERRUPTIONS,
     HANDOFF_BUTTON,
     AskSlot,
     Buttons,
@@ -34,7 +35,9 @@ from actions.forms import (
     StartForm,
     SubmitForm,
     latest_intent_name,
+    words_before,
 )
+from actions.knowledge import answer, kb_hits
 from api.core.ids import mask_account, mask_phone
 
 APPLICATION = "业务办理"
@@ -56,13 +59,10 @@ SERVICES = {
 
 # Intents that interrupt a form (a rule answers them, then the form goes on) instead of being
 # taken as the answer to its question. Mirrors the `not_intent` lists of bot/domain/services.yml.
-_COMMON_INTERRUPTIONS = frozenset({
-    "deny", "goodbye", "stop_report", "request_human", "greet", "thank", "bot_challenge",
-    "out_of_scope", "faq", "kb_helpful", "kb_not_helpful", "query_bill", "query_balance",
-    "query_usage", "pay_bill", "forecast_bill", "energy_advice", "query_outage_notice",
-    "query_ticket_status", "report_outage", "report_hazard", "apply_service",
+_COMMON_INTERRUPTIONS = COMMON_INTERRUPTIONS | {
+    "kb_helpful", "kb_not_helpful", "report_outage", "report_hazard", "apply_service",
     "charging_find_station", "charging_book", "charging_status",
-})
+}
 APPLICATION_INTERRUPTIONS = _COMMON_INTERRUPTIONS | {"complaint", "start_application"}
 # More of the complaint said at the phone question is added to the details, not an interruption.
 COMPLAINT_INTERRUPTIONS = _COMMON_INTERRUPTIONS
@@ -172,9 +172,10 @@ def _read_back(tracker: Tracker, head: List[str], tail: List[str]) -> str:
 
 
 def _contact_by(result: Dict[str, Any]) -> str:
-    """'会在 11月30日 17:00 前' from the ticket's SLA, '会尽快' when the API gave none."""
+    """'最迟在12月8日（周二）上午' from the ticket's SLA, as a person would promise it (a day and a
+    part of it, never a minute like 23:13); '尽快' when the API gave none."""
     sla = result.get("sla") or {}
-    return f"会在 {fmt_time(sla['arrive_by'])} 前" if sla.get("arrive_by") else "会尽快"
+    return f"最迟在{fmt_promise(sla['arrive_by'])}" if sla.get("arrive_by") else "尽快"
 
 
 def _crew(result: Dict[str, Any]) -> str:
@@ -185,6 +186,20 @@ def _crew(result: Dict[str, Any]) -> str:
 
 class _ValidateContactForm(FormValidation):
     """Both forms ask for the contact mobile (``phone``) alike (abstract: never registered)."""
+
+    def recall(self, slot: str, tracker: Tracker) -> Dict[Text, Any]:
+        """"就用刚才那个号码" → a mobile given earlier (the phone slot itself is asked only when empty);
+        "同上/就这样" at the read-back → confirmed."""
+        if slot == "phone":
+            return {"phone": tracker.get_slot("fault_phone")}
+        if slot == self.form.slot("confirmed"):
+            return {slot: True}
+        return {}
+
+    def repair_buttons(self, slot: str, tracker: Tracker) -> Buttons:
+        if slot == self.form.slot("confirmed"):
+            return [{"title": "确认提交", "payload": "/affirm"}]
+        return []
 
     async def extract_phone(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -200,11 +215,9 @@ class _ValidateContactForm(FormValidation):
         if mobile:
             return self.accept(tracker, "phone", mobile)
         if problem == "account":
-            dispatcher.utter_message(
-                text=f"好的，户号 {mask_account(account)} 我记下了。"
-                "还需要一个能联系到您的11位手机号，请再输入一次。"
-            )
-            return {"phone": None, "account_no": account, "prompted_slot": "phone"}
+            return self.reject(dispatcher, tracker, "phone",
+                               f"好的，户号 {mask_account(account)} 我记下了。"
+                               "还需要一个能联系到您的11位手机号，请再输入一次。", account_no=account)
         other = self.not_a_phone(value, problem, dispatcher, tracker)
         if other is not None:
             return other
@@ -270,6 +283,7 @@ APPLICATION_FORM = FormSpec(
     "稍后点“重新提交”或对我说“在线登记”就能直接提交；也可以拨打95598办理。",
     retry_buttons=[{"title": "重新提交", "payload": "/start_application"}, HANDOFF_BUTTON],
     key_label=APPLICATION,
+    topic="业务登记",
 )
 
 
@@ -290,6 +304,7 @@ class ActionApplyService(Action):
     ) -> List[Dict[Text, Any]]:
         service = latest_entity(tracker, "service_type") or tracker.get_slot("service_type")
         known = SERVICES.get(service or "")
+        topics: Buttons = []
         if known:
             name, materials = known
             text = (
@@ -300,6 +315,13 @@ class ActionApplyService(Action):
                 "受理后工作人员会联系您确认现场勘查时间；有疑问可以拨打95598。"
             )
         else:
+            # Not a service this form registers ("申请校验电表"): what the knowledge base knows first.
+            asked = normalize((tracker.latest_message or {}).get("text"))
+            hits = await kb_hits(asked) if asked and not asked.startswith("/") else None
+            if hits and hits.get("answerable") and hits.get("hits"):
+                return answer(dispatcher, tracker, hits["hits"][0], query=asked)
+            topics = [{"title": h["title"], "payload": f'/faq{{"kb_article":"{h["article_id"]}"}}'}
+                      for h in ((hits or {}).get("hits") or [])[:2]]
             text = (
                 "用电业务（新装、增容、过户、销户、峰谷电、光伏并网、充电桩报装等）都可以在网上国网App首页“办电”里在线办理，"
                 "也可以到就近的供电营业厅办理。一般需要准备户主身份证和房产证明（房产证或购房合同）。"
@@ -307,12 +329,12 @@ class ActionApplyService(Action):
             )
         if (tracker.active_loop or {}).get("name"):
             # Asked in the middle of a form: answer only, the form goes on.
-            dispatcher.utter_message(text=text)
+            dispatcher.utter_message(text=text, buttons=topics)
         else:
             dispatcher.utter_message(
                 text=text + "\n不方便跑营业厅的话，点“在线登记申请”，我现在就帮您登记，"
                 "工作人员会联系您确认上门时间。",
-                buttons=[{"title": "在线登记申请", "payload": "/start_application"}],
+                buttons=[{"title": "在线登记申请", "payload": "/start_application"}] + topics,
             )
         return []
 
@@ -334,6 +356,17 @@ class ValidateServiceApplicationForm(_ValidateContactForm):
 
     def name(self) -> Text:
         return "validate_service_application_form"
+
+    def recall(self, slot: str, tracker: Tracker) -> Dict[Text, Any]:
+        """"就是刚才说的那个业务" → the service named earlier in the conversation."""
+        if slot == "service_type":
+            return {"service_type": service_named_earlier(tracker)}
+        return super().recall(slot, tracker)
+
+    def unclear(self, slot: str, tracker: Tracker) -> str:
+        if slot == "application_confirmed":
+            return "抱歉，我没太明白。登记信息没问题请回复“确认”；要修改请说“取消登记”后重新登记，或转人工客服。"
+        return super().unclear(slot, tracker)
 
     async def extract_service_type(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -364,6 +397,34 @@ class ValidateServiceApplicationForm(_ValidateContactForm):
         if not text or text.startswith("/"):
             return {"preferred_time": None}
         return {"preferred_time": text[:64]}
+
+
+class ActionAskPreferredTime(AskSlot):
+    """When the customer can take a call or a visit, with three common answers as buttons."""
+
+    def name(self) -> Text:
+        return "action_ask_preferred_time"
+
+    def question(self, tracker: Tracker) -> str:
+        return "您一般什么时间方便接听电话、接待上门？例如“工作日上午”“周六下午”，也可以直接说。"
+
+    def buttons(self, tracker: Tracker) -> Buttons:
+        return [{"title": t, "payload": f'/inform{{"preferred_time":"{t}"}}'}
+                for t in ("工作日上午", "工作日下午", "周末均可")]
+
+
+def service_named_earlier(tracker: Tracker) -> str | None:
+    """The latest service the customer named in this conversation (entity or words)."""
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        for entity in (event.get("parse_data") or {}).get("entities") or []:
+            if entity.get("entity") == "service_type" and normalize_service(entity.get("value")):
+                return normalize_service(entity.get("value"))
+        named = normalize_service(event.get("text"))
+        if named:
+            return named
+    return None
 
 
 class ActionAskServiceType(AskSlot):
@@ -406,7 +467,7 @@ def application_confirmation(result: Dict[str, Any], *, service_type: str, phone
     wish = f"（您方便的时间：{preferred_time}）" if preferred_time else ""
     first = (
         f"已为您登记【{service_type}】申请，工单号 {number}{_crew(result)}。"
-        f"工作人员{_contact_by(result)}与您联系确认上门时间{wish}，请保持电话 {mask_phone(phone)} 畅通。"
+        f"工作人员会{_contact_by(result)}与您联系确认上门时间{wish}，请保持电话 {mask_phone(phone)} 畅通。"
     )
     lines = [first]
     known = SERVICES.get(service_type)
@@ -478,6 +539,8 @@ COMPLAINT_FORM = FormSpec(
     retry_buttons=[{"title": "重新提交", "payload": "/complaint"}, HANDOFF_BUTTON],
     done_buttons=[HANDOFF_BUTTON],
     key_label=COMPLAINT,
+    detail_slot="complaint_details",
+    topic="投诉登记",
 )
 
 
@@ -503,13 +566,25 @@ class ValidateComplaintForm(_ValidateContactForm):
     def name(self) -> Text:
         return "validate_complaint_form"
 
+    def recall(self, slot: str, tracker: Tracker) -> Dict[Text, Any]:
+        """"就是刚才说的" at the details question → what the customer said before the complaint started."""
+        if slot == "complaint_details":
+            return {"complaint_details": said_before_complaint(tracker)}
+        return super().recall(slot, tracker)
+
+    def unclear(self, slot: str, tracker: Tracker) -> str:
+        if slot == "complaint_confirmed":
+            return "抱歉，我没太明白。记录没问题请回复“确认”，我马上提交；要补充情况，直接说就可以。"
+        return super().unclear(slot, tracker)
+
     async def validate_complaint_details(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         text = normalize(value)
         if len(text) < 2 or text.startswith("/"):
-            return {"complaint_details": None}
-        return {"complaint_details": text[:1000]}
+            return self.reject(dispatcher, tracker, "complaint_details",
+                               "请具体说一下遇到了什么问题，例如时间、地点、涉及的工作人员或工单号。")
+        return self.accept(tracker, "complaint_details", text[:1000])
 
     def not_a_phone(
         self, value: Any, problem: str, dispatcher: CollectingDispatcher, tracker: Tracker
@@ -520,11 +595,28 @@ class ValidateComplaintForm(_ValidateContactForm):
         more = latest_intent_name(tracker) in ("complaint", "inform", "nlu_fallback")
         if not (problem == "no_digits" and details and more and len(text) >= 4):
             return None
-        dispatcher.utter_message(
-            text="好的，您补充的情况我也记下了。请再留一个11位手机号，方便我们联系您。"
-        )
-        return {"phone": None, "complaint_details": f"{details}；{text}"[:1000],
-                "prompted_slot": "phone"}
+        return self.reject(dispatcher, tracker, "phone",
+                           "好的，您补充的情况我也记下了。请再留一个11位手机号，方便我们联系您。",
+                           complaint_details=f"{details}；{text}"[:1000])
+
+
+def said_before_complaint(tracker: Tracker) -> str | None:
+    """The customer's words before the complaint started, when they describe a problem."""
+    return next((d for d in map(complaint_details_from, words_before(tracker, "action_start_complaint")) if d),
+                None)
+
+
+class ActionAskComplaintDetails(AskSlot):
+    """What happened, in the customer's own words."""
+
+    def name(self) -> Text:
+        return "action_ask_complaint_details"
+
+    def question(self, tracker: Tracker) -> str:
+        return "请您说一下具体遇到了什么问题，比如时间、地点、涉及的工作人员或工单号，我会原话记录下来。"
+
+    def buttons(self, tracker: Tracker) -> Buttons:
+        return [HANDOFF_BUTTON]
 
 
 class ActionAskComplaintConfirmed(AskSlot):
@@ -552,7 +644,7 @@ def complaint_confirmation(result: Dict[str, Any], *, phone: str) -> str:
     number = result.get("number", "")
     return (
         f"非常抱歉给您带来不便。您的投诉已登记，工单号 {number}{_crew(result)}，"
-        f"我们{_contact_by(result)}通过电话 {mask_phone(phone)} 联系您，核实情况后给您答复。\n"
+        f"我们会{_contact_by(result)}通过电话 {mask_phone(phone)} 联系您，核实情况后给您答复。\n"
         f"想了解进度，随时对我说“查工单 {number}”；需要马上和人工客服沟通，请点“转人工”。"
     )
 

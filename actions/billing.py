@@ -14,15 +14,18 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.client import ApiError, ApiRejected, ZhidianClient
+from actions.tickets import ActionQueryTicketStatus
 from actions.common import (
     API_DOWN,
     BILLING_INTENTS,
+    drop_said_figures,
     fmt_kwh,
     fmt_period,
     latest_entity,
     latest_intent,
     now_local,
     parse_period,
+    verified_account,
     yuan,
 )
 
@@ -59,13 +62,6 @@ def previous_total(data: Dict[str, Any]) -> Decimal:
     if isinstance(previous, dict):
         return _dec(previous.get("total_kwh"))
     return Decimal(0)
-
-
-def verified_account(tracker: Tracker) -> Optional[str]:
-    """The account verified in this conversation, if any."""
-    if tracker.get_slot("verified") and tracker.get_slot("verified_account"):
-        return str(tracker.get_slot("verified_account"))
-    return None
 
 
 def not_verified_message(tracker: Tracker, intent: str) -> str:
@@ -232,28 +228,34 @@ class ActionQueryUsage(_VerifiedAction):
             peak = max(days, key=lambda d: _dec(d.get("kwh")))
             text += f"用电最多的一天是{_md(peak.get('date'))}，用了{fmt_kwh(peak.get('kwh'))}千瓦时。"
         dispatcher.utter_message(text=text)
-        await utter_analysis(dispatcher, account)
+        await utter_analysis(dispatcher, account, said=text)
         return []
 
 
-async def utter_analysis(dispatcher: CollectingDispatcher, account: str) -> None:
-    """The analysis side of usage: when the customer uses power, against similar homes, with the chart."""
+async def utter_analysis(dispatcher: CollectingDispatcher, account: str, *, said: str = "",
+                         skip: frozenset[str] = frozenset()) -> None:
+    """The analysis side of usage: when the customer uses power, against similar homes, with the chart.
+
+    Figures already ``said`` in this answer are not repeated; ``skip`` leaves out parts a tip
+    already covered ("comparison", "unusual_day").
+    """
     try:
         analysis = await ZhidianClient().consumption_analysis(account_no=account)
     except ApiError:
         return  # the figures above stand on their own
     lines = [analysis.get("summary") or ""]
     comparison = analysis.get("comparison") or {}
-    if comparison.get("text"):
+    if comparison.get("text") and "comparison" not in skip:
         lines.append(comparison["text"])
     unusual = analysis.get("unusual_days") or []
-    if unusual:
+    if unusual and "unusual_day" not in skip and f"{fmt_kwh(unusual[0].get('kwh'))}千瓦时" not in said:
         day = unusual[0]
         lines.append(f"{_md(day.get('date'))}用了{fmt_kwh(day.get('kwh'))}千瓦时，"
                      f"比平时{day.get('direction', '偏高')}较多，可以回想一下那天的用电情况。")
-    text = "".join(line for line in lines if line)
-    if text:
-        dispatcher.utter_message(text=text, image=analysis.get("chart_url"))
+    text = drop_said_figures("".join(line for line in lines if line), said)
+    if text or analysis.get("chart_url"):
+        dispatcher.utter_message(text=text or "您家一天中各时段的平均用电见下图。",
+                                 image=analysis.get("chart_url"))
 
 
 def _md(value: Any) -> str:
@@ -337,11 +339,15 @@ class ActionEnergyAdvice(_VerifiedAction):
                 raise
             dispatcher.utter_message(text="您的户号暂时没有智能电表的用电数据，等采集到数据后我再为您做针对性的节电分析。")
             return []
-        tips = [tip["text"] for tip in advice.get("tips") or [] if tip.get("text")]
+        given = [tip for tip in advice.get("tips") or [] if tip.get("text")]
         lines = ["根据您家近期的用电情况，给您几条省电建议："]
-        lines += [f"{i}. {tip}" for i, tip in enumerate(tips, 1)]
-        dispatcher.utter_message(text="\n".join(lines))
-        await utter_analysis(dispatcher, account)
+        lines += [f"{i}. {tip['text']}" for i, tip in enumerate(given, 1)]
+        text = "\n".join(lines)
+        dispatcher.utter_message(text=text)
+        kinds = {tip.get("kind") for tip in given}
+        skip = frozenset({"comparison"} if "peers" in kinds else set()) | (
+            {"unusual_day"} if "unusual_day" in kinds else set())
+        await utter_analysis(dispatcher, account, said=text, skip=skip)
         return []
 
 
@@ -359,7 +365,11 @@ ANSWERS = {
 
 
 class ActionAnswerVerifiedQuery(Action):
-    """After verify_form: answer the billing question that asked for the verification."""
+    """After verify_form: answer the question that asked for the verification (a bill, a ticket …).
+
+    A form that ended without verifying (the API's attempt limit, or it gave up) already said why
+    and what to do instead: nothing more is said then.
+    """
 
     def name(self) -> Text:
         return "action_answer_verified_query"
@@ -367,5 +377,12 @@ class ActionAnswerVerifiedQuery(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[Text, Any]]:
-        intent = latest_intent(tracker, BILLING_INTENTS) or "query_bill"
+        if not verified_account(tracker):
+            return []
+        intent = latest_intent(tracker, (*BILLING_INTENTS, "query_ticket_status"))
+        if intent == "query_ticket_status":
+            return await ActionQueryTicketStatus().run(dispatcher, tracker, domain)
+        if intent is None:
+            dispatcher.utter_message(text="请问您想查询什么？可以问我电费账单、余额、用电量或工单进度。")
+            return []
         return await ANSWERS[intent]().run(dispatcher, tracker, domain)

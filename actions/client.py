@@ -186,6 +186,19 @@ class ZhidianClient:
                 return None
             raise
 
+    async def ticket_for_customer(self, number: str, *, conversation_id: str,
+                                  account_no: str | None = None) -> dict[str, Any] | None:
+        """What a chat may see of a ticket: in full ({"owned": true, …}) when it was reported in this
+        conversation or is for this verified account, else only {"number", "exists": true,
+        "owned": false}; None when the number is unknown."""
+        try:
+            return await self._request("GET", f"/api/tickets/{number}/for-customer",
+                                       params={"conversation_id": conversation_id, "account_no": account_no})
+        except ApiRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     async def list_tickets(self, *, account_no: str, limit: int = 5) -> list[dict[str, Any]]:
         """The account's most recent tickets."""
         data = await self._request(

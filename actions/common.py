@@ -5,7 +5,8 @@ Formats, masking and the time zone are api.core's (api.core.ids, api.core.time),
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+import unicodedata
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable
 
@@ -65,6 +66,19 @@ INTENT_TITLES = {
 
 
 # ---------------------------------------------------------------------- text
+# Chinese characters, letters of any script and digits: text without any of them says nothing.
+_MEANINGFUL = re.compile(r"[^\W_]")
+_TAG = re.compile(r"<[^>]{0,200}>")
+
+
+def readable(text: Any) -> bool:
+    """False for input that says nothing: only symbols, punctuation, emoji, invisible characters or
+    markup ("!!!", "<script>", zero-width spaces). The bot's NLU guard (bot/input_guard.py, in the
+    bot's own virtualenv) files the same input under nlu_fallback."""
+    visible = "".join(ch for ch in str(text or "") if unicodedata.category(ch) not in ("Cf", "Cc"))
+    return bool(_MEANINGFUL.search(_TAG.sub("", visible)))
+
+
 def normalize(text: Any) -> str:
     """The API's normalisation (full-width digits → ASCII, Chinese punctuation kept); '' for None."""
     return "" if text is None else normalize_text(str(text))
@@ -155,6 +169,30 @@ def fmt_span(start: Any, end: Any) -> str:
     return f"{s.month}月{s.day}日 {s:%H:%M} 至 {e.month}月{e.day}日 {e:%H:%M}"
 
 
+WEEKDAYS = "一二三四五六日"
+
+
+def fmt_promise(value: Any) -> str:
+    """A deadline as a person would promise it: '12月8日（周二）上午', '12月7日（周一）下班前', or the
+    date alone for a deadline outside office hours — never a minute like '23:13'.
+
+    Never later than the deadline: one before 9:00 is promised for the day before.
+    """
+    dt = parse_time(value)
+    if dt is None:
+        return str(value or "")
+    day, part = dt.date(), ""
+    if dt.hour < 9:
+        day -= timedelta(days=1)
+    elif dt.hour < 12:
+        part = "上午"
+    elif dt.hour < 17:
+        part = "下午"
+    elif dt.hour < 18:
+        part = "下班前"
+    return f"{day.month}月{day.day}日（周{WEEKDAYS[day.weekday()]}）{part}"
+
+
 def fmt_period(period: str) -> str:
     """'2026-10' → '2026年10月'."""
     m = re.match(r"^(\d{4})-(\d{1,2})", str(period))
@@ -168,6 +206,34 @@ def fmt_kwh(value: Any) -> str:
     except (InvalidOperation, ValueError):
         return str(value)
     return f"{d:f}".rstrip("0").rstrip(".") if "." in f"{d:f}" else f"{d:f}"
+
+
+# A figure the customer reads: an amount of energy, power, money or a share.
+_FIGURE = re.compile(r"\d+(?:\.\d+)?\s*(?:千瓦时|千瓦|度|元|%)")
+
+
+def figures(text: Any) -> set[str]:
+    """The figures in ``text``: {'10.8千瓦时', '30%'}."""
+    return {re.sub(r"\s+", "", f) for f in _FIGURE.findall(str(text or ""))}
+
+
+def drop_said_figures(text: str, said: str) -> str:
+    """``text`` without the clauses that only repeat figures already said (in ``said`` or before).
+
+    "近30天日均用电10.8千瓦时，本台区…中位数是8.3千瓦时，您比其中83%的用户用电多。" after a tip
+    that gave 10.8 and 8.3 keeps "您比其中83%的用户用电多。". Clauses without figures stay.
+    """
+    known = figures(said)
+    kept: list[str] = []
+    for clause in re.findall(r"[^，；。]+[，；。]?", text):
+        found = figures(clause)
+        if found and found <= known:
+            if clause.endswith("。") and kept and kept[-1][-1:] in "，；":
+                kept[-1] = kept[-1][:-1] + "。"
+            continue
+        known |= found
+        kept.append(clause)
+    return "".join(kept)
 
 
 def now_local() -> datetime:
@@ -266,6 +332,13 @@ def sounds_like_cancel(text: Any) -> bool:
     return any(w in t for w in CANCEL_WORDS)
 
 
+def verified_account(tracker: Tracker) -> str | None:
+    """The account verified in this conversation, if any: the only one whose data may be shown."""
+    if tracker.get_slot("verified") and tracker.get_slot("verified_account"):
+        return str(tracker.get_slot("verified_account"))
+    return None
+
+
 def known_account(tracker: Tracker) -> str | None:
     """An account number given in this conversation (verified or not)."""
     for slot in ("verified_account", "account_no", "fault_account"):
@@ -275,9 +348,15 @@ def known_account(tracker: Tracker) -> str | None:
     return None
 
 
+def latest_metadata(tracker: Tracker) -> dict[str, Any]:
+    """The metadata the gateway sent with the latest message (channel, queue state …)."""
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    return metadata if isinstance(metadata, dict) else {}
+
+
 def channel_of(tracker: Tracker) -> str:
     """The channel the gateway put in the message metadata (default 'web')."""
-    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    metadata = latest_metadata(tracker)
     if not metadata:
         for event in reversed(tracker.events):
             if event.get("event") == "user" and event.get("metadata"):

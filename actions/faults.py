@@ -24,6 +24,7 @@ from actions.common import (
     sounds_like_cancel,
 )
 from actions.forms import (
+    COMMON_INTERRUPTIONS,
     AskSlot,
     Buttons,
     CancelForm,
@@ -33,6 +34,8 @@ from actions.forms import (
     StartForm,
     SubmitForm,
     clear_slots,
+    refers_back,
+    words_before,
 )
 from api.core.ids import ACCOUNT_NO, MOBILE, mask_account, mask_phone
 
@@ -59,9 +62,16 @@ FAULT_FORM = FormSpec(
     exit_hint="如果手边暂时没有这些信息，可以先退出报修，或者转人工客服为您登记；"
     "情况紧急请直接拨打95598。",
     exit_buttons=[
-        {"title": "退出报修", "payload": "/stop_report"},
         {"title": "转人工", "payload": "/request_human"},
+        {"title": "退出报修", "payload": "/stop_report"},
     ],
+    # The description of the problem is an answer here (report_outage/report_hazard are not
+    # interruptions); bot/domain/faults.yml has the same list as `not_intent`.
+    interruptions=COMMON_INTERRUPTIONS | {
+        "change_address", "complaint", "apply_service", "charging_find_station", "charging_book",
+        "charging_status"},
+    detail_slot="fault_description",
+    topic="报修登记",
     resume_text="您上次填写的报修信息我还保留着，请再核对一下。",
     rejected_text="抱歉，报修信息没能通过系统校验{api}。请说“换个地址”核对一下地址，"
     "或者拨打95598由人工为您受理。",
@@ -100,10 +110,11 @@ def ticket_confirmation(result: Dict[str, Any], kind: str) -> str:
     diagnosis = (result.get("diagnosis") or {}).get("summary") or ""
     lines: List[str] = []
     if result.get("attached_to_existing"):
-        parent = result.get("parent_number") or number
+        # One number for the customer: their own report's. The area repair it joined is an
+        # internal ticket of another customer's conversation; its progress shows on this one.
         lines.append(
-            f"您反映的情况属于所在区域的停电故障，我们已经在抢修中（工单号 {parent}），"
-            f"您的报修已并入该工单，登记编号 {number}，不需要重复报修。"
+            "您反映的情况属于所在区域的停电故障，抢修人员已经在处理，"
+            f"您的报修已并入这次区域抢修，不需要重复报修。工单号：{number}。"
         )
     else:
         lines.append(f"您的{KIND_NAMES.get(kind, '故障')}报修已受理，工单号：{number}。")
@@ -163,6 +174,54 @@ class ValidateFaultReportForm(FormValidation):
 
     def name(self) -> Text:
         return "validate_fault_report_form"
+
+    # ------------------------------------------------------------------ repair
+    def recall(self, slot: str, tracker: Tracker) -> Dict[Text, Any]:
+        """"这个地址 / 就是登记的" → the address on file; "刚才说的" → the words that started the report."""
+        on_file = bool(tracker.get_slot("fault_masked_address"))
+        if slot == "fault_contact":
+            return {"fault_contact": known_contact(tracker)}
+        if slot in ("fault_address_confirmed", "fault_address"):
+            if on_file:
+                return {"fault_address_confirmed": True}
+            return {"fault_address": tracker.get_slot("address")}
+        if slot == "fault_description":
+            return {"fault_description": opening_words(tracker)}
+        if slot == "fault_confirmed":
+            return {"fault_confirmed": True}
+        return {}
+
+    def unclear(self, slot: str, tracker: Tracker) -> str:
+        if slot == "fault_address_confirmed":
+            return (f"抱歉，我没太明白。{where_of(tracker)}是登记的地址"
+                    f"{tracker.get_slot('fault_masked_address')}吗？是的话回复“是”，"
+                    "不是的话请直接告诉我地址。")
+        if slot == "fault_confirmed":
+            return ("抱歉，我没太明白。报修信息没问题请回复“确认”；要换地址请说“换个地址”；"
+                    "不报了请说“取消报修”。")
+        return super().unclear(slot, tracker)
+
+    def explain(self, slot: str, tracker: Tracker) -> str:
+        if slot == "fault_contact":
+            return ("\n户号或手机号用来查您登记的地址，抢修人员也会用它联系您。手边没有户号，"
+                    "告诉我手机号也可以；都不方便的话，可以转人工客服登记，紧急情况请拨打95598。")
+        if slot in ("fault_address_confirmed", "fault_address"):
+            return ("\n我需要知道抢修人员该去哪里：就是登记的地址，点“就是登记地址”；"
+                    "是别的地方，请说区县、街道或村、门牌号。也可以转人工客服为您登记。")
+        return "\n" + self.form.exit_hint
+
+    def repair_buttons(self, slot: str, tracker: Tracker) -> Buttons:
+        on_file = bool(tracker.get_slot("fault_masked_address"))
+        if slot == "fault_address_confirmed":
+            return [{"title": "就是登记地址", "payload": "/affirm"},
+                    {"title": "换个地址", "payload": "/change_address"}]
+        if slot == "fault_address" and on_file:
+            # A text payload: read like a typed answer, which the repair recalls.
+            return [{"title": "就是登记地址", "payload": "就是登记的地址"}]
+        if slot == "fault_confirmed":
+            return [{"title": "确认提交", "payload": "/affirm"},
+                    {"title": "修改地址", "payload": "/change_address"}]
+        return []
 
     async def required_slots(
         self,
@@ -250,7 +309,7 @@ class ValidateFaultReportForm(FormValidation):
                 ],
             )
             return {"fault_address_confirmed": None, "prompted_slot": "fault_address_confirmed"}
-        return {"fault_address_confirmed": bool(value)}
+        return self.accept(tracker, "fault_address_confirmed", bool(value))
 
     async def validate_fault_address(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -278,6 +337,21 @@ class ValidateFaultReportForm(FormValidation):
                 "请简单描述一下现场情况，例如“全屋没电，邻居家也没电”或“电线掉在路边”。",
             )
         return self.accept(tracker, "fault_description", text)
+
+
+def known_contact(tracker: Tracker) -> str | None:
+    """A 户号 or mobile the conversation already holds, for "就是刚才那个" at the contact question."""
+    for slot in ("verified_account", "account_no", "fault_account", "phone", "fault_phone"):
+        value = tracker.get_slot(slot)
+        if value and (ACCOUNT_NO.match(str(value)) or MOBILE.match(str(value))):
+            return str(value)
+    return None
+
+
+def opening_words(tracker: Tracker) -> str | None:
+    """What the customer said when starting this report ("家里没电了，邻居家也没电"), if it says anything."""
+    said = words_before(tracker, "action_start_fault_report")[:1]
+    return said[0] if said and len(said[0]) >= 4 and not said[0].startswith("/") else None
 
 
 def address_line(tracker: Tracker) -> str:
@@ -433,6 +507,11 @@ class ActionChangeFaultAddress(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[Text, Any]]:
+        text = (tracker.latest_message or {}).get("text")
+        if refers_back(text) and tracker.get_slot("fault_masked_address"):
+            # "对，就是这个地址" names the address but keeps it: the one on file is confirmed.
+            dispatcher.utter_message(text="好的，就按您登记的地址报修。")
+            return [SlotSet("fault_address_confirmed", True), SlotSet("fault_address", None)]
         dispatcher.utter_message(
             text=f"好的，换个地址。请告诉我{where_of(tracker)}：区县、乡镇或街道、村或小区、门牌号。"
         )

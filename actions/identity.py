@@ -1,6 +1,8 @@
 """Light verification (verify_form): 户号 + the last 4 digits of the phone on file.
 
-Until ``verified`` is true no account data (bills, balance, usage) is ever shown.
+Until ``verified`` is true no account data (bills, balance, usage) is ever shown. The API limits
+wrong answers per conversation and per account (429 ``too_many_attempts``): the form then stops,
+says why and offers a person instead of asking again.
 """
 from __future__ import annotations
 
@@ -11,8 +13,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.client import ApiRejected, ApiUnavailable, ZhidianClient
-from actions.common import ACCOUNT_HELP, API_DOWN, digit_runs, parse_contact, parse_last4
-from actions.forms import AskSlot, FormSpec, FormValidation
+from actions.common import ACCOUNT_HELP, API_DOWN, digit_runs, known_account, parse_contact, parse_last4
+from actions.forms import COMMON_INTERRUPTIONS, HANDOFF_BUTTON, AskSlot, FormSpec, FormValidation
 from api.core.ids import ACCOUNT_NO, mask_account
 
 VERIFY_FORM = FormSpec(
@@ -23,7 +25,12 @@ VERIFY_FORM = FormSpec(
         {"title": "退出核验", "payload": "/deny"},
         {"title": "转人工", "payload": "/request_human"},
     ],
+    # A report started in the middle leaves the verification (bot/data/rules/billing.yml).
+    interruptions=COMMON_INTERRUPTIONS | {"report_outage", "report_hazard"},
+    topic="身份核验",
 )
+TOO_MANY = ("验证失败次数较多，为保护账户安全，暂时不能继续验证。请稍后再试，"
+            "或转人工客服帮您核实身份；也可以登录网上国网App查询。")
 
 
 class ValidateVerifyForm(FormValidation):
@@ -34,17 +41,20 @@ class ValidateVerifyForm(FormValidation):
     def name(self) -> Text:
         return "validate_verify_form"
 
+    def recall(self, slot: str, tracker: Tracker) -> Dict[Text, Any]:
+        """"就是刚才那个户号" → the 户号 given earlier in the conversation."""
+        if slot == "verify_account":
+            return {"verify_account": known_account(tracker)}
+        return {}
+
     async def extract_verify_account(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         """Reuse a 户号 the customer already gave in this conversation."""
         if tracker.get_slot("verify_account"):
             return {}
-        for slot in ("account_no", "fault_account"):
-            value = tracker.get_slot(slot)
-            if value and ACCOUNT_NO.match(str(value)):
-                return {"verify_account": str(value)}
-        return {}
+        account = known_account(tracker)
+        return {"verify_account": account} if account else {}
 
     async def validate_verify_account(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -84,12 +94,16 @@ class ValidateVerifyForm(FormValidation):
             ok = await ZhidianClient().verify(account_no=account, phone_last4=last4,
                                               conversation_id=tracker.sender_id)
         except ApiRejected as exc:
+            if exc.status == 429:
+                # Too many wrong answers: no more guesses here, a person can check who is asking.
+                dispatcher.utter_message(text=exc.message if exc.message and not exc.message.isascii()
+                                         else TOO_MANY, buttons=[HANDOFF_BUTTON])
+                return self.stop({"verify_last4": None, "verify_account": None})
             ok = False if exc.status in (404, 422) else None
         except ApiUnavailable:
             ok = None
         if ok is None:
-            dispatcher.utter_message(text=API_DOWN)
-            return {"verify_last4": None, "prompted_slot": "verify_last4"}
+            return self.reject(dispatcher, tracker, "verify_last4", API_DOWN)
         if not ok:
             return self.reject(
                 dispatcher,

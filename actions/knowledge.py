@@ -1,6 +1,16 @@
-"""Answers from the knowledge base: the faq intent, NLU fallback, and 有帮助 / 没解决 feedback."""
+"""Answers from the knowledge base: the faq intent, NLU fallback, and 有帮助 / 没解决 feedback.
+
+What the intents do not cover, or cover with too little confidence, is looked up in the knowledge
+base first: a confident article is answered; otherwise a likely intent is asked about, then the
+closest articles are offered. Input that says nothing ("!!!") gets a plain "没太看懂" and what the
+bot can do — never a search, never "busy".
+
+Answers are worded for a chat: the article's lists as lines, no Markdown markers, and the regional
+disclaimer once per conversation, with the first answer that quotes figures.
+"""
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
@@ -9,7 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.client import ApiError, ZhidianClient
-from actions.common import API_DOWN, INTENT_TITLES, latest_entity, normalize
+from actions.common import API_DOWN, INTENT_TITLES, latest_entity, normalize, readable
 from actions.fallback import previous_bot_action, top_intents
 
 HUMAN = {"title": "转人工", "payload": "/request_human"}
@@ -19,27 +29,96 @@ FEEDBACK_BUTTONS = [
     HUMAN,
 ]
 # A fallback whose likeliest real intent is at least this sure is asked about ("您是想…？")
-# instead of being searched: "查一下上个月的" is a bill query, not a knowledge question.
+# when the knowledge base has no confident answer: "查一下上个月的" is a bill query.
 INTENT_CLARIFY_MIN = 0.3
+TOPICS_OFFERED = 3
+NOT_UNDERSTOOD = ("抱歉，我没太看懂您发的内容。我是供电服务助手，可以帮您：查电费、余额和用电量，"
+                  "报停电故障和安全隐患，查停电通知和工单进度，咨询用电业务。请用文字描述一下您的问题，"
+                  "或者点下面的按钮。")
+NOT_UNDERSTOOD_BUTTONS = [
+    {"title": "报停电故障", "payload": "/report_outage"},
+    {"title": "查电费账单", "payload": "/query_bill"},
+    {"title": "查停电通知", "payload": "/query_outage_notice"},
+    HUMAN,
+]
+_FIGURE = re.compile(r"\d")
+_HEADING = re.compile(r"^([^：；。:;，,]{1,12})[：；:;]\s*")
 
 
-def answer_text(article: dict[str, Any]) -> str:
-    """Short answer, then the source (and the regional notice when the article quotes figures)."""
-    text = f"{article['answer']}\n——来源：《{article['title']}》"
-    if article.get("notice"):
+def chat_text(answer: str) -> str:
+    """An article's short answer as chat text: sections on their own lines, lists as lines.
+
+    The knowledge base flattens an article into one line: a bold heading leaves a '*' in front
+    of it and list items end in '；'. Here a '*' starts a section, a short text before its first
+    '：/；' is the section's heading, and a section of several '；' items is shown as a list.
+    Text that already has line breaks keeps them.
+    """
+    lines: list[str] = []
+    for number, section in enumerate(re.split(r"\s*\*+\s*|\n{2,}", answer.replace("**", ""))):
+        section = section.strip()
+        if not section:
+            continue
+        heading = _HEADING.match(section) if number else None
+        if heading:
+            section = section[heading.end():]
+            if section.strip():
+                lines.append(heading.group(1) + "：")
+        for row, line in enumerate(section.split("\n")):
+            items = [i.strip() for i in re.split(r"[；;]", line) if i.strip()]
+            if len(items) < 2:
+                lines += items
+                continue
+            lead, colon, first = items[0].partition("：")
+            if colon and len(lead) >= 6 and first and not heading and row == 0:
+                lines.append(lead + "：")
+                items[0] = first
+            lines += [f"· {item}" for item in items]
+    return "\n".join(lines) or answer
+
+
+def answer_text(article: dict[str, Any], *, with_notice: bool = True) -> str:
+    """The chat answer, then the source (and the regional notice, when asked for and it has one)."""
+    text = f"{chat_text(article['answer'])}\n——来源：《{article['title']}》"
+    if with_notice and article.get("notice"):
         text += f"\n（{article['notice']}）"
     return text
+
+
+def needs_notice(tracker: Tracker, article: dict[str, Any]) -> bool:
+    """The regional disclaimer: with the first answer of the conversation that quotes figures."""
+    return (bool(article.get("notice")) and not tracker.get_slot("kb_notice_shown")
+            and bool(_FIGURE.search(article.get("answer") or "")))
 
 
 def clarifiable_intents(tracker: Tracker) -> list[str]:
     """Real intents (not faq) the NLU thought likely enough to ask about."""
     ranking = {r.get("name"): r.get("confidence") or 0 for r in
                (tracker.latest_message or {}).get("intent_ranking") or []}
-    return [name for name in top_intents(tracker) if name != "faq" and ranking.get(name, 0) >= INTENT_CLARIFY_MIN]
+    return [name for name in top_intents(tracker)
+            if name != "faq" and ranking.get(name, 0) >= INTENT_CLARIFY_MIN]
+
+
+def answer(dispatcher: CollectingDispatcher, tracker: Tracker, article: dict[str, Any], *,
+           query: str | None, buttons: list | None = None) -> list:
+    """The answer with its source and the feedback buttons; the notice once per conversation."""
+    article_id = article.get("article_id") or article.get("id")
+    notice = needs_notice(tracker, article)
+    dispatcher.utter_message(text=answer_text(article, with_notice=notice),
+                             buttons=buttons if buttons is not None else FEEDBACK_BUTTONS)
+    events = [SlotSet("kb_article", article_id), SlotSet("kb_query", query)]
+    return events + ([SlotSet("kb_notice_shown", True)] if notice else [])
+
+
+async def kb_hits(text: str) -> dict[str, Any] | None:
+    """The knowledge base's search result for ``text``; None when it cannot be reached."""
+    try:
+        return await ZhidianClient().kb_search(text, k=TOPICS_OFFERED)
+    except ApiError:
+        return None
 
 
 class ActionAnswerFaq(Action):
-    """Answer from the best article, or say we're not sure and offer the two closest topics."""
+    """Answer from the best article; else ask about a likely intent; else offer the closest topics."""
 
     def name(self) -> Text:
         return "action_answer_faq"
@@ -50,34 +129,36 @@ class ActionAnswerFaq(Action):
         client = ZhidianClient()
         chosen = latest_entity(tracker, "kb_article")
         text = normalize((tracker.latest_message or {}).get("text"))
+        if not chosen and not readable(text):
+            dispatcher.utter_message(text=NOT_UNDERSTOOD, buttons=NOT_UNDERSTOOD_BUTTONS)
+            return []
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        result = None
         try:
             if chosen:  # a topic button: answer that article
                 article = await client.kb_article(chosen)
                 if article is not None:
-                    return self.answer(dispatcher, article, query=tracker.get_slot("kb_query"))
-            intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
-            if intent == "nlu_fallback":
-                if previous_bot_action(tracker) == self.name() and tracker.get_slot("kb_article") is None:
-                    dispatcher.utter_message(response="utter_fallback_help")
-                    return []
-                candidates = clarifiable_intents(tracker)
-                if candidates:
-                    return self.clarify(dispatcher, candidates)
-            result = await client.kb_search(text, k=3)
+                    return answer(dispatcher, tracker, article, query=tracker.get_slot("kb_query"))
+            result = await client.kb_search(text, k=TOPICS_OFFERED)
         except ApiError:
-            dispatcher.utter_message(text=API_DOWN, buttons=[HUMAN])
-            return []
-        hits = result.get("hits") or []
+            if intent != "nlu_fallback":
+                dispatcher.utter_message(text=API_DOWN, buttons=[HUMAN])
+                return []
+        hits = (result or {}).get("hits") or []
         if hits and result.get("answerable"):
-            return self.answer(dispatcher, hits[0], query=text)
-        return self.not_sure(dispatcher, hits[:2], query=text)
-
-    @staticmethod
-    def answer(dispatcher: CollectingDispatcher, article: dict[str, Any], *, query: str | None) -> list:
-        """The answer with its source, and the three feedback buttons."""
-        article_id = article.get("article_id") or article.get("id")
-        dispatcher.utter_message(text=answer_text(article), buttons=FEEDBACK_BUTTONS)
-        return [SlotSet("kb_article", article_id), SlotSet("kb_query", query)]
+            return answer(dispatcher, tracker, hits[0], query=text)
+        if intent == "nlu_fallback":
+            if previous_bot_action(tracker) == self.name() and tracker.get_slot("kb_article") is None:
+                # The second question in a row nothing answered: what the bot can do, and a person.
+                dispatcher.utter_message(response="utter_fallback_help")
+                return [SlotSet("kb_query", text)]
+            candidates = clarifiable_intents(tracker)
+            if candidates:
+                return self.clarify(dispatcher, candidates)
+            if result is None:  # the knowledge base could not be asked
+                dispatcher.utter_message(text=API_DOWN, buttons=[HUMAN])
+                return []
+        return self.not_sure(dispatcher, hits[:TOPICS_OFFERED], query=text)
 
     @staticmethod
     def not_sure(dispatcher: CollectingDispatcher, hits: list[dict[str, Any]], *, query: str) -> list:

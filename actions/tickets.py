@@ -1,4 +1,10 @@
-"""Ticket progress (工单进度): status, the last steps of the timeline, the arrival commitment."""
+"""Ticket progress (工单进度): status, the last steps of the timeline, the arrival commitment.
+
+A ticket's details are shown only to the customer it belongs to: the conversation that reported it
+or the account verified in this conversation (the API's ``/for-customer`` view decides). Anyone
+else learns only that the number exists and how to see it: verify the account that reported it,
+or ask 95598 from the phone on file. Listing an account's tickets needs that account verified.
+"""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
@@ -9,7 +15,15 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.client import ApiError, ZhidianClient
-from actions.common import API_DOWN, fmt_time, known_account, latest_entity, normalize, parse_contact
+from actions.common import (
+    API_DOWN,
+    fmt_promise,
+    fmt_time,
+    latest_entity,
+    normalize,
+    parse_contact,
+    verified_account,
+)
 from actions.faults import arrival_sentence
 from api.core.ids import TICKET_NO
 from api.core.vocabulary import BEFORE_ARRIVAL, DONE_STATUSES, ON_SITE_TYPES
@@ -43,7 +57,7 @@ ACTION_NAMES = {
     "撤销": "工单已撤销",
 }
 # Notes shown with the step (others are internal: crew names on 派单, reasons on 改派 …).
-NOTES_SHOWN = {"处理完成", "挂起", "撤销", "关联"}
+NOTES_SHOWN = {"处理完成", "挂起", "撤销"}
 
 
 def status_name(status: Any) -> str:
@@ -76,7 +90,7 @@ def ticket_message(ticket: Dict[str, Any]) -> str:
         if ticket.get("type") in ON_SITE_TYPES and status in BEFORE_ARRIVAL:
             lines.append("到场承诺：" + arrival_sentence(sla))
         elif ticket.get("type") not in ON_SITE_TYPES:
-            lines.append(f"承诺时限：{sla.get('what') or '办结'}不晚于{fmt_time(sla.get('arrive_by'))}。")
+            lines.append(f"承诺时限：最迟{fmt_promise(sla.get('arrive_by'))}{sla.get('what') or '办结'}。")
     diagnosis = (ticket.get("diagnosis") or {}).get("summary")
     if diagnosis and ticket.get("type") in ON_SITE_TYPES:
         lines.append(f"初步判断：{diagnosis}")
@@ -85,8 +99,22 @@ def ticket_message(ticket: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+VERIFY_BUTTONS = [{"title": "核验户号", "payload": "/verify_identity"},
+                  {"title": "转人工", "payload": "/request_human"}]
+
+
+def not_yours_text(number: str) -> str:
+    """The number exists, but its details are another conversation's or another account's."""
+    return (f"工单 {number} 是存在的，但不是在当前对话中登记的。为保护客户信息，需要先核验报修时登记的户号"
+            "（户号和登记手机号后四位），核验通过后我马上为您查询；也可以用登记的手机号拨打95598查询进度。")
+
+
+NEEDS_VERIFICATION = ("为保护客户信息，按户号或手机号查询工单需要先核验身份（户号和登记手机号后四位）。"
+                      "如果您有工单号，直接告诉我工单号也可以。")
+
+
 class ActionQueryTicketStatus(Action):
-    """By the ticket number given, else the latest ticket of the account/phone in the session."""
+    """By the ticket number given, else this conversation's ticket, else the verified account's latest."""
 
     def name(self) -> Text:
         return "action_query_ticket_status"
@@ -96,33 +124,40 @@ class ActionQueryTicketStatus(Action):
     ) -> List[Dict[Text, Any]]:
         client = ZhidianClient()
         number = self._ticket_number(tracker)
-        kind, _ = parse_contact((tracker.latest_message or {}).get("text"))
+        kind, typed = parse_contact((tracker.latest_message or {}).get("text"))
         if not number and kind not in ("account", "phone"):
             number = self._session_ticket(tracker)
+        account = verified_account(tracker)
         try:
             if number:
-                ticket = await client.get_ticket(number)
+                ticket = await client.ticket_for_customer(number, conversation_id=tracker.sender_id,
+                                                          account_no=account)
                 if ticket is None:
                     dispatcher.utter_message(
-                        text=f"没有查到工单 {number}，请核对工单号（格式如 GD20261123-0042），"
-                        "或者告诉我您的户号，我按户号帮您查。"
+                        text=f"没有查到工单 {number}，请核对工单号（格式如 GD20261123-0042）。"
                     )
                     return []
+                if not ticket.get("owned"):
+                    dispatcher.utter_message(text=not_yours_text(number), buttons=VERIFY_BUTTONS)
+                    return [SlotSet("ticket_no", number)]
                 dispatcher.utter_message(text=ticket_message(ticket))
                 return [SlotSet("ticket_no", number)]
 
-            account = await self._account(tracker, client)
-            if not account:
-                dispatcher.utter_message(
-                    text="请告诉我工单号（格式如 GD20261123-0042），或者报修时登记的户号/手机号，我来帮您查进度。"
-                )
+            if not account or (kind == "account" and typed != account):
+                if kind in ("account", "phone") or tracker.get_slot("account_no"):
+                    dispatcher.utter_message(text=NEEDS_VERIFICATION, buttons=VERIFY_BUTTONS)
+                else:
+                    dispatcher.utter_message(
+                        text="请告诉我工单号（格式如 GD20261123-0042），我来帮您查进度；"
+                        "按户号查询需要先核验身份。", buttons=VERIFY_BUTTONS)
                 return []
             items = await client.list_tickets(account_no=account, limit=5)
             if not items:
                 dispatcher.utter_message(text="这个户号下最近没有报修工单。如果需要报修，直接告诉我就行。")
                 return []
-            latest = items[0]
-            ticket = await client.get_ticket(latest["number"]) or latest
+            latest = await client.ticket_for_customer(items[0]["number"], conversation_id=tracker.sender_id,
+                                                      account_no=account)
+            ticket = latest if latest and latest.get("owned") else items[0]
             text = ticket_message(ticket)
             others = [i for i in items[1:] if str(i.get("status")) not in DONE_STATUSES]
             if others:
@@ -145,23 +180,8 @@ class ActionQueryTicketStatus(Action):
 
     @staticmethod
     def _session_ticket(tracker: Tracker) -> Optional[str]:
-        """A ticket opened in this conversation, or one already asked about."""
-        for slot in ("fault_ticket_no", "ticket_no"):
+        """The ticket last opened or asked about in this conversation."""
+        for slot in ("ticket_no", "fault_ticket_no"):
             if tracker.get_slot(slot):
                 return str(tracker.get_slot(slot)).upper()
         return None
-
-    @staticmethod
-    async def _account(tracker: Tracker, client: ZhidianClient) -> Optional[str]:
-        kind, value = parse_contact((tracker.latest_message or {}).get("text"))
-        if kind == "account":
-            return value
-        if kind != "phone":
-            value = known_account(tracker)
-            if value:
-                return value
-            value = tracker.get_slot("phone")
-            if not value:
-                return None
-        customers = await client.identify(phone=value)
-        return customers[0]["account_no"] if customers else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import time
 from html import escape
 
@@ -46,6 +47,28 @@ def require_valid(*, secret: str, account_no: str, expires: int, signature: str)
         raise Forbidden("bad_link", "图表链接无效或已过期")
 
 
+def nice_ticks(peak: float, *, most: int = 5) -> list[float]:
+    """Even y-axis ticks from 0 that cover ``peak``: a step of 1, 2, 2.5 or 5 × 10^k, at most
+    ``most`` steps — 0, 0.2, 0.4, 0.6, 0.8, 1.0 for a peak of 0.89 kW — so every label sits on its
+    line and reads like the figure in the text."""
+    peak = max(peak, 0.0)
+    if peak == 0:
+        return [0.0, 0.1]
+    raw = peak / most
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude * most >= peak)
+    count = math.ceil(peak / step - 1e-9)
+    return [round(i * step, 10) for i in range(count + 1)]
+
+
+def tick_label(value: float, step: float) -> str:
+    """A tick's label with as many decimals as the step needs (0.25 → '0.25', 0.4 → '0.4', 2 → '2')."""
+    decimals = 0
+    while decimals < 3 and abs(round(step, decimals) - step) > 1e-9:
+        decimals += 1
+    return f"{value:.{decimals}f}"
+
+
 def tou_bands(*, region: str, year: int) -> dict[int, str]:
     """Each local hour's 峰谷 band under the region's residential plan (empty without one)."""
     plan = tariffs.schedule_for(year=year, region=region).residential.tou
@@ -62,7 +85,8 @@ def profile_svg(analysis: ConsumptionAnalysisRead, *, bands: dict[int, str]) -> 
     if analysis.cluster is not None and sum(analysis.cluster.centroid) > 0:
         scale = sum(profile)
         peer = [share * scale for share in analysis.cluster.centroid]
-    top = max([*profile, *(peer or []), 0.1]) * 1.1
+    ticks = nice_ticks(max([*profile, *(peer or [])], default=0.0))
+    top, step = ticks[-1], ticks[1] - ticks[0]
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     bar_w = plot_w / 24
     y = lambda kw: TOP + plot_h * (1 - kw / top)
@@ -71,8 +95,9 @@ def profile_svg(analysis: ConsumptionAnalysisRead, *, bands: dict[int, str]) -> 
              f'<rect width="{WIDTH}" height="{HEIGHT}" fill="#fff"/>',
              f'<text x="{LEFT}" y="16" font-size="12" font-weight="bold">'
              f'{escape(f"近{analysis.days_with_data}天平均每小时用电（千瓦）")}</text>']
-    for tick in (0, top / 2, top / 1.1):
-        parts.append(f'<text x="{LEFT - 4}" y="{y(tick) + 3:.1f}" text-anchor="end" fill="#666">{tick:.1f}</text>')
+    for tick in ticks:
+        parts.append(f'<text x="{LEFT - 4}" y="{y(tick) + 3:.1f}" text-anchor="end" fill="#666">'
+                     f'{tick_label(tick, step)}</text>')
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#eee"/>')
     for hour, kw in enumerate(profile):
         colour = BAND_COLOURS.get(bands.get(hour, "flat"), "#8fb8b4")

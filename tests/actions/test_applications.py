@@ -308,12 +308,14 @@ RESULT = {"number": "GD20261125-0007", "type": "投诉", "status": "已派单",
 def test_confirmations_give_number_team_deadline_in_beijing_time_and_masked_phone():
     text = complaint_confirmation(RESULT, phone="13812345678")
     assert "您的投诉已登记，工单号 GD20261125-0007，已交由客户服务班处理，" in text
-    assert "我们会在 11月26日 17:30 前通过电话 138****5678 联系您" in text
+    # A deadline as a person promises it: the day and the part of it, never a minute.
+    assert "我们会最迟在11月26日（周四）下班前通过电话 138****5678 联系您" in text
+    assert "17:30" not in text
     utc = {**RESULT, "crew": None, "sla": {"arrive_by": "2026-11-26T01:00:00+00:00"}}
     text = application_confirmation(utc, service_type="过户", phone="13812345678",
                                     preferred_time="周末均可")
     assert text.startswith("已为您登记【过户】申请，工单号 GD20261125-0007。")
-    assert "工作人员会在 11月26日 09:00 前与您联系确认上门时间（您方便的时间：周末均可）" in text
+    assert "工作人员会最迟在11月26日（周四）上午与您联系确认上门时间（您方便的时间：周末均可）" in text
     assert "新户主身份证" in text
     no_sla = application_confirmation({"number": "GD20261125-0008"}, service_type="增容",
                                       phone="13812345678", preferred_time=None)
@@ -347,7 +349,8 @@ def test_service_ticket_is_created_and_worded(api):
     text = texts(messages)
     number = _number(text)
     assert f"已为您登记【增容】申请，工单号 {number}。" in text
-    assert re.search(r"工作人员会在 \d{1,2}月\d{1,2}日 \d{2}:\d{2} 前与您联系确认上门时间", text)
+    assert re.search(r"工作人员会最迟在\d{1,2}月\d{1,2}日（周.）(上午|下午|下班前)?与您联系确认上门时间", text)
+    assert not re.search(r"\d{2}:\d{2}", text)
     assert "请保持电话 138****5678 畅通" in text
     assert "13812345678" not in text
     slots = slot_events(events)
@@ -388,7 +391,7 @@ def test_complaint_ticket_is_created_and_worded(api):
     text = texts(messages)
     number = _number(text)
     assert text.startswith("非常抱歉给您带来不便。您的投诉已登记，工单号 " + number)
-    assert re.search(r"我们会在 \d{1,2}月\d{1,2}日 \d{2}:\d{2} 前通过电话 139\*\*\*\*0005 联系您", text)
+    assert re.search(r"我们会最迟在\d{1,2}月\d{1,2}日（周.）(上午|下午|下班前)?通过电话 139\*\*\*\*0005 联系您", text)
     assert {"title": "转人工", "payload": "/request_human"} in buttons_of(messages)
     assert slot_events(events)["complaint_ticket_no"] == number
 

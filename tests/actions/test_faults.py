@@ -150,8 +150,10 @@ def test_ticket_confirmation_when_attached_to_the_area_repair():
                 "diagnosis": {"code": "area_outage", "summary": "您所在台区整体停电，抢修中。"},
                 "sla": {"area_class": "农村", "arrive_minutes": 90, "arrive_by": None}}
     text = ticket_confirmation(attached, "outage")
-    assert "已经在抢修中（工单号 GD20261123-0040）" in text
-    assert "并入该工单" in text and "GD20261123-0050" in text
+    # One number for the customer, their own: the area ticket is another conversation's.
+    assert "GD20261123-0040" not in text
+    assert "并入这次区域抢修" in text and "工单号：GD20261123-0050" in text
+    assert text.count("GD20261123-0050") == 2  # the number, and 查工单 with it
     assert "90分钟内到达现场" in text
 
 

@@ -27,15 +27,15 @@ def test_a_tariff_question_is_answered_with_its_source_and_feedback_buttons(api)
     assert "演示地区数值" in text  # the regional notice travels with the figures
     assert [b["title"] for b in messages[0]["buttons"]] == ["有帮助", "没解决", "转人工"]
     assert slot_events(events) == {"kb_article": "price-tou-periods-prices",
-                                   "kb_query": "峰谷电价的高峰和低谷是几点到几点？"}
+                                   "kb_query": "峰谷电价的高峰和低谷是几点到几点？", "kb_notice_shown": True}
 
 
-def test_below_the_threshold_it_says_so_and_offers_two_topics_and_a_person(api):
+def test_below_the_threshold_it_says_so_and_offers_the_closest_topics_and_a_person(api):
     messages, events = run(run_action(ActionAnswerFaq(), faq("变压器嗡嗡响吵得睡不着，有没有辐射")))
     assert messages[0]["text"].startswith("这个问题我不太确定能答准")
     buttons = messages[0]["buttons"]
-    assert len(buttons) == 3 and buttons[-1] == {"title": "转人工", "payload": "/request_human"}
-    assert all(b["payload"].startswith('/faq{"kb_article":"') for b in buttons[:2])
+    assert len(buttons) == 4 and buttons[-1] == {"title": "转人工", "payload": "/request_human"}
+    assert all(b["payload"].startswith('/faq{"kb_article":"') for b in buttons[:3])
     assert slot_events(events)["kb_article"] is None
 
 
@@ -47,7 +47,7 @@ def test_a_topic_button_answers_that_article(api):
     assert slot_events(events)["kb_article"] == "biz-pv-settlement"
 
 
-def test_a_fallback_that_looks_like_a_bill_query_is_asked_about_not_searched(api_down):
+def test_a_fallback_that_looks_like_a_bill_query_is_asked_about_when_the_kb_has_no_answer(api_down):
     state = faq("上个月那个查下", "nlu_fallback",
                 ranking=[("nlu_fallback", 0.45), ("query_bill", 0.4), ("faq", 0.1)])
     messages, _ = run(run_action(ActionAnswerFaq(), state))

@@ -33,7 +33,8 @@ def test_second_fallback_in_a_row_gives_the_help_and_human():
 
 def test_handoff_tells_the_gateway_and_sets_the_slot():
     messages, events = run(run_action(ActionRequestHuman(), snapshot("idle_unverified")))
-    assert messages[0]["custom"] == {"handoff": True, "reason": "request_human"}
+    assert "正在为您转接人工客服" in messages[0]["text"]
+    assert messages[1]["custom"] == {"handoff": True, "reason": "request_human"}
     assert slot_events(events) == {"handoff_requested": True}
 
 
