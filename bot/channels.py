@@ -11,17 +11,28 @@ again), and answers both together:
          "intent": {"name": "report_outage", "confidence": 0.97} | null}
     503 when no model is loaded.
 
+    POST /webhooks/gateway/parse   {"text": "我家电费怎么这么高"}
+    200 {"intent": {"name": "query_bill", "confidence": 0.93} | null}
+    (the NLU alone, outside any conversation: an agent typing a caller's question)
+
+Rasa's --auth-token guards only its own HTTP API, never an input channel, so the channel checks a
+shared secret itself: every request but the health check (GET /webhooks/gateway/, which says only
+whether a model is loaded) carries `Authorization: Bearer <token>`, else 401. The token comes from
+bot/credentials.yml (`token: ${RASA_TOKEN}`; Rasa refuses to start when RASA_TOKEN is unset).
+
 The answer is a JSON object so later fields (replies still to come) can be added beside these.
 Registered in bot/credentials.yml as `bot.channels.GatewayInput`; Rasa imports it because it is
 started from the repository root (`rasa run` puts its working directory on sys.path).
 """
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -32,16 +43,53 @@ log = logging.getLogger(__name__)
 class GatewayInput(InputChannel):
     """One customer message in; the bot's messages and the message's intent out."""
 
+    def __init__(self, token: str) -> None:
+        self._expected = f"Bearer {token}".encode()
+
     @classmethod
     def name(cls) -> str:
         return "gateway"
 
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> GatewayInput:
+        token = str((credentials or {}).get("token") or "").strip()
+        if not token:
+            raise RasaException("bot/credentials.yml: bot.channels.GatewayInput needs `token: ${RASA_TOKEN}`"
+                                " (the secret the API gateway sends)")
+        return cls(token)
+
+    def _authorized(self, request: Request) -> bool:
+        """Constant-time check of the bearer token."""
+        return hmac.compare_digest(request.headers.get("Authorization", "").encode(), self._expected)
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("gateway_webhook", __name__)
 
+        @webhook.middleware("request")
+        async def require_token(request: Request) -> HTTPResponse | None:
+            if request.method == "GET" and request.path.rstrip("/").endswith("/gateway"):
+                return None  # the health check: open, it tells only whether a model is loaded
+            if not self._authorized(request):
+                return response.json({"error": "unauthorized"}, status=401,
+                                     headers={"WWW-Authenticate": "Bearer"})
+            return None
+
         @webhook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
+            if not _ready(request):
+                return response.json({"status": "loading"}, status=503)
             return response.json({"status": "ok"})
+
+        @webhook.route("/parse", methods=["POST"])
+        async def parse(request: Request) -> HTTPResponse:
+            body = request.json if isinstance(request.json, dict) else {}
+            text = body.get("text")
+            if not isinstance(text, str) or not text.strip():
+                return response.json({"error": "text (a non-empty string) is required"}, status=400)
+            if not _ready(request):
+                return response.json({"error": "no model loaded"}, status=503)
+            parse_data = await request.app.ctx.agent.parse_message(text)
+            return response.json({"intent": _intent(parse_data)})
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
@@ -49,9 +97,9 @@ class GatewayInput(InputChannel):
             sender, text = body.get("sender"), body.get("message")
             if not isinstance(sender, str) or not isinstance(text, str):
                 return response.json({"error": "sender and message (strings) are required"}, status=400)
-            agent = request.app.ctx.agent
-            if agent is None or not agent.is_ready():
+            if not _ready(request):
                 return response.json({"error": "no model loaded"}, status=503)
+            agent = request.app.ctx.agent
             collector = CollectingOutputChannel()
             parse_data = None
             try:
@@ -63,6 +111,11 @@ class GatewayInput(InputChannel):
             return response.json({"messages": collector.messages, "intent": _intent(parse_data)})
 
         return webhook
+
+
+def _ready(request: Request) -> bool:
+    agent = getattr(request.app.ctx, "agent", None)
+    return agent is not None and agent.is_ready()
 
 
 def _intent(parse_data: dict | None) -> dict | None:

@@ -1,4 +1,8 @@
-"""The one client of the Rasa server: the gateway channel (bot/channels.py), with a hard deadline."""
+"""The one client of the Rasa server: the gateway channel (bot/channels.py), with a hard deadline.
+
+Every call carries the channel's shared secret (`Authorization: Bearer $RASA_TOKEN`): Rasa's own
+HTTP API is off, and the channel refuses requests without the secret.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,19 +27,23 @@ class BotAnswer:
 class RasaClient:
     """Sends a customer message to Rasa and returns its answers with the intent, in one call."""
 
-    def __init__(self, base_url: str, timeout_seconds: float, http: httpx.AsyncClient | None = None):
-        self._base = base_url.rstrip("/")
-        self._url = self._base + "/webhooks/gateway/webhook"
+    def __init__(self, base_url: str, timeout_seconds: float, http: httpx.AsyncClient | None = None,
+                 *, token: str | None = None):
+        channel = base_url.rstrip("/") + "/webhooks/gateway"
+        self._url, self._parse_url = channel + "/webhook", channel + "/parse"
         self._timeout = timeout_seconds
         self._http = http or httpx.AsyncClient()
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
 
-    async def send(self, *, sender_id: str, text: str, channel: str) -> BotAnswer:
-        """One turn; raises BotUnavailable on any failure so the caller can answer itself."""
+    async def send(self, *, sender_id: str, text: str, channel: str, metadata: dict | None = None) -> BotAnswer:
+        """One turn; raises BotUnavailable on any failure so the caller can answer itself.
+        `metadata` goes to the bot with the message beside the channel (the gateway's contract:
+        api/conversations/gateway.py)."""
         try:
             response = await self._http.post(
                 self._url,
-                json={"sender": sender_id, "message": text, "metadata": {"channel": channel}},
-                timeout=self._timeout,
+                json={"sender": sender_id, "message": text, "metadata": {"channel": channel, **(metadata or {})}},
+                headers=self._headers, timeout=self._timeout,
             )
             response.raise_for_status()
             body = response.json()
@@ -58,9 +66,10 @@ class RasaClient:
         return BotAnswer(messages=messages, handoff_reason=handoff, intent=intent, confidence=confidence)
 
     async def parse(self, *, text: str) -> str | None:
-        """The intent of a text outside any conversation (an agent typing a caller's question)."""
+        """The intent of a text outside any conversation (an agent typing a caller's question);
+        None when the bot cannot tell (down, or no intent)."""
         try:
-            response = await self._http.post(f"{self._base}/model/parse", json={"text": text},
+            response = await self._http.post(self._parse_url, json={"text": text}, headers=self._headers,
                                               timeout=self._timeout)
             response.raise_for_status()
             return _intent(response.json().get("intent"))[0]
