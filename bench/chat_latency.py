@@ -1,10 +1,11 @@
 """Time of one chat turn through the gateway, with 1 and 20 concurrent conversations.
 
 Starts the real stack (Rasa, action server, API with a seeded SQLite demo). Baseline measured in
-the same run: the same turns sent straight to Rasa's REST webhook, i.e. the bot alone; the ratio
+the same run: the same turns sent straight to Rasa, i.e. the bot alone; the ratio
 gateway/baseline is the cost of the gateway (storing every turn, ownership check, validation).
-The bot's gateway channel (bot/channels.py, what the gateway calls) is timed alone too, to show
-it costs what the REST webhook costs. The three take turns, batch by batch, so they share the
+Rasa has no open REST channel any more: the baseline is the bot's gateway channel
+(bot/channels.py, what the gateway calls) with its token; earlier runs timed the REST webhook,
+which cost what the gateway channel costs. The two take turns, batch by batch, so they share the
 machine's other load.
 
 The JSON keeps a reference run under "before" (carried over from the previous results file, or
@@ -39,15 +40,16 @@ CONVERSATIONS_PER_LEVEL = 40
 OUT = ROOT / "bench" / "results" / "chat_latency.json"
 
 
-async def converse(http: httpx.AsyncClient, url: str, body_for, sender: str, timings: list[float]):
+async def converse(http: httpx.AsyncClient, url: str, body_for, sender: str, timings: list[float],
+                   headers: dict[str, str]):
     for text in SCRIPT:
         started = time.perf_counter()
-        response = await http.post(url, json=body_for(sender, text))
+        response = await http.post(url, json=body_for(sender, text), headers=headers)
         response.raise_for_status()
         timings.append((time.perf_counter() - started) * 1000)
 
 
-async def measure(targets: dict[str, tuple[str, Callable]], concurrency: int) -> dict[str, dict]:
+async def measure(targets: dict[str, tuple[str, Callable, dict]], concurrency: int) -> dict[str, dict]:
     """Each target's turn times with `concurrency` conversations at once.
 
     The targets take turns batch by batch (who goes first rotates), so they share whatever else
@@ -56,16 +58,17 @@ async def measure(targets: dict[str, tuple[str, Callable]], concurrency: int) ->
     timings: dict[str, list[float]] = {name: [] for name in targets}
     busy = dict.fromkeys(targets, 0.0)
     async with httpx.AsyncClient(timeout=30) as http:
-        for name, (url, body_for) in targets.items():
-            await converse(http, url, body_for, f"warm-{name}-{concurrency}", [])
+        for name, (url, body_for, headers) in targets.items():
+            await converse(http, url, body_for, f"warm-{name}-{concurrency}", [], headers)
         for batch, start in enumerate(range(0, CONVERSATIONS_PER_LEVEL, concurrency)):
             order = list(targets)[batch % len(targets):] + list(targets)[:batch % len(targets)]
             for name in order:
-                url, body_for = targets[name]
+                url, body_for, headers = targets[name]
                 senders = [f"bench-{name}-{concurrency}-{i}"
                            for i in range(start, min(start + concurrency, CONVERSATIONS_PER_LEVEL))]
                 started = time.perf_counter()
-                await asyncio.gather(*(converse(http, url, body_for, s, timings[name]) for s in senders))
+                await asyncio.gather(*(converse(http, url, body_for, s, timings[name], headers)
+                                       for s in senders))
                 busy[name] += time.perf_counter() - started
     return {name: {"turns": len(t), "p50_ms": round(percentile(t, 0.50), 1),
                    "p95_ms": round(percentile(t, 0.95), 1), "mean_ms": round(statistics.mean(t), 1),
@@ -86,7 +89,7 @@ def ratios(results: dict) -> dict[str, float]:
 
 
 def rasa_body(sender: str, text: str) -> dict:
-    """A message as Rasa's channels (REST and the gateway's) take it."""
+    """A message as Rasa's gateway channel takes it."""
     return {"sender": sender, "message": text}
 
 
@@ -97,10 +100,10 @@ def gateway_body(sender: str, text: str) -> dict:
 
 def run() -> dict:
     with tempfile.TemporaryDirectory() as workdir, running_stack(Path(workdir)) as stack:
-        targets = {"baseline_rasa_direct": (f"{stack.rasa_url}/webhooks/rest/webhook", rasa_body),
-                   "gateway": (f"{stack.api_url}/api/chat/messages", gateway_body)}
-        if httpx.get(f"{stack.rasa_url}/webhooks/gateway/").is_success:  # bots before bot/channels.py lack it
-            targets["rasa_gateway_channel_direct"] = (f"{stack.rasa_url}/webhooks/gateway/webhook", rasa_body)
+        # Rasa's gateway channel needs the token the gateway sends (stack.rasa_auth).
+        targets = {"baseline_rasa_direct": (f"{stack.rasa_url}/webhooks/gateway/webhook", rasa_body,
+                                            stack.rasa_auth),
+                   "gateway": (f"{stack.api_url}/api/chat/messages", gateway_body, {})}
         levels = {str(concurrency): asyncio.run(measure(targets, concurrency)) for concurrency in (1, 20)}
     return {name: {level: figures[name] for level, figures in levels.items()} for name in targets}
 
