@@ -74,6 +74,7 @@ ASKS: dict[str, re.Pattern] = {name: re.compile(pattern) for name, pattern in {
     "register": r"在线登记|帮您登记|登记申请",
     "message": r"留言|留个言|回电|回访",
     "district_or_account": r"区县|户号",
+    "verify": r"核验",
 }.items()}
 
 PLACEHOLDER = re.compile(r"\{(account|mobile|last4|ticket|ticket_lower)(?::([a-z0-9_]+))?\}")
@@ -583,18 +584,17 @@ class Judge:
     # ---- handoff and verification
     def handoff_failures(self, row: dict) -> list[str]:
         expected = self.conversation.expect.handoff
-        requested, reason = bool(row["handoff_requested"]), row["handoff_reason"]
         if expected == "any":
             return []
-        if expected is False:
-            return [f"handed to a person ({reason}) though the bot should have finished it"
-                    ] if requested else []
+        requested, reason = bool(row["handoff_requested"]), row["handoff_reason"]
+        allowed = expected if isinstance(expected, list) else [expected]
         if not requested:
-            return [f"not handed to a person (expected {expected})"]
-        reasons = expected if isinstance(expected, list) else [expected]
-        if True not in reasons and reason not in reasons:
-            return [f"handed over as {reason}, expected {expected}"]
-        return []
+            return [] if False in allowed else [f"not handed to a person (expected {expected})"]
+        if True in allowed or reason in allowed:
+            return []
+        if allowed == [False]:
+            return [f"handed to a person ({reason}) though the bot should have finished it"]
+        return [f"handed over as {reason}, expected {expected}"]
 
     def verification_failures(self, row: dict) -> list[str]:
         expected = self.conversation.expect.verified
