@@ -14,20 +14,40 @@ import numpy as np
 
 from knowledge_base.fusion import ArticleHit
 
-FEATURES = ("cosine", "cosine_margin", "bm25_coverage", "bm25_margin", "agree")
+TOPIC_FLOOR = 1e-4  # log of a topic probability is taken from here up
+
+FEATURES = ("cosine", "cosine_margin", "bm25_coverage", "bm25_margin", "agree",
+            "topic_log", "topic_margin", "topic_agree", "unknown_words")
 
 
-def features(hits: Sequence[ArticleHit], bm25_ceiling: float) -> list[float]:
-    """Signals of the top hit: how close, how far ahead of the next, whether both lists agree."""
+def signals(hits: Sequence[ArticleHit], bm25_ceiling: float, unknown_words: float = 0.0) -> dict[str, float]:
+    """Every signal of the top hit: how close, how far ahead of the next, whether the lists agree;
+    and the share of the question's words the index has never seen (another utility's jargon)."""
     if not hits:
-        return [0.0] * len(FEATURES)
+        return {name: 0.0 for name in FEATURES} | {"topic_log": math.log(TOPIC_FLOOR), "unknown_words": unknown_words}
     top, rest = hits[0], hits[1:]
-    cosine_margin = top.cosine - max((h.cosine for h in rest), default=0.0)
     ceiling = bm25_ceiling if bm25_ceiling > 0 else 1.0
     coverage = top.bm25 / ceiling if bm25_ceiling > 0 else 0.0
-    bm25_margin = (top.bm25 - max((h.bm25 for h in rest), default=0.0)) / ceiling
-    agree = 1.0 if top.ranks.get("bm25") == 1 and top.ranks.get("dense") == 1 else 0.0
-    return [top.cosine, cosine_margin, min(coverage, 1.0), bm25_margin, agree]
+    topic_rest = max((h.topic for h in rest), default=0.0)
+    return {
+        "cosine": top.cosine,
+        "cosine_margin": top.cosine - max((h.cosine for h in rest), default=0.0),
+        "bm25_coverage": min(coverage, 1.0),
+        "bm25_margin": (top.bm25 - max((h.bm25 for h in rest), default=0.0)) / ceiling,
+        "agree": 1.0 if top.ranks.get("bm25") == 1 and top.ranks.get("dense") == 1 else 0.0,
+        # the classifier is sharp: its log-probability separates far better than the probability
+        "topic_log": math.log(max(top.topic, TOPIC_FLOOR)),
+        "topic_margin": top.topic - topic_rest,
+        "topic_agree": 1.0 if top.ranks.get("topic") == 1 else 0.0,
+        "unknown_words": unknown_words,
+    }
+
+
+def features(hits: Sequence[ArticleHit], bm25_ceiling: float, names: Sequence[str] = FEATURES, *,
+             unknown_words: float = 0.0) -> list[float]:
+    """The named signals in order (an index version keeps the names its calibrator was fitted on)."""
+    values = signals(hits, bm25_ceiling, unknown_words)
+    return [values[name] for name in names]
 
 
 @dataclass
@@ -38,8 +58,8 @@ class Calibrator:
 
     @classmethod
     def default(cls) -> "Calibrator":
-        """Hand-set weights for an index too small to fit on (a few articles)."""
-        return cls([3.0, 4.0, 3.0, 3.0, 1.0, -3.5])
+        """Hand-set weights for an index too small to fit on (a few articles): the dense and BM25 signals."""
+        return cls([3.0, 4.0, 3.0, 3.0, 1.0] + [0.0] * (len(FEATURES) - 5) + [-3.5])
 
     def probability(self, x: Sequence[float]) -> float:
         """P(top article is right | features)."""
@@ -64,6 +84,18 @@ class Calibrator:
             if np.abs(step).max() < 1e-8:
                 break
         return cls([float(v) for v in w])
+
+
+def cross_validated(x: np.ndarray, y: np.ndarray, *, folds: int = 5, seed: int = 0) -> np.ndarray:
+    """Out-of-fold probabilities of a logistic model: what it says of questions it was not fitted on."""
+    order = np.random.default_rng(seed).permutation(len(y))
+    out = np.zeros(len(y))
+    for fold in range(folds):
+        test = order[fold::folds]
+        train = np.setdiff1d(order, test)
+        model = Calibrator.fit(x[train], y[train])
+        out[test] = [model.probability(row) for row in x[test]]
+    return out
 
 
 def expected_calibration_error(probabilities: Sequence[float], correct: Sequence[bool], bins: int = 10) -> float:

@@ -1,4 +1,4 @@
-"""Reciprocal rank fusion of the BM25 and dense rankings, one entry per article."""
+"""Reciprocal rank fusion of the BM25, dense and topic-classifier rankings, one entry per article."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -16,6 +16,7 @@ class ArticleHit:
     chunk: int = -1  # position of the best chunk (first seen in the best list)
     bm25: float = 0.0  # best BM25 score of its chunks
     cosine: float = 0.0  # best cosine of its chunks
+    topic: float = 0.0  # the topic classifier's probability of this article
     ranks: dict[str, int] = field(default_factory=dict)  # 1-based article rank in each list
 
 
@@ -34,7 +35,11 @@ def article_ranking(
 
 
 def fuse(rankings: dict[str, list[tuple[str, int, float]]], *, k: int = RRF_K) -> list[ArticleHit]:
-    """RRF over named article rankings ('bm25', 'dense'); ties broken by the dense cosine."""
+    """RRF over named article rankings ('bm25', 'dense', 'topic'); ties broken by the dense cosine.
+
+    The topic ranking names no chunk of its own (its entries carry the article's title chunk), so
+    an article's shown chunk comes from the BM25 or dense list whenever one of them found it.
+    """
     hits: dict[str, ArticleHit] = {}
     best_rank: dict[str, int] = {}
     for name, ranking in rankings.items():
@@ -44,6 +49,11 @@ def fuse(rankings: dict[str, list[tuple[str, int, float]]], *, k: int = RRF_K) -
             hit.ranks[name] = rank
             if name == "bm25":
                 hit.bm25 = score
+            elif name == "topic":
+                hit.topic = score
+                if hit.chunk < 0:
+                    hit.chunk = chunk
+                continue
             else:
                 hit.cosine = score
             if rank < best_rank.get(article, 1 << 30):

@@ -15,14 +15,15 @@ import numpy as np
 from knowledge_base import dense
 from knowledge_base.bm25 import BM25Index
 from knowledge_base.chunking import Chunk, summary
-from knowledge_base.confidence import Calibrator, features
+from knowledge_base.classifier import TopicClassifier
+from knowledge_base.confidence import FEATURES, Calibrator, features
 from knowledge_base.corpus import Article
 from knowledge_base.fusion import ArticleHit, article_ranking, fuse
 from knowledge_base.text import Tokenizer, normalize_text
 
 logger = logging.getLogger(__name__)
 
-Mode = Literal["hybrid", "bm25", "dense"]
+Mode = Literal["hybrid", "bm25", "dense", "topic"]
 CANDIDATES = 50  # chunks taken from each list before fusion
 MAX_QUERY_CHARS = 300  # longer questions are cut (a pasted letter still finds its topic)
 
@@ -44,7 +45,11 @@ class Hit:
 
 @dataclass
 class SearchResult:
-    """Articles best first, the calibrated confidence of the first, and whether to answer."""
+    """Articles best first, the calibrated confidence of the first, and whether to answer.
+
+    confidence: P(the first article is right | the knowledge base covers the question);
+    in_scope: P(it covers the question). We answer when both pass their thresholds.
+    """
 
     query: str
     hits: list[Hit]
@@ -53,6 +58,7 @@ class SearchResult:
     mode: str
     truncated: bool = False
     features: list[float] = field(default_factory=list)
+    in_scope: float = 1.0
 
 
 class KnowledgeBase:
@@ -74,8 +80,17 @@ class KnowledgeBase:
         self.bm25 = BM25Index.load(directory)
         self.encoder = encoder if self.manifest.get("encoder") else None
         self.dense = dense.load(directory / "dense.faiss") if self.encoder is not None else None
-        self.calibrator = Calibrator(self.manifest["calibration"]["weights"])
+        self.topics = TopicClassifier.load(directory)
+        self.title_rows = {}  # article → the row of its title chunk (what a topic-only hit shows)
+        for row, chunk in enumerate(self.chunks):
+            if chunk.kind == "title" or chunk.article_id not in self.title_rows:
+                self.title_rows[chunk.article_id] = row
         calibration = self.manifest["calibration"]
+        self.calibrator = Calibrator(calibration["weights"])
+        self.feature_names = tuple(calibration.get("features") or FEATURES[:5])
+        # versions built before the scope gate answer on the confidence alone
+        self.gate = Calibrator(calibration["gate_weights"]) if calibration.get("gate_weights") else None
+        self.gate_threshold = calibration.get("gate_threshold", 0.0)
         self.answer_threshold = answer_threshold if answer_threshold is not None else calibration.get("threshold", 0.5)
         self.version = directory.name
 
@@ -96,6 +111,11 @@ class KnowledgeBase:
             return 0.0
         return float(sum(self.bm25.weights[i].max() for i in ids))
 
+    def unknown_words(self, query: str) -> float:
+        """Share of the query's words (stop words aside) that no chunk of the index contains."""
+        words = self.tokenizer.words(query)
+        return sum(1 for w in words if w not in self.bm25.vocab) / len(words) if words else 0.0
+
     def rank(self, query: str, *, mode: Mode = "hybrid", exclude: frozenset[int] = frozenset(),
              candidates: int = CANDIDATES) -> tuple[list[ArticleHit], float]:
         """Article hits for a normalised query, and the BM25 ceiling (for confidence)."""
@@ -113,9 +133,19 @@ class KnowledgeBase:
             rankings["dense"] = article_ranking([i for i, _ in keep], [s for _, s in keep], self.chunk_article)
         if mode == "dense" and self.dense is None:
             raise ValueError("this index has no dense part (built without an encoder)")
+        topic = None
+        if mode in ("hybrid", "topic") and self.topics is not None:
+            topic = dict(zip(self.topics.labels, self.topics.probabilities([query])[0].tolist()))
+            best = sorted(topic, key=lambda a: (-topic[a], a))[:candidates]
+            rankings["topic"] = [(a, self.title_rows[a], topic[a]) for a in best if a in self.title_rows]
+        if mode == "topic" and self.topics is None:
+            raise ValueError("this index has no topic classifier (built before it existed)")
         hits = fuse(rankings)
         if mode == "hybrid" and self.dense is not None:
             self._fill_cosines(hits[:10], vector[0])
+        if topic is not None:
+            for hit in hits:
+                hit.topic = topic.get(hit.article_id, 0.0)
         return hits, self.bm25_ceiling(tokens)
 
     def _fill_cosines(self, hits: list[ArticleHit], vector: np.ndarray) -> None:
@@ -134,12 +164,13 @@ class KnowledgeBase:
             return SearchResult(query=text, hits=[], confidence=0.0, answerable=False, mode=mode,
                                 truncated=truncated)
         hits, ceiling = self.rank(text, mode=mode)
-        x = features(hits, ceiling)
+        x = features(hits, ceiling, self.feature_names, unknown_words=self.unknown_words(text))
         confidence = self.calibrator.probability(x) if hits else 0.0
+        in_scope = (self.gate.probability(x) if self.gate is not None else 1.0) if hits else 0.0
         return SearchResult(
             query=text, hits=[self._hit(h) for h in hits[:k]], confidence=round(confidence, 4),
-            answerable=bool(hits) and confidence >= self.answer_threshold, mode=mode, truncated=truncated,
-            features=[round(v, 4) for v in x],
+            answerable=bool(hits) and confidence >= self.answer_threshold and in_scope >= self.gate_threshold,
+            mode=mode, truncated=truncated, features=[round(v, 4) for v in x], in_scope=round(in_scope, 4),
         )
 
     def _hit(self, hit: ArticleHit) -> Hit:
