@@ -6,6 +6,7 @@ bookkeeping (failures, run, pending submission) is actions.forms'.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
@@ -18,6 +19,7 @@ from actions.common import (
     ACCOUNT_HELP,
     PHONE_HELP,
     fmt_time,
+    latest_entity,
     latest_intent,
     normalize,
     parse_contact,
@@ -176,6 +178,14 @@ class ValidateFaultReportForm(FormValidation):
         return "validate_fault_report_form"
 
     # ------------------------------------------------------------------ repair
+    def more_detail(self, dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> Dict[Text, Any]:
+        """An address typed at the read-back changes the address; other words go to the description."""
+        address = new_address(tracker)
+        if address:
+            dispatcher.utter_message(text=f"好的，报修地址改为：{address}。")
+            return {"fault_address": address, "fault_address_confirmed": False}
+        return super().more_detail(dispatcher, tracker, text)
+
     def recall(self, slot: str, tracker: Tracker) -> Dict[Text, Any]:
         """"这个地址 / 就是登记的" → the address on file; "刚才说的" → the words that started the report."""
         on_file = bool(tracker.get_slot("fault_masked_address"))
@@ -337,6 +347,30 @@ class ValidateFaultReportForm(FormValidation):
                 "请简单描述一下现场情况，例如“全屋没电，邻居家也没电”或“电线掉在路边”。",
             )
         return self.accept(tracker, "fault_description", text)
+
+
+def new_address(tracker: Tracker) -> str | None:
+    """An address the latest message gives, if it is one to go to.
+
+    From where the NLU's `address` entity starts to the end of that phrase: the entity itself is
+    often cut short ("原州区文化街" of "原州区文化街28号3号楼2单元401，不是登记的那个").
+    """
+    message = tracker.latest_message or {}
+    text = str(message.get("text") or "")
+    for entity in message.get("entities") or []:
+        if entity.get("entity") != "address":
+            continue
+        start = entity.get("start")
+        value = str(entity.get("value") or "")
+        if isinstance(start, int) and text[start:start + len(value)] == value:
+            value = _PHRASE.match(text[start:]).group(0)
+        value = normalize(value)
+        if len(value) >= 4:
+            return value
+    return None
+
+
+_PHRASE = re.compile(r"[^，。；,;！？!?\s]*")
 
 
 def known_contact(tracker: Tracker) -> str | None:
@@ -512,6 +546,11 @@ class ActionChangeFaultAddress(Action):
             # "对，就是这个地址" names the address but keeps it: the one on file is confirmed.
             dispatcher.utter_message(text="好的，就按您登记的地址报修。")
             return [SlotSet("fault_address_confirmed", True), SlotSet("fault_address", None)]
+        new = new_address(tracker)
+        if new:  # "地址不对，是文化街28号3号楼": the new address came with the correction
+            dispatcher.utter_message(text=f"好的，报修地址改为：{new}。")
+            return [SlotSet("fault_address_confirmed", False), SlotSet("fault_address", new),
+                    SlotSet("fault_confirmed", None)]
         dispatcher.utter_message(
             text=f"好的，换个地址。请告诉我{where_of(tracker)}：区县、乡镇或街道、村或小区、门牌号。"
         )

@@ -22,6 +22,7 @@ from actions.faults import (
     ActionCreateFaultTicket,
     ValidateFaultReportForm,
 )
+from actions.fallback import ActionAnswerStray
 from actions.forms import refers_back, similar
 from actions.identity import VERIFY_FORM, ValidateVerifyForm
 from tests.actions.conftest import DOMAIN, ROOT, run, run_action, slot_events, snapshot, texts, user_turn
@@ -303,3 +304,39 @@ def test_verify_third_wrong_last4_hands_over(api_down):
     state = user_turn(snapshot("verify_form_last4", verify_failures={"verify_last4": 2}), "abcd")
     messages, events = run(run_action(ValidateVerifyForm(), state))
     assert customs(messages) == [HANDOFF] and requested(events)[-1] is None
+
+
+# ---------------------------------------------------------------- answers nothing asked for
+@pytest.mark.parametrize(("text", "intent", "entities", "said"), [
+    ("0401000005", "inform", [], "户号 0401****05"),
+    ("原州区文化街28号", "inform", [{"entity": "address", "value": "原州区文化街28号"}], "停电通知"),
+    ("好的", "affirm", [], "还有什么可以帮您"),
+    ("不是", "deny", [], "随时告诉我"),
+    ("随便", "inform", [], "没太明白"),
+])
+def test_an_answer_no_question_asked_for_gets_a_reply_not_silence(text, intent, entities, said):
+    """Outside a form '0401000005' or '好的' got no reply, and the gateway said the system was busy."""
+    state = user_turn(snapshot("idle_unverified"), text, intent, entities=entities)
+    messages, events = run(run_action(ActionAnswerStray(), state))
+    assert said in texts(messages) and buttons(messages) and events == []
+
+
+def test_a_correction_that_names_the_new_address_takes_all_of_it():
+    text = "地址不对，我现在住在原州区文化街28号3号楼2单元401，不是登记的那个"
+    state = at_address_question(text, "change_address")
+    # The NLU's entity is often cut short: the whole phrase from where it starts is the address.
+    state["latest_message"]["entities"] = [{"entity": "address", "value": "原州区文化街",
+                                            "start": text.index("原州区"), "end": text.index("原州区") + 6}]
+    messages, events = run(run_action(ActionChangeFaultAddress(), state))
+    assert slot_events(events) == {"fault_address_confirmed": False, "fault_address": "原州区文化街28号3号楼2单元401",
+                                   "fault_confirmed": None}
+    assert "改为：原州区文化街28号3号楼2单元401。" in texts(messages)
+
+
+def test_an_address_at_the_read_back_changes_the_address_not_the_description():
+    state = at_read_back("原州区文化街28号3号楼2单元", "inform")
+    state["latest_message"]["entities"] = [{"entity": "address", "value": "原州区文化街28号3号楼2单元"}]
+    _, events = run(run_action(ValidateFaultReportForm(), state))
+    slots = slot_events(events)
+    assert slots["fault_address"] == "原州区文化街28号3号楼2单元" and slots["fault_address_confirmed"] is False
+    assert "fault_description" not in slots and None not in requested(events)  # read back again
