@@ -80,8 +80,11 @@ class Stack:
         self.http = httpx.Client(base_url=api_url, timeout=30)
 
     def say(self, sender_id: str, text: str) -> list[dict]:
-        """One customer turn through the gateway; returns the bot's messages."""
-        response = self.http.post("/api/chat/messages", json={"sender_id": sender_id, "text": text})
+        """One customer turn through the gateway, sent as a channel adapter sends it (service token),
+        so a test names its own conversation; returns the bot's messages. (Web chats opened by the
+        page, with an issued id and secret, are what the conversation set drives.)"""
+        response = self.http.post("/api/chat/messages", json={"sender_id": sender_id, "text": text},
+                                  headers=self.auth)
         response.raise_for_status()
         body = response.json()
         assert body["handled_by"] == "bot", body
