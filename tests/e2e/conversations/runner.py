@@ -62,7 +62,7 @@ ASKS: dict[str, re.Pattern] = {name: re.compile(pattern) for name, pattern in {
     "contact": r"(告诉我|输入|提供|留下|留一个|请核对).{0,12}(户号|手机号)|没有查到户号"
                r"|(户号|手机号)是1?\d位",
     "account": r"(告诉我|输入|提供).{0,12}户号|户号是10位|没有查到户号",
-    "address_confirm": r"是这个地址|地址附近吗|这个地址.{0,6}吗",
+    "address_confirm": r"是这个地址|地址附近吗|这个地址.{0,6}吗|是登记的地址",
     "address": r"(告诉我|输入|提供|说).{0,12}(地址|位置)|详细地址|在哪里|什么位置",
     "description": r"描述|什么情况|现场情况|具体.{0,8}(情况|问题)",
     "confirm": r"核对|确认无误|提交吗|是否提交|确认提交",
@@ -75,6 +75,7 @@ ASKS: dict[str, re.Pattern] = {name: re.compile(pattern) for name, pattern in {
     "message": r"留言|留个言|回电|回访",
     "district_or_account": r"区县|户号",
     "verify": r"核验",
+    "clarify": r"您是想|下面哪一项|不太确定您的意思",
 }.items()}
 
 PLACEHOLDER = re.compile(r"\{(account|mobile|last4|ticket|ticket_lower)(?::([a-z0-9_]+))?\}")
