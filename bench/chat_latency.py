@@ -1,4 +1,4 @@
-"""Time of one chat turn through the gateway, with 1 and 20 concurrent conversations.
+"""Time of one chat turn through the gateway, with 1, 10, 20 and 40 concurrent conversations.
 
 Starts the real stack (Rasa, action server, API with a seeded SQLite demo). Baseline measured in
 the same run: the same turns sent straight to Rasa, i.e. the bot alone; the ratio
@@ -7,6 +7,14 @@ Rasa has no open REST channel any more: the baseline is the bot's gateway channe
 (bot/channels.py, what the gateway calls) with its token; earlier runs timed the REST webhook,
 which cost what the gateway channel costs. The two take turns, batch by batch, so they share the
 machine's other load.
+
+The gateway is driven as the chat page drives it: a conversation issued by the API (id and
+secret), every message with its secret, a client_msg_id and the page's hold time (hold_after_ms =
+the gateway's 2 s): a reply that takes longer comes back as a holding message, and the bench then
+fetches the real reply with the same client_msg_id (what the page gets on its socket). Per level it
+reports p50/p95/p99 of the time to the real reply, the share of turns that got a holding message
+first and the share answered with the fallback (a bot that failed; must be 0 while all parts are
+up). One machine plays every customer, so the per-address rate limit is lifted for the run.
 
 The JSON keeps a reference run under "before" (carried over from the previous results file, or
 taken from --before FILE) beside this run, with the gateway/bare-Rasa ratio at one conversation of
@@ -24,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -32,21 +41,55 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from api.conversations.gateway import ChatGateway, ChatLimits  # noqa: E402
 from bench.common import machine, percentile  # noqa: E402
 from tests.stack import running_stack  # noqa: E402
 
 SCRIPT = ["你好", "西吉县最近有没有停电通知", "电费怎么交", "谢谢", "再见"]
 CONVERSATIONS_PER_LEVEL = 40
+LEVELS = (1, 10, 20, 40)
+HOLD_MS = 2000  # the chat page's: ChatGateway.hold_seconds
 OUT = ROOT / "bench" / "results" / "chat_latency.json"
 
 
-async def converse(http: httpx.AsyncClient, url: str, body_for, sender: str, timings: list[float],
+@dataclass
+class Turn:
+    """One turn as the customer saw it: time to the real reply, and whether a holding message or the fallback came."""
+
+    ms: float
+    holding: bool = False
+    fallback: bool = False
+
+
+async def converse(http: httpx.AsyncClient, url: str, body_for, sender: str, timings: list[Turn],
                    headers: dict[str, str]):
+    if body_for is gateway_body:
+        await converse_gateway(http, url, sender, timings)
+        return
     for text in SCRIPT:
         started = time.perf_counter()
         response = await http.post(url, json=body_for(sender, text), headers=headers)
         response.raise_for_status()
-        timings.append((time.perf_counter() - started) * 1000)
+        timings.append(Turn((time.perf_counter() - started) * 1000))
+
+
+async def converse_gateway(http: httpx.AsyncClient, url: str, sender: str, timings: list[Turn]) -> None:
+    """A web chat: a new conversation, then each message as the page sends it (secret, id, hold time)."""
+    issued = await http.post(url.replace("/messages", "/conversations"))
+    issued.raise_for_status()
+    chat = issued.json()
+    headers = {"X-Chat-Secret": chat["secret"]}
+    for n, text in enumerate(SCRIPT):
+        body = gateway_body(chat["conversation_id"], text) | {"client_msg_id": f"{sender}-{n}"}
+        started = time.perf_counter()
+        response = await http.post(url, json=body | {"hold_after_ms": HOLD_MS}, headers=headers)
+        response.raise_for_status()
+        holding = response.json()["handled_by"] == "holding"
+        if holding:  # the reply follows: the same client_msg_id returns it when it is ready
+            response = await http.post(url, json=body, headers=headers)
+            response.raise_for_status()
+        timings.append(Turn((time.perf_counter() - started) * 1000, holding,
+                            response.json()["handled_by"] == "fallback"))
 
 
 async def measure(targets: dict[str, tuple[str, Callable, dict]], concurrency: int) -> dict[str, dict]:
@@ -55,7 +98,7 @@ async def measure(targets: dict[str, tuple[str, Callable, dict]], concurrency: i
     The targets take turns batch by batch (who goes first rotates), so they share whatever else
     the machine is doing and their ratio holds even on a busy machine.
     """
-    timings: dict[str, list[float]] = {name: [] for name in targets}
+    timings: dict[str, list[Turn]] = {name: [] for name in targets}
     busy = dict.fromkeys(targets, 0.0)
     async with httpx.AsyncClient(timeout=30) as http:
         for name, (url, body_for, headers) in targets.items():
@@ -70,10 +113,17 @@ async def measure(targets: dict[str, tuple[str, Callable, dict]], concurrency: i
                 await asyncio.gather(*(converse(http, url, body_for, s, timings[name], headers)
                                        for s in senders))
                 busy[name] += time.perf_counter() - started
-    return {name: {"turns": len(t), "p50_ms": round(percentile(t, 0.50), 1),
-                   "p95_ms": round(percentile(t, 0.95), 1), "mean_ms": round(statistics.mean(t), 1),
-                   "turns_per_second": round(len(t) / busy[name], 1)}
-            for name, t in timings.items()}
+    return {name: figures(turns, busy[name]) for name, turns in timings.items()}
+
+
+def figures(turns: list[Turn], busy_seconds: float) -> dict:
+    """Percentiles of the time to the real reply, the shares of holding messages and fallbacks, throughput."""
+    ms = [t.ms for t in turns]
+    return {"turns": len(turns), "p50_ms": round(percentile(ms, 0.50), 1), "p95_ms": round(percentile(ms, 0.95), 1),
+            "p99_ms": round(percentile(ms, 0.99), 1), "mean_ms": round(statistics.mean(ms), 1),
+            "holding_share": round(sum(t.holding for t in turns) / len(turns), 3),
+            "fallback_share": round(sum(t.fallback for t in turns) / len(turns), 3),
+            "turns_per_second": round(len(turns) / busy_seconds, 1)}
 
 
 def commit() -> str:
@@ -99,12 +149,14 @@ def gateway_body(sender: str, text: str) -> dict:
 
 
 def run() -> dict:
+    # one machine plays every customer: lift the per-address limits (per conversation stays)
+    ChatGateway.__init__.__kwdefaults__["limits"] = ChatLimits(per_address_minute=10**6, new_per_address_hour=10**6)
     with tempfile.TemporaryDirectory() as workdir, running_stack(Path(workdir)) as stack:
         # Rasa's gateway channel needs the token the gateway sends (stack.rasa_auth).
         targets = {"baseline_rasa_direct": (f"{stack.rasa_url}/webhooks/gateway/webhook", rasa_body,
                                             stack.rasa_auth),
                    "gateway": (f"{stack.api_url}/api/chat/messages", gateway_body, {})}
-        levels = {str(concurrency): asyncio.run(measure(targets, concurrency)) for concurrency in (1, 20)}
+        levels = {str(concurrency): asyncio.run(measure(targets, concurrency)) for concurrency in LEVELS}
     return {name: {level: figures[name] for level, figures in levels.items()} for name in targets}
 
 
@@ -143,7 +195,9 @@ def main() -> None:
     for name, levels in results.items():
         for concurrency, figures in levels.items():
             print(f"{name:27s} concurrency {concurrency:>2}: p50 {figures['p50_ms']:7.1f} ms  "
-                  f"p95 {figures['p95_ms']:7.1f} ms  {figures['turns_per_second']:6.1f} turns/s")
+                  f"p95 {figures['p95_ms']:7.1f} ms  p99 {figures['p99_ms']:7.1f} ms  "
+                  f"{figures['turns_per_second']:6.1f} turns/s  holding {figures['holding_share']:.1%}  "
+                  f"fallback {figures['fallback_share']:.1%}")
     print(f"gateway / bare Rasa (p50): {after}")
     if before:
         print(f"at one conversation: before {report['gateway_over_rasa_at_1']['before']} "

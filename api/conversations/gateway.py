@@ -131,8 +131,8 @@ OnHold = Callable[[ChatReply], Awaitable[None]]
 
 
 def bot_takes_metadata(bot: RasaClient) -> bool:
-    """Whether the bot client passes metadata on (RasaClient.send(metadata=…)); until it does, the
-    queue state cannot reach the bot and is left out rather than failing the turn."""
+    """Whether the bot client passes metadata on (RasaClient.send(metadata=…) does; a stand-in bot of
+    the page tests may not): without it the queue state is left out rather than failing the turn."""
     parameters = inspect.signature(bot.send).parameters
     return "metadata" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
@@ -182,7 +182,7 @@ class ChatGateway:
         self.limits = limits
         self.hold_seconds = hold_seconds
         self._stale = timedelta(seconds=deadline_seconds) + STALE_MARGIN
-        self._outbound = outbound
+        self.outbound = outbound
         self._turns: dict[int, _Turn] = {}
 
     # ---- who may write ----
@@ -440,8 +440,8 @@ class ChatGateway:
                 "type": "reply", "client_msg_id": turn.client_msg_id, "conversation_id": turn.sender_id,
                 "handled_by": reply.handled_by, "messages": [m.model_dump(mode="json") for m in reply.messages],
                 "at": to_local(utcnow()).isoformat(timespec="milliseconds")}})
-        elif self._outbound is not None:
-            await run_in_threadpool(self._outbound, conversation_id=turn.sender_id, channel=turn.channel,
+        elif self.outbound is not None:
+            await run_in_threadpool(self.outbound, conversation_id=turn.sender_id, channel=turn.channel,
                                     messages=reply.messages, key=f"chat-reply:{turn.message_id}")
 
     def sweep_stale(self, *, now: datetime | None = None) -> int:

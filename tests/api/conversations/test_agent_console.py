@@ -9,12 +9,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from api.conversations.models import AgentPresence, Conversation, ConversationEvent, Message, SuggestionUse
 from api.core.time import utcnow
-from tests.api.conversations.conftest import ALL_DAY, make_app, new_customer
+from tests.api.conversations.conftest import new_customer
 from tests.api.staff.test_staff_auth import bearer
 from tests.conftest import TEST_TOKEN
 
@@ -27,11 +26,9 @@ def kb_home(built_kb, tmp_path):
 
 
 @pytest.fixture
-def app_client(settings, rasa):
-    settings = settings.model_copy(update={"rasa_url": rasa.url, "rasa_timeout_seconds": 2.5})
-    with TestClient(make_app(settings)) as test_client:
-        test_client.app.state.desk.office_hours = ALL_DAY
-        yield test_client
+def app_client(chat):
+    """The gateway tests' app (conftest.chat), here with the built knowledge base for suggestions."""
+    return chat
 
 
 @pytest.fixture

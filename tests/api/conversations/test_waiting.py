@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 
-import pytest
 from sqlalchemy import select
 
-from api.conversations.gateway import bot_takes_metadata
 from api.conversations.models import AgentPresence, Conversation, ConversationEvent
-from api.conversations.rasa import RasaClient
 from api.core.time import local_hour, utcnow
 from tests.api.conversations.conftest import new_customer
 from tests.api.staff.test_staff_auth import bearer
@@ -62,7 +59,6 @@ def test_position_and_expected_wait_come_from_recent_handling_times(chat, sessio
     assert again["text"].startswith("已为您排队，您前面还有1位客户")
 
 
-@pytest.mark.skipif(not bot_takes_metadata(RasaClient), reason="RasaClient.send does not pass metadata yet (api/conversations/rasa.py: requested from its owner)")
 def test_the_bot_gets_the_queue_state_while_the_customer_waits(chat, rasa):
     customer = new_customer(chat)
     customer.say("转人工")

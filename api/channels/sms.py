@@ -1,0 +1,50 @@
+"""Chat over SMS: a late reply reaches the customer as an SMS, through the notify outbox.
+
+An SMS conversation's id is ``sms-<mobile>`` (the inbound SMS adapter names it so, with the
+service token). When a reply is ready only after the adapter was given the holding message, the
+gateway calls ``SmsReplies`` (its ``Outbound``); the SMS is queued once per turn (the key) and
+sent by the outbox worker with its retries.
+"""
+from __future__ import annotations
+
+import logging
+import re
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.conversations.schemas import BotMessage
+from api.core.ids import mask_phone
+from api.core.time import utcnow
+from api.notify import service as notify
+
+log = logging.getLogger(__name__)
+
+SMS_CONVERSATION = re.compile(r"^sms-(1[3-9]\d{9})$")
+MAX_SMS_CHARS = 500  # several segments at most; the chat keeps the whole reply
+
+
+def sms_text(messages: list[BotMessage]) -> str:
+    """The replies as one SMS: the texts, then the buttons as words to reply with."""
+    lines = [m.text for m in messages if m.text]
+    choices = [b.title for m in messages for b in m.buttons]
+    if choices:
+        lines.append("可回复：" + " / ".join(choices))
+    return "\n".join(lines)[:MAX_SMS_CHARS]
+
+
+class SmsReplies:
+    """The gateway's push for SMS conversations (api.conversations.gateway.Outbound)."""
+
+    def __init__(self, sessionmaker: sessionmaker[Session]):
+        self._sessionmaker = sessionmaker
+
+    def __call__(self, *, conversation_id: str, channel: str, messages: list[BotMessage], key: str) -> None:
+        match = SMS_CONVERSATION.match(conversation_id)
+        body = sms_text(messages)
+        if channel != "sms" or match is None or not body:
+            return
+        with self._sessionmaker() as session:
+            notify.enqueue(session=session, key=key, channel="sms", recipient=match.group(1), audience="customer",
+                           body=body, now=utcnow())
+            session.commit()
+        log.info("late chat reply queued as SMS to %s", mask_phone(match.group(1)))
