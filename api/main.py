@@ -36,6 +36,7 @@ from api.flows.routes.billing import billing_router, charts_router
 from api.flows.routes.customers import customers_router as customer_view_router
 from api.flows.routes.dispatch import dispatch_router
 from api.flows.routes.forecasting import forecasting_router
+from api.flows.routes.leave_message import leave_message_router
 from api.flows.routes.outages import outages_router
 from api.flows.routes.sms import sms_router
 from api.flows.routes.tickets import tickets_router as ticket_work_router
@@ -57,7 +58,7 @@ from knowledge_base.holder import KnowledgeBaseHolder
 log = logging.getLogger(__name__)
 # Order matters where paths overlap: a domain's fixed paths (/api/customers/search…) before the
 # flows' /{account_no} ones.
-ROUTERS = (chat_router, staff_router, agent_router, customers_router, customer_view_router, dispatch_router,
+ROUTERS = (chat_router, leave_message_router, staff_router, agent_router, customers_router, customer_view_router, dispatch_router,
            kb_router, metering_router, notify_router, twilio_router, sms_router, staff_accounts_router,
            ticket_work_router, outages_router, tickets_router, analytics_router, billing_router,
            forecasting_router, charts_router, access_log_router, web_router)
@@ -75,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         http = httpx.AsyncClient(limits=httpx.Limits(max_connections=100))
-        app.state.bot = RasaClient(settings.rasa_url, settings.rasa_timeout_seconds, http)
+        app.state.bot = RasaClient(settings.rasa_url, settings.rasa_timeout_seconds, http, token=settings.rasa_token)
         app.state.bus = LiveBus(settings.redis_url, channel=live_channel(settings.database_url))
         await app.state.bus.start()
         app.state.desk = AgentDesk(sessionmaker=app.state.sessionmaker, bus=app.state.bus,

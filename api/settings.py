@@ -13,6 +13,7 @@ MIN_SECRET_LENGTH = 32
 DEMO_SECRETS = {
     "service_token": "dev-service-token",
     "staff_secret": "dev-staff-secret-change-me-in-production-32b",
+    "rasa_token": "dev-rasa-token",
 }
 
 
@@ -72,7 +73,7 @@ class Settings(BaseSettings):
     kb_reload_seconds: float = 5.0  # how often the API looks for a newer index version
     # The secret the gateway sends to Rasa's gateway channel (bot/credentials.yml reads the same
     # RASA_TOKEN); the default "dev-rasa-token" is a demo secret, for make demo and tests only.
-    rasa_token: str = "dev-rasa-token"
+    rasa_token: str = DEMO_SECRETS["rasa_token"]
 
 
     def weak_secrets(self) -> list[str]:

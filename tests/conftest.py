@@ -29,6 +29,7 @@ from api.settings import Settings
 TEST_TOKEN = "test-service-token-0123456789abcdefghij"
 TEST_STAFF_SECRET = "test-staff-secret-0123456789abcdefghijkl"
 os.environ.setdefault("STAFF_SECRET", TEST_STAFF_SECRET)
+os.environ.setdefault("RASA_TOKEN", "test-rasa-token-for-apps-without-rasa-000000")
 DEMO_CUSTOMERS = 160
 DEMO_DAYS = 8
 

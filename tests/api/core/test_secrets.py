@@ -6,7 +6,7 @@ import pytest
 from api.main import create_app
 from api.settings import DEMO_SECRETS, InsecureConfiguration, Settings
 
-STRONG = {"service_token": "s" * 40, "staff_secret": "t" * 40}
+STRONG = {"service_token": "s" * 40, "staff_secret": "t" * 40, "rasa_token": "r" * 40}
 
 
 @pytest.mark.parametrize("field", sorted(DEMO_SECRETS))
