@@ -26,10 +26,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from knowledge_base.confidence import expected_calibration_error  # noqa: E402
+from knowledge_base.evaluate import answer_curve  # noqa: E402
+
 DEV = ROOT / "knowledge_base" / "eval" / "dev.tsv"
 BEFORE = "bac6171"  # last commit before the calibration work of issue 12
 METRICS = ("recall@1", "recall@3", "recall@5", "mrr")
-THRESHOLDS = [round(0.05 * i, 2) for i in range(20)]
 
 # Runs inside the measured tree: only calls that exist in the old and the new code.
 MEASURE = r'''
@@ -95,30 +99,17 @@ def unpack(revision: str, into: Path) -> Path:
     return into
 
 
-def ece(confidences: list[float], right: list[bool], bins: int = 10) -> float:
-    """Mean |confidence − accuracy| over equal-width bins, weighted by bin size."""
-    total = 0.0
-    for b in range(bins):
-        inside = [(p, r) for p, r in zip(confidences, right) if min(int(p * bins), bins - 1) == b]
-        if inside:
-            total += abs(sum(p for p, _ in inside) / len(inside) - sum(r for _, r in inside) / len(inside)) * len(inside)
-    return round(total / max(len(confidences), 1), 4)
-
-
 def summary(run: dict) -> dict:
     """Answer rate, precision, ECE and top-1 of one tree, and its curve over thresholds."""
     answers, n = run["answers"], len(run["answers"])
     answered = [a["right"] for a in answers if a["answered"]]
-    curve = []
-    for threshold in THRESHOLDS:
-        right = [a["right"] for a in answers if a["in_scope"] and a["confidence"] >= threshold]
-        curve.append({"threshold": threshold, "answered_share": round(len(right) / n, 4),
-                      "precision": round(sum(right) / len(right), 4) if right else None})
+    confidences, right = [a["confidence"] for a in answers], [a["right"] for a in answers]
+    curve = answer_curve(confidences, right, [a["in_scope"] for a in answers])
     return {
         "top1": run["modes"]["hybrid"]["recall@1"], "threshold": run["threshold"],
         "gate_threshold": run["gate_threshold"], "answered_share": round(len(answered) / n, 4),
         "precision_when_answered": round(sum(answered) / max(len(answered), 1), 4),
-        "ece": ece([a["confidence"] for a in answers], [a["right"] for a in answers]),
+        "ece": round(expected_calibration_error(confidences, right), 4),
         "best_answered_share_at_90_precision": max(
             (c["answered_share"] for c in curve if c["precision"] is not None and c["precision"] >= 0.9), default=0.0),
         "curve": curve,

@@ -117,10 +117,15 @@ def corpus(config: KbConfig) -> list[Article]:
     return articles + external
 
 
+# The code that decides what a version holds: an edit to it rebuilds (the classifier and calibration too).
+BUILD_CODE = tuple(Path(__file__).resolve().parent / name for name in (
+    "index.py", "chunking.py", "text.py", "bm25.py", "classifier.py", "confidence.py", "fusion.py", "search.py"))
+
+
 def corpus_fingerprint(articles: Sequence[Article], encoder: str | None) -> str:
-    """Same articles, encoder weights, tokenizer files and index format → nothing to rebuild."""
+    """Same articles, encoder weights, tokenizer files, calibration sets and build code → nothing to rebuild."""
     digest = hashlib.sha1(f"{INDEX_FORMAT}|{encoder or '-'}".encode())
-    for path in (USER_DICT, STOP_WORDS, CALIBRATION_QUESTIONS, NEGATIVES):
+    for path in (USER_DICT, STOP_WORDS, CALIBRATION_QUESTIONS, NEGATIVES, *BUILD_CODE):
         digest.update(path.read_bytes() if path.exists() else b"-")
     for article in articles:
         digest.update(article.fingerprint.encode())

@@ -162,7 +162,7 @@ class KnowledgeBase:
         text = text[:MAX_QUERY_CHARS]
         if not self.tokenizer.tokens(text):  # nothing searchable: only punctuation, emoji, stop words
             return SearchResult(query=text, hits=[], confidence=0.0, answerable=False, mode=mode,
-                                truncated=truncated)
+                                truncated=truncated, in_scope=0.0)
         hits, ceiling = self.rank(text, mode=mode)
         x = features(hits, ceiling, self.feature_names, unknown_words=self.unknown_words(text))
         confidence = self.calibrator.probability(x) if hits else 0.0

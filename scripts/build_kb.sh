@@ -19,4 +19,4 @@ else
 fi
 echo "==> building the knowledge-base index"
 .venv/bin/python -m knowledge_base build | .venv/bin/python -c \
-  'import json,sys; r=json.load(sys.stdin); print("    version %(version)s: %(articles)d articles, %(chunks)d chunks, %(embedded)d embedded, %(reused)d reused%(note)s" % {**r, "note": " (up to date)" if r["up_to_date"] else ""})'
+  'import json,sys; r=json.load(sys.stdin); print("    version %(version)s: %(articles)d articles, %(chunks)d chunks, %(embedded)d embedded, %(reused)d reused%(note)s" % {**r, "note": " (up to date)" if r["up_to_date"] else ""}); h=(r.get("calibration") or {}).get("held_out"); h and print("    held-out calibration questions: answers %.0f %% on its own, right %.0f %% of those; ECE %.3f" % (100*h["answered_share"], 100*h["precision_when_answered"], h["ece"]))'

@@ -66,7 +66,7 @@ class LiveBus:
             except asyncio.CancelledError:
                 await pubsub.aclose()
                 raise
-            except Exception:  # noqa: BLE001 - Redis restarted: keep trying, the page reloads history
+            except Exception:
                 log.warning("live bus: Redis read failed", exc_info=True)
                 await asyncio.sleep(1.0)
                 continue
