@@ -8,7 +8,8 @@ again), and answers both together:
     POST /webhooks/gateway/webhook
     {"sender": "web-1a2b", "message": "我家停电了", "metadata": {"channel": "web"}}
     200 {"messages": [<as the REST channel: text, buttons, image, custom>, ...],
-         "intent": {"name": "report_outage", "confidence": 0.97} | null}
+         "intent": {"name": "report_outage", "confidence": 0.97} | null,
+         "failed_actions": ["action_create_fault_ticket", ...]}
     503 when no model is loaded.
 
     POST /webhooks/gateway/parse   {"text": "我家电费怎么这么高"}
@@ -20,6 +21,12 @@ shared secret itself: every request but the health check (GET /webhooks/gateway/
 whether a model is loaded) carries `Authorization: Bearer <token>`, else 401. The token comes from
 bot/credentials.yml (`token: ${RASA_TOKEN}`; Rasa refuses to start when RASA_TOKEN is unset).
 
+`failed_actions` names the custom actions that raised while the message was handled (the action
+server down, or an error in it). Rasa logs such a failure and carries on as if the action had done
+nothing ("Bot will continue, but the actions events are lost"), so the bot may answer with silence;
+the channel listens for that log record during the turn and reports it, and the gateway tells the
+customer what could not be done.
+
 The answer is a JSON object so later fields (replies still to come) can be added beside these.
 Registered in bot/credentials.yml as `bot.channels.GatewayInput`; Rasa imports it because it is
 started from the repository root (`rasa run` puts its working directory on sys.path).
@@ -28,7 +35,9 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
@@ -38,6 +47,24 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 log = logging.getLogger(__name__)
+
+# Rasa's processor logs "Encountered an exception while running action '<name>'" and drops the
+# action's events; the turn being handled (this context) collects the names.
+_ACTION_FAILED = re.compile(r"while running action '([^']+)'")
+_failed_actions: ContextVar[list[str] | None] = ContextVar("gateway_failed_actions", default=None)
+
+
+class _FailedActions(logging.Handler):
+    """Collects the actions Rasa reports as failed into the current turn's list."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        failed = _failed_actions.get()
+        match = _ACTION_FAILED.search(record.getMessage()) if failed is not None else None
+        if match and match.group(1) not in failed:
+            failed.append(match.group(1))
+
+
+_FAILURES = _FailedActions(level=logging.ERROR)
 
 
 class GatewayInput(InputChannel):
@@ -64,6 +91,9 @@ class GatewayInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("gateway_webhook", __name__)
+        processor_log = logging.getLogger("rasa.core.processor")
+        if _FAILURES not in processor_log.handlers:
+            processor_log.addHandler(_FAILURES)
 
         @webhook.middleware("request")
         async def require_token(request: Request) -> HTTPResponse | None:
@@ -101,14 +131,18 @@ class GatewayInput(InputChannel):
                 return response.json({"error": "no model loaded"}, status=503)
             agent = request.app.ctx.agent
             collector = CollectingOutputChannel()
-            parse_data = None
+            parse_data, failed = None, []
+            collecting = _failed_actions.set(failed)
             try:
                 parse_data = await agent.parse_message(text)
                 await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(),
                                                  metadata=body.get("metadata"), parse_data=parse_data))
             except Exception:  # as the REST channel does: log it, answer what was said so far
                 log.exception("gateway channel: the message of %s failed", sender)
-            return response.json({"messages": collector.messages, "intent": _intent(parse_data)})
+            finally:
+                _failed_actions.reset(collecting)
+            return response.json({"messages": collector.messages, "intent": _intent(parse_data),
+                                  "failed_actions": failed})
 
         return webhook
 

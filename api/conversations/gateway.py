@@ -84,6 +84,12 @@ CHANNEL_REFUSED = "该渠道的消息需通过渠道接入服务发送。"
 TOO_MANY_MESSAGES = "您发送消息太频繁了，请稍等一会儿再发。如遇停电、电线断落等紧急情况，请直接拨打95598供电服务热线。"
 TOO_MANY_CHATS = "当前网络发起的新对话太多了，请稍后再试，或拨打95598供电服务热线。"
 RESENDS = Rule("chat.resend", 30, 3600)  # sends of one client_msg_id: the first counts, resends are free up to this
+# The bot is up but an action it ran failed (the action server down): what could not be done, by
+# the report the bot had read back; nothing was filed, and what the customer said is kept.
+NOT_DONE_BY_TICKET = {"故障报修": "您的报修暂时没能提交", "投诉": "您的投诉暂时没能提交",
+                      "业务办理": "您的业务申请暂时没能登记", "充电设施故障": "您的报修暂时没能提交"}
+NOT_DONE = ("抱歉，系统暂时出了点故障，{what}，您已经提供的信息都还保留着。请过几分钟再发一次刚才的话，"
+            "或回复“转人工”；遇到停电、电线断落等紧急情况，请直接拨打95598供电服务热线。")
 MSG_UNAVAILABLE = "客服系统暂时繁忙，您的消息未能处理，请稍后再试，或拨打95598供电服务热线。"
 
 
@@ -416,8 +422,13 @@ class ChatGateway:
             apology, wants_person = self._desk.review_turn(
                 changes, message=message, text=text, intent=answer.intent, confidence=answer.confidence,
                 bot_reason=answer.handoff_reason)
-            said = answer.messages or ([] if answer.handoff_reason else [NOT_UNDERSTOOD])
+            said = answer.messages or ([] if answer.handoff_reason or answer.failed_actions else [NOT_UNDERSTOOD])
             replies = said + ([BotMessage(text=apology)] if apology else [])
+            if answer.failed_actions:
+                log.warning("gateway: actions %s failed for %s", answer.failed_actions, conversation.id)
+                kind = service.pending_form(session=session, conversation_id=conversation.id)
+                replies.append(BotMessage(sender="system", text=NOT_DONE.format(
+                    what=NOT_DONE_BY_TICKET.get(kind or "", "您刚才的请求暂时没能办理"))))
             handled_by = "bot"
         rows = service.record_replies(session=session, customer_message=message, replies=replies, now=now)
         if wants_person:  # an agent free now joins (their notice comes after these replies), else the wait

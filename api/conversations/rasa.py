@@ -5,7 +5,7 @@ HTTP API is off, and the channel refuses requests without the secret.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -22,6 +22,7 @@ class BotAnswer:
     handoff_reason: str | None  # set when the bot asked for a human
     intent: str | None = None  # what the bot read in the customer's message
     confidence: float | None = None
+    failed_actions: list[str] = field(default_factory=list)  # actions that raised (the action server down)
 
 
 class RasaClient:
@@ -63,7 +64,9 @@ class RasaClient:
                              for b in item.get("buttons") or []],
                 ))
         intent, confidence = _intent(body.get("intent"))
-        return BotAnswer(messages=messages, handoff_reason=handoff, intent=intent, confidence=confidence)
+        failed = [name for name in body.get("failed_actions") or [] if isinstance(name, str)]
+        return BotAnswer(messages=messages, handoff_reason=handoff, intent=intent, confidence=confidence,
+                         failed_actions=failed)
 
     async def parse(self, *, text: str) -> str | None:
         """The intent of a text outside any conversation (an agent typing a caller's question);
