@@ -12,6 +12,8 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.access.middleware import AccessLog
@@ -25,7 +27,7 @@ from api.conversations.live import LiveBus, forward_to_customers
 from api.conversations.rasa import RasaClient
 from api.conversations.routes import agent_router, chat_router, staff_router
 from api.conversations.service import record_notice
-from api.core.errors import install_error_handler
+from api.core.errors import DatabaseUnavailable, install_error_handler
 from api.core.headers import SecurityHeaders
 from api.core.logs import install_masking
 from api.customers.routes import router as customers_router
@@ -189,6 +191,18 @@ def _add_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, dict) else {"code": "http_error", "message": str(exc.detail)}
         return JSONResponse(status_code=exc.status_code, content={"detail": detail},
                             headers=getattr(exc, "headers", None))
+
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The database went away (a refused or dropped connection, no pooled connection in time): a
+        # 503 the caller can retry, not a 500. The pool pings connections before use, so requests
+        # succeed again as soon as the database is back, without restarting the API.
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
+                    str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        error = DatabaseUnavailable()
+        return JSONResponse(status_code=error.status, content={"detail": error.detail()}, headers=error.headers)
+
+    for failure in (OperationalError, InterfaceError, PoolTimeout):
+        app.add_exception_handler(failure, database_unavailable)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

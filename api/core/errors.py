@@ -81,6 +81,16 @@ class Unavailable(DomainError):
     code = "unavailable"
 
 
+class DatabaseUnavailable(Unavailable):
+    """The database cannot be reached (down, restarting, the network cut): try again shortly."""
+
+    code = "database_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__(message="系统暂时无法访问数据，请稍后再试；遇到停电、电线断落等紧急情况，"
+                                 "请直接拨打95598供电服务热线。", headers={"Retry-After": "5"})
+
+
 def install_error_handler(app: FastAPI) -> None:
     """Answer every DomainError with its status and structured detail."""
 
