@@ -30,6 +30,7 @@ from api.conversations.service import record_notice
 from api.core.errors import DatabaseUnavailable, install_error_handler
 from api.core.headers import SecurityHeaders
 from api.core.logs import install_masking
+from api.core.ratelimit import make_rate_limiter
 from api.customers.routes import router as customers_router
 from api.db import make_engine, make_sessionmaker
 from api.demo.jobs import run_live_feed
@@ -85,8 +86,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                    presence_seconds=settings.agent_presence_seconds,
                                    default_limit=settings.agent_max_chats,
                                    roster=partial(staff_service.list_active, role="agent"))
+        # rate limits in Redis when REDIS_URL is set, in the database when it is not or while it is down
+        app.state.limiter = make_rate_limiter(redis_url=settings.redis_url, sessionmaker=app.state.sessionmaker)
         app.state.gateway = ChatGateway(sessionmaker=app.state.sessionmaker, bot=app.state.bot,
-                                        desk=app.state.desk)
+                                        desk=app.state.desk, limiter=app.state.limiter)
         app.state.address_parser = get_parser
         app.state.connections = ChatConnections()
         pushes = asyncio.create_task(forward_to_customers(app.state.bus, app.state.connections))
@@ -109,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 feed.cancel()
             await http.aclose()
             await app.state.bus.stop()
+            app.state.limiter.close()
             engine.dispose()
 
     app = FastAPI(title="智电 Zhidian API", version="0.1.0", lifespan=lifespan,

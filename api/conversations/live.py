@@ -5,6 +5,10 @@ every event goes through a Redis pub/sub channel and every API process delivers 
 from there, so an agent on one replica sees a customer who is connected to another, and an
 agent's message reaches the replica that holds the customer's socket.
 
+Without Redis (down, restarting) the bus degrades to one process: an event Redis cannot take is
+delivered to this process's own subscribers (an agent and a customer on the same replica still
+see each other); the reader subscribes again once Redis answers, and events cross processes again.
+
 Events are JSON objects with a "topic":
   "console"   for agent consoles: {"topic": "console", "type": "queue" | "conversation" | ...}
   "customer"  for a customer's chat page: {"topic": "customer", "sender_id": ..., "frame": {...}}
@@ -19,6 +23,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 CHANNEL = "zhidian:live"
+PUBLISH_SECONDS = 2.0  # a Redis that does not answer by then counts as down for this event
+RETRY_SECONDS = 1.0  # between attempts to read from Redis again
 
 
 class LiveBus:
@@ -43,10 +49,8 @@ class LiveBus:
         if self._redis_url:
             import redis.asyncio as aioredis  # lazy: a third-party client needed only with REDIS_URL
 
-            self._redis = aioredis.from_url(self._redis_url)
-            pubsub = self._redis.pubsub()
-            await pubsub.subscribe(self._channel)
-            self._reader = asyncio.create_task(self._read(pubsub))
+            self._redis = aioredis.from_url(self._redis_url, socket_connect_timeout=PUBLISH_SECONDS)
+            self._reader = asyncio.create_task(self._read())
 
     async def stop(self) -> None:
         """Stop reading and close the Redis connection."""
@@ -59,16 +63,30 @@ class LiveBus:
         if self._redis is not None:
             await self._redis.aclose()
 
-    async def _read(self, pubsub) -> None:
+    async def _read(self) -> None:
+        """Deliver what every process publishes; after a Redis failure, subscribe again until it answers."""
+        pubsub, failing = None, False
         while True:
             try:
+                if pubsub is None:
+                    pubsub = self._redis.pubsub()
+                    await pubsub.subscribe(self._channel)
+                    if failing:
+                        log.warning("live bus: Redis is back, events cross processes again")
+                    failing = False
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             except asyncio.CancelledError:
-                await pubsub.aclose()
+                if pubsub is not None:
+                    await pubsub.aclose()
                 raise
             except Exception:
-                log.warning("live bus: Redis read failed", exc_info=True)
-                await asyncio.sleep(1.0)
+                if not failing:
+                    log.warning("live bus: Redis unavailable, events stay in this process", exc_info=True)
+                failing = True
+                if pubsub is not None:
+                    await _close_quietly(pubsub)
+                    pubsub = None
+                await asyncio.sleep(RETRY_SECONDS)
                 continue
             if message and message.get("type") == "message":
                 try:
@@ -84,11 +102,16 @@ class LiveBus:
                 log.warning("live bus: a subscriber is full, event dropped for it")
 
     async def publish(self, event: dict[str, Any]) -> None:
-        """Send an event to every subscriber of every process."""
+        """Send an event to every subscriber of every process (of this one only while Redis is down)."""
         if self._redis is not None:
-            await self._redis.publish(self._channel, json.dumps(event, ensure_ascii=False, default=str))
-        else:
-            self._deliver(event)
+            try:
+                await asyncio.wait_for(self._redis.publish(
+                    self._channel, json.dumps(event, ensure_ascii=False, default=str)), PUBLISH_SECONDS)
+                return
+            except Exception:  # noqa: BLE001 - any Redis failure: degrade, never fail the caller
+                log.warning("live bus: Redis unavailable, %s event delivered in this process only",
+                            event.get("topic"))
+        self._deliver(event)
 
     def publish_soon(self, event: dict[str, Any]) -> None:
         """Publish from synchronous code (a route in the thread pool or the loop itself)."""
@@ -112,6 +135,13 @@ class LiveBus:
     def unsubscribe(self, queue: asyncio.Queue) -> None:
         """Stop receiving on `queue`."""
         self._subscribers.discard(queue)
+
+
+async def _close_quietly(pubsub) -> None:
+    try:
+        await pubsub.aclose()
+    except Exception:  # noqa: BLE001 - its connection is already broken
+        pass
 
 
 async def forward_to_customers(bus: LiveBus, connections) -> None:

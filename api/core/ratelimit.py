@@ -8,7 +8,13 @@ numbers are personal data, and a hash keeps every key the same short length.
 
 Fixed windows are simple and enough here: a burst across a window's edge can reach twice the
 limit, which is still a bound. Redis keys expire with their window; SQL rows are purged as new
-windows start. If Redis fails, the Redis limiter counts in the database instead (never fails open).
+windows start.
+
+If Redis fails (down, restarting), the Redis limiter counts in the database instead, hit by hit, and
+goes back to Redis as soon as it answers. A deliberate choice: limits keep holding (never fail
+open: the chat dispatches crews, a flood must stay bounded) and chat keeps working (never fail
+closed); the cost is a database write per hit during the outage, and counts that start afresh
+in whichever store takes over (at most one window's extra budget per subject).
 """
 from __future__ import annotations
 
@@ -64,6 +70,10 @@ class RateLimiter(Protocol):
 
     def reset(self, rule: Rule, subject: str, *, now: datetime | None = None) -> None:
         """Forget the current window's hits (e.g. after a successful sign-in)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections (at shutdown)."""
         ...
 
 
@@ -130,6 +140,9 @@ class SqlRateLimiter:
         with self._sessionmaker() as session:
             session.execute(delete(RateCounter).where(RateCounter.key == counter_key(rule, subject)))
             session.commit()
+
+    def close(self) -> None:
+        """Nothing to release: sessions are per call."""
 
 
 class RedisRateLimiter:
