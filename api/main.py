@@ -22,6 +22,7 @@ from api.analytics.routes import router as analytics_router
 from api.channels.web import ChatConnections
 from api.channels.web import router as web_router
 from api.conversations.desk import AgentDesk
+from api.conversations.handoff import parse_hours
 from api.conversations.gateway import ChatGateway
 from api.conversations.live import LiveBus, forward_to_customers
 from api.conversations.rasa import RasaClient
@@ -85,7 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.desk = AgentDesk(sessionmaker=app.state.sessionmaker, bus=app.state.bus,
                                    presence_seconds=settings.agent_presence_seconds,
                                    default_limit=settings.agent_max_chats,
-                                   roster=partial(staff_service.list_active, role="agent"))
+                                   roster=partial(staff_service.list_active, role="agent"),
+                                   office_hours=parse_hours(settings.agent_office_hours))
         # rate limits in Redis when REDIS_URL is set, in the database when it is not or while it is down
         app.state.limiter = make_rate_limiter(redis_url=settings.redis_url, sessionmaker=app.state.sessionmaker)
         app.state.gateway = ChatGateway(sessionmaker=app.state.sessionmaker, bot=app.state.bot,

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # console's last heartbeat an agent still counts as present for auto-assignment.
     agent_max_chats: int = 5
     agent_presence_seconds: int = 90
+    # When agents answer chats, Beijing time, every day ("HH:MM-HH:MM"); outside them a customer
+    # asking for a person is told so and offered a call-back.
+    agent_office_hours: str = "08:00-20:00"
     chat_reply_timeout_ms: int = 8000  # the chat page's "reply is late" notice
     demo_seed: int = 20261123
     demo_live: bool = False  # make demo: keep the demo's meters reporting every hour

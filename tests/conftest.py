@@ -32,6 +32,9 @@ os.environ.setdefault("STAFF_SECRET", TEST_STAFF_SECRET)
 os.environ.setdefault("RASA_TOKEN", "test-rasa-token-for-apps-without-rasa-000000")
 DEMO_CUSTOMERS = 160
 DEMO_DAYS = 8
+# Office hours that hold whatever the clock says: tests of the out-of-hours notice set their own.
+ALL_DAY = "00:00-23:59:59.999999"
+os.environ.setdefault("AGENT_OFFICE_HOURS", ALL_DAY)
 
 
 def run_coroutine(coro):
@@ -265,8 +268,13 @@ def browser():
         chromium.close()
 
 
-def new_context(browser, **options):
-    """A fresh browser context in Chinese and Beijing time (its own localStorage)."""
-    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **options)
+def new_context(browser, *, strict_csp: bool = False, **options):
+    """A fresh browser context in Chinese and Beijing time (its own localStorage).
+
+    Playwright evaluates string predicates (wait_for_function) with eval in the page, which our
+    Content-Security-Policy forbids; tests bypass the policy unless they test it (strict_csp).
+    """
+    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", bypass_csp=not strict_csp,
+                                  **options)
     context.set_default_timeout(10_000)
     return context

@@ -43,6 +43,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from api.analytics.schemas import (
     ColumnRead, DashboardRead, FilterOptionsRead, FiltersRead, KpisRead, TableRead,
 )
+from api.conversations.handoff import REASONS as HANDOFF_REASONS
 from api.conversations.models import Conversation, ConversationEvent, Message
 from api.core.errors import Invalid, NotFound
 from api.core.ids import DISTRICT_NAMES
@@ -62,13 +63,7 @@ NO_DISTRICT = "未识别区县"
 
 # Chinese names of the handoff reasons (api/conversations/handoff.py REASONS) and of the intents
 # (actions/common.py INTENT_TITLES; the API does not import the action server). Unknown codes show as is.
-REASON_LABELS = {
-    "request_human": "客户要求转人工",
-    "repeated_fallback": "机器人连续未能理解",
-    "angry": "客户情绪激动",
-    "complaint": "客户投诉",
-    "agent_takeover": "坐席主动接入",
-}
+REASON_LABELS = HANDOFF_REASONS
 INTENT_LABELS = {
     "nlu_fallback": "未能识别",
     "greet": "打招呼", "goodbye": "结束咨询", "thank": "表示感谢", "affirm": "肯定", "deny": "否定",

@@ -37,6 +37,7 @@ TABLE: dict[str, set[str]] = {
     # the customers' chat (anonymous by nature; its history needs the conversation's key)
     "POST /api/chat/conversations": EVERYONE, "POST /api/chat/messages": EVERYONE,
     "GET /api/chat/{sender_id}/history": EVERYONE,
+    "POST /api/chat/conversations/{conversation_id}/callback": EVERYONE,  # the conversation's key, as messages
     # public knowledge; feedback comes through the bot
     "GET /api/kb/search": EVERYONE, "GET /api/kb/status": EVERYONE, "GET /api/kb/articles/{article_id}": EVERYONE,
     "POST /api/kb/feedback": BOT,

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from api.conversations.rasa import BotAnswer, BotUnavailable
 from api.conversations.schemas import BotMessage, Button
 from api.settings import Settings
-from tests.conftest import ThreadedUvicorn, free_port, new_context
+from tests.conftest import ALL_DAY, ThreadedUvicorn, free_port, new_context
 
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 REPLY_TIMEOUT_MS = 1500  # the page's "slow reply" notice, shortened for the tests (default 8 s)
@@ -63,6 +63,7 @@ def build_app(database_url: str) -> FastAPI:
     from api.channels.web import ChatConnections
     from api.channels.web import router as web_router
     from api.conversations.desk import AgentDesk
+    from api.conversations.handoff import parse_hours
     from api.conversations.gateway import ChatGateway
     from api.conversations.live import LiveBus
     from api.conversations.routes import chat_router
@@ -77,7 +78,8 @@ def build_app(database_url: str) -> FastAPI:
         app.state.bus = LiveBus()
         await app.state.bus.start()
         app.state.gateway = ChatGateway(sessionmaker=app.state.sessionmaker, bot=bot,
-                                        desk=AgentDesk(sessionmaker=app.state.sessionmaker, bus=app.state.bus))
+                                        desk=AgentDesk(sessionmaker=app.state.sessionmaker, bus=app.state.bus,
+                                                       office_hours=parse_hours(ALL_DAY)))
         app.state.connections = ChatConnections()
         app.state.settings = Settings(database_url=database_url, chat_reply_timeout_ms=REPLY_TIMEOUT_MS)
         try:

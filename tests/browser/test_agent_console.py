@@ -173,8 +173,8 @@ def test_agent_takes_over_a_queued_chat_answers_with_a_suggestion_and_hands_back
     transcript = agent.locator("#transcript")
     expect(transcript.locator(".turn--customer .bubble")).to_have_text(
         [re.compile("^峰谷电价几点开始算谷电"), "我要转人工"])
-    expect(transcript.locator(".turn--bot .bubble")).to_have_text(
-        [re.compile("^收到：峰谷电价"), "收到：我要转人工"])
+    expect(transcript.locator(".turn--bot .bubble")).to_have_text(  # and the waiting notice (no agent online)
+        [re.compile("^收到：峰谷电价"), "收到：我要转人工", re.compile("^现在暂时没有空闲的人工客服在线")])
     expect(transcript.locator(".turn--system")).to_contain_text("人工客服王丽已接入")
     expect(agent.locator("#chat-sub")).to_contain_text("由我接待")
     expect(agent.locator("#c360-body .c360-name")).to_contain_text("马兵仁")

@@ -6,6 +6,7 @@ import pytest
 
 from api.demo.staff import DEMO_STAFF
 from tests.browser.conftest import open_staff_page, sign_in
+from tests.conftest import new_context
 
 PASSWORDS = {u: p for u, _n, _r, p, _c, _t in DEMO_STAFF}
 PAGES = ["/", "/agent", "/crew", "/supervisor", "/forecast"]
@@ -23,10 +24,18 @@ def test_pages_and_api_answers_carry_the_security_headers(api_server):
         assert "strict-transport-security" not in headers  # plain http here; sent when PUBLIC_BASE_URL is https
 
 
+@pytest.fixture
+def strict(browser):
+    """A browser that obeys the pages' Content-Security-Policy (the other tests bypass it)."""
+    context = new_context(browser, strict_csp=True, viewport={"width": 1280, "height": 800})
+    yield context
+    context.close()
+
+
 @pytest.mark.parametrize("path", PAGES[1:])
-def test_staff_pages_work_under_the_policy(desktop, api_server, path):
+def test_staff_pages_work_under_the_policy(strict, api_server, path):
     violations = []
-    page = open_staff_page(desktop, api_server.url, path)
+    page = open_staff_page(strict, api_server.url, path)
     page.on("console", lambda msg: "Content Security Policy" in msg.text and violations.append(msg.text))
     sign_in(page, "admin", PASSWORDS["admin"])
     page.wait_for_load_state("networkidle")
@@ -35,9 +44,9 @@ def test_staff_pages_work_under_the_policy(desktop, api_server, path):
     assert violations == [] and page.errors == []
 
 
-def test_the_chat_page_works_under_the_policy(desktop, api_server):
+def test_the_chat_page_works_under_the_policy(strict, api_server):
     violations = []
-    page = desktop.new_page()
+    page = strict.new_page()
     page.on("console", lambda msg: "Content Security Policy" in msg.text and violations.append(msg.text))
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

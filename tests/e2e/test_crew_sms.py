@@ -9,7 +9,6 @@ import re
 import time
 import uuid
 
-import httpx
 import pytest
 
 from api.demo.showcase import EXTRA_ACCOUNTS
@@ -55,7 +54,7 @@ def test_fault_in_chat_crew_accepts_by_sms_customer_sees_it_in_status_and_chat(s
     assert "预计" in status and "处理人员已接单" in status.split("办理进展：")[1]
 
     def notice():  # the customer's chat got the progress notice too
-        history = httpx.get(f"{stack.api_url}/api/chat/{sender}/history").json()
+        history = stack.http.get(f"/api/chat/{sender}/history", headers=stack.auth).json()  # as its channel
         return [t for t in history["turns"] if t["sender"] == "system"]
     [progress] = wait_for(notice)
     assert number in progress["text"] and "正在赶往现场" in progress["text"]

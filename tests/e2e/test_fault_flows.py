@@ -55,9 +55,10 @@ def test_area_outage_reports_attach_to_the_area_ticket(stack):
     assert ticket["channel"] == "web"
 
     second_words = report_by_account(stack, SHOWCASE["area_outage_neighbour"][0], "我们这一片都停电了")
-    assert "并入" in second_words and first_number in second_words
     second = tickets_of(stack, SHOWCASE["area_outage_neighbour"][0])[0]
     assert second["parent_number"] == first_number
+    # one number per report: the customer's own, with the area repair explained in words
+    assert "并入" in second_words and second["number"] in second_words and first_number not in second_words
 
 
 def test_household_outage_by_phone_gets_its_own_ticket(stack):

@@ -18,6 +18,7 @@ Used by tests/e2e/test_conversations.py (the goal) and bench/conversations.py (t
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import re
 import statistics
@@ -815,9 +816,14 @@ async def _ask_and_transfer(judge: Judge, _: str) -> str | None:
 # ---------------------------------------------------------------------------------- figures
 def play(conversations: list[Conversation], *, api_url: str, token: str, database_url: str,
          concurrency: int = 3) -> list[Result]:
-    """Play the set (from synchronous code: the test and the benchmark)."""
+    """Play the set (from synchronous code: the test and the benchmark).
+
+    In a thread of its own: Playwright's sync API, once a browser test has started it, keeps an
+    event loop running in the main thread, where asyncio.run refuses to start another.
+    """
     run = Run(api_url=api_url, token=token, database_url=database_url, concurrency=concurrency)
-    return asyncio.run(run.play_all(conversations))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as own_thread:
+        return own_thread.submit(asyncio.run, run.play_all(conversations)).result()
 
 
 def figures(results: list[Result]) -> dict:
