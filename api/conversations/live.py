@@ -37,6 +37,7 @@ class LiveBus:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._redis = None
         self._reader: asyncio.Task | None = None
+        self._order = asyncio.Lock()  # FIFO: publishes leave in the order they were made
 
     @property
     def shared(self) -> bool:
@@ -50,7 +51,7 @@ class LiveBus:
             import redis.asyncio as aioredis  # lazy: a third-party client needed only with REDIS_URL
 
             self._redis = aioredis.from_url(self._redis_url, socket_connect_timeout=PUBLISH_SECONDS)
-            self._reader = asyncio.create_task(self._read())
+            self._reader = asyncio.create_task(self._read(await self._subscribe_or_none()))
 
     async def stop(self) -> None:
         """Stop reading and close the Redis connection."""
@@ -63,9 +64,21 @@ class LiveBus:
         if self._redis is not None:
             await self._redis.aclose()
 
-    async def _read(self) -> None:
+    async def _subscribe_or_none(self):
+        """Subscribed before start() returns, so nothing published right after is missed (None: Redis is
+        down now, the reader keeps trying)."""
+        pubsub = self._redis.pubsub()
+        try:
+            await asyncio.wait_for(pubsub.subscribe(self._channel), PUBLISH_SECONDS)
+            return pubsub
+        except Exception:  # noqa: BLE001 - Redis down at start: degrade, the reader retries
+            log.warning("live bus: Redis unavailable at start, events stay in this process", exc_info=True)
+            await _close_quietly(pubsub)
+            return None
+
+    async def _read(self, pubsub=None) -> None:
         """Deliver what every process publishes; after a Redis failure, subscribe again until it answers."""
-        pubsub, failing = None, False
+        failing = pubsub is None
         while True:
             try:
                 if pubsub is None:
@@ -102,7 +115,15 @@ class LiveBus:
                 log.warning("live bus: a subscriber is full, event dropped for it")
 
     async def publish(self, event: dict[str, Any]) -> None:
-        """Send an event to every subscriber of every process (of this one only while Redis is down)."""
+        """Send an event to every subscriber of every process (of this one only while Redis is down).
+
+        One at a time, in the order they were published: a console must see a customer's turn
+        before the reply to it (concurrent Redis calls may overtake each other).
+        """
+        async with self._order:
+            await self._publish(event)
+
+    async def _publish(self, event: dict[str, Any]) -> None:
         if self._redis is not None:
             try:
                 await asyncio.wait_for(self._redis.publish(

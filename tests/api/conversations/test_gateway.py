@@ -205,7 +205,8 @@ def test_messages_past_the_rate_limit_get_a_chinese_429(settings, rasa):
     from api.core.ratelimit import SqlRateLimiter
     from tests.api.conversations.conftest import make_app
 
-    settings = settings.model_copy(update={"rasa_url": rasa.url, "rasa_timeout_seconds": 2.5})
+    settings = settings.model_copy(update={"rasa_url": rasa.url, "rasa_timeout_seconds": 2.5,
+                                           "redis_url": None})  # the database's counters (Redis: test_ratelimit)
     with TestClient(make_app(settings)) as client:
         gateway = client.app.state.gateway
         gateway.limits = ChatLimits(per_sender_minute=3, per_address_minute=5, new_per_address_hour=3,
