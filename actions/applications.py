@@ -22,7 +22,16 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.client import ZhidianClient
-from actions.common import PHONE_HELP, fmt_promise, known_account, latest_entity, normalize, parse_contact
+from actions.common import (
+    PHONE_HELP,
+    fmt_promise,
+    known_account,
+    latest_entity,
+    normalize,
+    parse_contact,
+    sounds_angry,
+    waiting_for_person,
+)
 from actions.forms import (
     COMMON_INTERRUPTIONS,
     HANDOFF_BUTTON,
@@ -529,8 +538,7 @@ COMPLAINT_FORM = FormSpec(
         {"title": "转人工", "payload": "/request_human"},
         {"title": "先不投诉了", "payload": "/stop_report"},
     ],
-    start_text="非常抱歉给您带来了不好的体验。我来为您登记投诉，会有专人联系您核实处理；"
-    "如果您想直接和人工客服沟通，随时说“转人工”。",
+    start_text="非常抱歉给您带来了不好的体验。我来为您登记投诉，会有专人联系您核实处理。",
     resume_text="您上次反映的情况我还保留着，请再核对一下。",
     rejected_text="抱歉，投诉信息没能通过系统校验{api}。您反映的情况我先保存着，可以转人工客服为您登记，"
     "或拨打95598。",
@@ -555,6 +563,51 @@ class ActionStartComplaint(StartForm):
     def prefilled(self, tracker: Tracker) -> Events:
         details = complaint_details_from((tracker.latest_message or {}).get("text"))
         return [SlotSet("complaint_details", details)] if details else []
+
+    def opening(self, tracker: Tracker, resuming: bool) -> str | None:
+        if resuming or waiting_for_person(tracker):
+            return super().opening(tracker, resuming)
+        return COMPLAINT_QUEUED
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        events = await super().run(dispatcher, tracker, domain)
+        if not waiting_for_person(tracker):
+            ask_for_person(dispatcher, tracker)
+            events.append(SlotSet("handoff_requested", True))
+        return events
+
+
+# A complaint goes to a person's queue (the desk's rule); the bot asks for the person itself, so that
+# the customer hears one story: a person will follow up, and meanwhile the complaint is written down.
+COMPLAINT_QUEUED = ("非常抱歉给您带来了不好的体验。您的投诉我已同步转给人工客服，客服接入后会跟进处理；"
+                    "在等待的同时，我先把您反映的情况登记下来，会有专人联系您核实处理。")
+COMPLAINT_NOTED = ("非常抱歉给您带来了不好的体验，您的意见我们一定认真对待。我已为您申请人工客服，客服接入后会跟进；"
+                   "在等待的同时，我们先把眼前这件事办完。")
+
+
+def ask_for_person(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """Queue the conversation for a person as a complaint (as angry when the words are)."""
+    angry = sounds_angry((tracker.latest_message or {}).get("text"))
+    dispatcher.utter_message(json_message={"handoff": True, "reason": "angry" if angry else "complaint"})
+
+
+class ActionNoteComplaint(Action):
+    """A complaint in the middle of another form: a person is asked for, and the form goes on."""
+
+    def name(self) -> Text:
+        return "action_note_complaint"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
+        if waiting_for_person(tracker):
+            dispatcher.utter_message(text="您的意见我记下了，人工客服接入后会一并跟进。我们先把眼前这件事办完。")
+            return []
+        dispatcher.utter_message(text=COMPLAINT_NOTED)
+        ask_for_person(dispatcher, tracker)
+        return [SlotSet("handoff_requested", True)]
 
 
 class ValidateComplaintForm(_ValidateContactForm):

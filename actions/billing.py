@@ -217,15 +217,25 @@ class ActionQueryUsage(_VerifiedAction):
         if not days and total == 0:
             dispatcher.utter_message(text="近30天暂时没有查到您的用电数据，可能是电表数据还在采集中。")
             return []
-        n = len(days) or 30
-        avg = (total / n).quantize(Decimal("0.1"))
-        parts = [f"近{n}天您共用电{fmt_kwh(total)}千瓦时，日均{fmt_kwh(avg)}千瓦时"]
-        change = change_sentence(total, previous)
+        # Days without meter data (None) are no days of zero use: the average is over the days
+        # with data (the API's own average_daily_kwh), and the customer is told how many there were.
+        covered = [d for d in days if d.get("kwh") is not None]
+        span = len(days) or 30
+        n = len(covered) or span
+        avg = _dec(data.get("average_daily_kwh")) if data.get("average_daily_kwh") is not None else total / n
+        avg = avg.quantize(Decimal("0.1"))
+        if covered and n < span:
+            parts = [f"近{span}天里电表采集到{n}天的数据，这{n}天您共用电{fmt_kwh(total)}千瓦时，"
+                     f"日均{fmt_kwh(avg)}千瓦时"]
+        else:
+            parts = [f"近{span}天您共用电{fmt_kwh(total)}千瓦时，日均{fmt_kwh(avg)}千瓦时"]
+        # A change against the 30 days before only means something over a full period of data.
+        change = change_sentence(total, previous) if n == span else ""
         if change:
             parts.append(change)
         text = "，".join(parts) + "。"
-        if days:
-            peak = max(days, key=lambda d: _dec(d.get("kwh")))
+        if covered:
+            peak = max(covered, key=lambda d: _dec(d.get("kwh")))
             text += f"用电最多的一天是{_md(peak.get('date'))}，用了{fmt_kwh(peak.get('kwh'))}千瓦时。"
         dispatcher.utter_message(text=text)
         await utter_analysis(dispatcher, account, said=text)

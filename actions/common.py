@@ -323,6 +323,25 @@ def rejected_this_turn(tracker: Tracker, slot: str) -> bool:
     )
 
 
+# Wording that tells a 95598 agent the customer is upset. The gateway queues such a conversation for
+# a person (api/conversations/handoff.py ANGRY_WORDS, the same list); the bot recognises it too, so
+# that it asks for the person itself, in words that fit what it says next (the report goes on
+# while the customer waits), instead of the gateway's "正在为您转接" beside a question.
+ANGRY_WORDS = re.compile(
+    "垃圾|骗子|坑人|太差|差劲|气死|恶心|滚蛋|滚开|混蛋|他妈|妈的|什么破|破系统|投诉你们|投诉到底|"
+    r"(?<!\d)(?:12398|12345)(?!\d)|曝光|媒体|记者|市长热线|告你们|起诉|忍无可忍|受够|太过分|废物|听不懂人话")
+
+
+def sounds_angry(text: Any) -> bool:
+    """'你们什么破系统…', '我要投诉到12398': the customer is upset (see ANGRY_WORDS)."""
+    return bool(ANGRY_WORDS.search(str(text or "")))
+
+
+def waiting_for_person(tracker: Tracker) -> bool:
+    """The gateway sent a queue state with the latest message: a person was asked for already."""
+    return isinstance(latest_metadata(tracker).get("queue"), dict)
+
+
 CANCEL_WORDS = ("算了", "取消", "不报", "不修", "不用了", "退出", "不要了")
 
 

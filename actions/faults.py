@@ -18,12 +18,14 @@ from actions.client import ApiRejected, ApiUnavailable, ZhidianClient
 from actions.common import (
     ACCOUNT_HELP,
     PHONE_HELP,
+    fmt_span,
     fmt_time,
-    latest_entity,
     latest_intent,
     normalize,
     parse_contact,
+    sounds_angry,
     sounds_like_cancel,
+    waiting_for_person,
 )
 from actions.forms import (
     COMMON_INTERRUPTIONS,
@@ -42,6 +44,8 @@ from actions.forms import (
 from api.core.ids import ACCOUNT_NO, MOBILE, mask_account, mask_phone
 
 KIND_NAMES = {"outage": "停电故障", "hazard": "安全隐患"}
+ANGRY_OPENING = ("非常抱歉让您着急了，您的心情我理解。我已经为您申请了人工客服，客服接入后会继续跟进；"
+                 "在等待的同时，我先帮您把报修登记上，抢修不耽误，请配合回答几个问题。")
 SAFETY = "请远离断线、倾倒电杆或冒火设备至少8米，不要触碰，也别让老人孩子靠近。"
 
 FAULT_FORM = FormSpec(
@@ -138,10 +142,28 @@ class ActionStartFaultReport(StartForm):
         return "action_start_fault_report"
 
     def opening(self, tracker: Tracker, resuming: bool) -> str:
+        if self.upset(tracker):
+            return ANGRY_OPENING
         if reported_kind(tracker) == "hazard":
             # The rule has just uttered utter_hazard_safety.
             return "我来帮您登记安全隐患，请配合回答几个问题。"
         return "收到，我来帮您报修停电故障，请配合回答几个问题。"
+
+    @staticmethod
+    def upset(tracker: Tracker) -> bool:
+        """An angry report not yet waiting for a person: the bot asks for one and goes on."""
+        return sounds_angry((tracker.latest_message or {}).get("text")) and not waiting_for_person(tracker)
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        events = await super().run(dispatcher, tracker, domain)
+        if self.upset(tracker):
+            # The gateway queues the conversation for a person (reason: angry) and adds no
+            # "正在为您转接" of its own beside the questions that follow.
+            dispatcher.utter_message(json_message={"handoff": True, "reason": "angry"})
+            events.append(SlotSet("handoff_requested", True))
+        return events
 
     def resumes(self, tracker: Tracker) -> bool:
         """Only a report of the same kind takes up the failed submission."""
@@ -201,6 +223,15 @@ class ValidateFaultReportForm(FormValidation):
             return {"fault_confirmed": True}
         return {}
 
+    def yes_value(self, slot: str, tracker: Tracker) -> Dict[Text, Any]:
+        """"对，就在我家门口" at the address read-back: yes (unless another address comes with it)."""
+        if slot == "fault_address_confirmed":
+            address = new_address(tracker)
+            if address and _PLACE.search(address):
+                return {}
+            return {"fault_address_confirmed": True}
+        return super().yes_value(slot, tracker)
+
     def unclear(self, slot: str, tracker: Tracker) -> str:
         if slot == "fault_address_confirmed":
             return (f"抱歉，我没太明白。{where_of(tracker)}是登记的地址"
@@ -255,7 +286,11 @@ class ValidateFaultReportForm(FormValidation):
     ) -> Dict[Text, Any]:
         kind, number = parse_contact(value)
         if kind == "invalid":
-            return self.reject(dispatcher, tracker, "fault_contact", CONTACT_MESSAGES[number])
+            message = CONTACT_MESSAGES[number]
+            if number == "no_digits" and latest_intent(tracker) in ("report_outage", "report_hazard"):
+                # "你们能不能派人来看一下" at this question: that is what the report is for.
+                message = "好的，登记好报修就给您派人。" + message
+            return self.reject(dispatcher, tracker, "fault_contact", message)
 
         ok = self.accept(tracker, "fault_contact", number)
         try:
@@ -291,6 +326,12 @@ class ValidateFaultReportForm(FormValidation):
             return {**ok, "fault_phone": number, "fault_account": None, "fault_masked_address": None}
 
         customer = customers[0]
+        planned = await running_planned_outage(customer.get("account_no")) if kind_of(tracker) == "outage" else None
+        if planned:
+            # Planned work, not a fault: a utility tells the notice and its end, and sends no crew.
+            dispatcher.utter_message(text=planned_outage_text(planned))
+            return self.stop({**ok, "fault_account": customer.get("account_no"),
+                              "account_no": customer.get("account_no"), "fault_confirmed": None})
         if len(customers) > 1:
             dispatcher.utter_message(
                 text=f"这个手机号登记了{len(customers)}个户号，我先按其中一个地址和您确认。"
@@ -349,6 +390,27 @@ class ValidateFaultReportForm(FormValidation):
         return self.accept(tracker, "fault_description", text)
 
 
+async def running_planned_outage(account: str | None) -> Dict[str, Any] | None:
+    """The planned outage in progress now for the account's area, if there is one."""
+    if not account:
+        return None
+    try:
+        data = await ZhidianClient().outages(account_no=account)
+    except (ApiUnavailable, ApiRejected):
+        return None  # the report goes on: the crew will find out
+    return next((p for p in data.get("planned") or [] if p.get("status") == "in_progress"), None)
+
+
+def planned_outage_text(notice: Dict[str, Any]) -> str:
+    """The running planned outage the customer's power is off for, and when it ends."""
+    reason = f"（{notice['reason']}）" if notice.get("reason") else ""
+    return (f"查到您所在的区域正在进行计划停电检修{reason}：{fmt_span(notice.get('start_at'), notice.get('end_at'))}，"
+            f"范围：{notice.get('scope', '')}，通知编号{notice.get('notice_no', '')}。\n"
+            f"您家现在停电是这次计划检修造成的，不是故障，不需要报修，检修完成后会恢复供电，"
+            f"按通知预计{fmt_time(notice.get('end_at'))}前恢复供电。停电期间请关闭大功率电器，来电后再逐一打开。\n"
+            "如果过了预计时间还没来电，或者看到电线断落、冒火等危险情况，请随时告诉我或拨打95598。")
+
+
 def new_address(tracker: Tracker) -> str | None:
     """An address the latest message gives, if it is one to go to.
 
@@ -371,6 +433,8 @@ def new_address(tracker: Tracker) -> str | None:
 
 
 _PHRASE = re.compile(r"[^，。；,;！？!?\s]*")
+# What makes words an address to go to rather than "我家门口": a district, road, village, number …
+_PLACE = re.compile(r"[区县镇乡村路街巷号栋组]")
 
 
 def known_contact(tracker: Tracker) -> str | None:

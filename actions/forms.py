@@ -72,6 +72,17 @@ _REFERENCE = re.compile(
 _NOT = re.compile(r"不是|不对|不在|换|改|错|别的|另外|其他|其它|新的|重新")
 
 
+# A yes that leads an answer ("对，就在我家门口", "是的，没错"): the rest only says more about it.
+_YES_LEAD = re.compile(r"^(?:对|是|嗯|没错|没问题|正确|就是|确认|可以|好)[的啊呀呢吧嗯对是了]*(?:[，,。.！!~～\s]|$)")
+
+
+def leading_yes(text: Any) -> bool:
+    """'对，就在我家门口', '是的，没错' — but not '对，不过地址换了' or '是不是…'."""
+    t = normalize(text)
+    return (bool(_YES_LEAD.match(t)) and not _NOT.search(re.sub("没错|不错", "", t))
+            and not t.startswith("是不是"))
+
+
 def refers_back(text: Any) -> bool:
     """'对，就是这个地址', '同上', '就是登记的', '和刚才说的一样' — but not '不是这个地址'."""
     t = normalize(text)
@@ -262,6 +273,13 @@ class FormValidation(FormValidationAction, ABC):
         """
         return {}
 
+    def yes_value(self, slot: str, tracker: Tracker) -> Dict[Text, Any]:
+        """What an answer that starts with a yes ("对，…") means at the question for ``slot``, as
+        slot values; empty when a yes does not answer it. The form's read-back: confirmed."""
+        if slot == self.form.slot("confirmed"):
+            return {slot: True}
+        return {}
+
     def unclear(self, slot: str, tracker: Tracker) -> str:
         """Said when nothing could be read from an answer to the question for ``slot``."""
         return "抱歉，我没太看懂您的回答，请再说一次。"
@@ -329,6 +347,10 @@ class FormValidation(FormValidationAction, ABC):
             if recalled:
                 return await self.validate_recalled(slot, recalled, dispatcher, tracker, domain)
         extracted = slot in tracker.slots_to_validate()
+        if not extracted and leading_yes(text):
+            yes = self.yes_value(slot, tracker)
+            if yes:
+                return await self.validate_recalled(slot, yes, dispatcher, tracker, domain)
         if not extracted and slot == self.form.slot("confirmed") and self.form.detail_slot:
             return [SlotSet(k, v) for k, v in self.more_detail(dispatcher, tracker, text).items()]
         events = await super().get_validation_events(dispatcher, tracker, domain)

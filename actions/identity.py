@@ -13,7 +13,15 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.client import ApiRejected, ApiUnavailable, ZhidianClient
-from actions.common import ACCOUNT_HELP, API_DOWN, digit_runs, known_account, parse_contact, parse_last4
+from actions.common import (
+    ACCOUNT_HELP,
+    API_DOWN,
+    digit_runs,
+    events_since_user,
+    known_account,
+    parse_contact,
+    parse_last4,
+)
 from actions.forms import COMMON_INTERRUPTIONS, HANDOFF_BUTTON, AskSlot, FormSpec, FormValidation
 from api.core.ids import ACCOUNT_NO, mask_account
 
@@ -61,7 +69,12 @@ class ValidateVerifyForm(FormValidation):
     ) -> Dict[Text, Any]:
         kind, number = parse_contact(value)
         if kind == "account":
-            return self.accept(tracker, "verify_account", number)
+            accepted = self.accept(tracker, "verify_account", number)
+            # "户号0402000004 尾号0004": the last four digits came with it, checked at once.
+            four = [r for r in digit_runs(value) if len(r) == 4]
+            if four:
+                return {**accepted, **await self.check_last4(number, four[0], dispatcher, tracker)}
+            return accepted
         if kind == "phone":
             return self.reject(
                 dispatcher,
@@ -90,6 +103,12 @@ class ValidateVerifyForm(FormValidation):
         account = tracker.get_slot("verify_account")
         if not account:
             return {"verify_last4": None}
+        return await self.check_last4(account, last4, dispatcher, tracker)
+
+    async def check_last4(
+        self, account: str, last4: str, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> Dict[Text, Any]:
+        """Ask the API whether ``last4`` are the last digits of the phone on file for ``account``."""
         try:
             ok = await ZhidianClient().verify(account_no=account, phone_last4=last4,
                                               conversation_id=tracker.sender_id)
@@ -122,6 +141,12 @@ class ValidateVerifyForm(FormValidation):
         }
 
 
+def explained_this_turn(tracker: Tracker) -> bool:
+    """The ticket-progress answer just said why verification is needed (it started the form)."""
+    return any(e.get("event") == "action" and e.get("name") == "action_query_ticket_status"
+               for e in events_since_user(tracker))
+
+
 class ActionAskVerifyAccount(AskSlot):
     """Asks for the 户号."""
 
@@ -129,6 +154,8 @@ class ActionAskVerifyAccount(AskSlot):
         return "action_ask_verify_account"
 
     def question(self, tracker: Tracker) -> str:
+        if explained_this_turn(tracker):
+            return "请告诉我报修时登记的10位户号（电费单上或网上国网App“户号管理”里可以找到）。"
         return ("为保护您的用电信息，查询前需要先做个简单的身份核验。"
                 "请告诉我您的10位户号（电费单上或网上国网App“户号管理”里可以找到）。")
 
@@ -146,5 +173,5 @@ class ActionAskVerifyLast4(AskSlot):
             and e.get("value") == "verify_account"
             for e in tracker.events
         )
-        intro = "" if asked_account else "为保护您的用电信息，查询前需要先做个简单的身份核验。"
+        intro = "" if asked_account or explained_this_turn(tracker) else "为保护您的用电信息，查询前需要先做个简单的身份核验。"
         return f"{intro}请告诉我户号 {mask_account(account)} 登记手机号的后四位。"

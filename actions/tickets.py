@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -109,8 +109,22 @@ def not_yours_text(number: str) -> str:
             "（户号和登记手机号后四位），核验通过后我马上为您查询；也可以用登记的手机号拨打95598查询进度。")
 
 
-NEEDS_VERIFICATION = ("为保护客户信息，按户号或手机号查询工单需要先核验身份（户号和登记手机号后四位）。"
-                      "如果您有工单号，直接告诉我工单号也可以。")
+NEEDS_VERIFICATION = ("为保护客户信息，按户号或手机号查询工单需要先核验身份（户号和登记手机号后四位），"
+                      "核验通过后我马上为您查询。如果您有工单号，直接告诉我工单号也可以。")
+
+
+def verify_then_answer(dispatcher: CollectingDispatcher, tracker: Tracker, text: str,
+                       events: List[Dict[Text, Any]] | None = None) -> List[Dict[Text, Any]]:
+    """Say why verification is needed and start it (verify_form asks for what it still lacks).
+
+    When verify_form completes, action_answer_verified_query answers the progress question; in the
+    middle of a verification already running the form simply goes on asking.
+    """
+    dispatcher.utter_message(text=text)
+    events = list(events or [])
+    if (tracker.active_loop or {}).get("name") == "verify_form":
+        return events
+    return events + [SlotSet("verify_last4", None), FollowupAction("verify_form")]
 
 
 class ActionQueryTicketStatus(Action):
@@ -125,9 +139,9 @@ class ActionQueryTicketStatus(Action):
         client = ZhidianClient()
         number = self._ticket_number(tracker)
         kind, typed = parse_contact((tracker.latest_message or {}).get("text"))
-        if not number and kind not in ("account", "phone"):
-            number = self._session_ticket(tracker)
         account = verified_account(tracker)
+        if not number and (kind not in ("account", "phone") or (kind == "account" and typed == account)):
+            number = self._session_ticket(tracker)
         try:
             if number:
                 ticket = await client.ticket_for_customer(number, conversation_id=tracker.sender_id,
@@ -138,14 +152,21 @@ class ActionQueryTicketStatus(Action):
                     )
                     return []
                 if not ticket.get("owned"):
-                    dispatcher.utter_message(text=not_yours_text(number), buttons=VERIFY_BUTTONS)
-                    return [SlotSet("ticket_no", number)]
+                    if account:  # verified, but as another account than the one that reported it
+                        dispatcher.utter_message(text=not_yours_text(number), buttons=VERIFY_BUTTONS[1:])
+                        return [SlotSet("ticket_no", number)]
+                    return verify_then_answer(dispatcher, tracker, not_yours_text(number),
+                                              [SlotSet("ticket_no", number)])
                 dispatcher.utter_message(text=ticket_message(ticket))
                 return [SlotSet("ticket_no", number)]
 
             if not account or (kind == "account" and typed != account):
                 if kind in ("account", "phone") or tracker.get_slot("account_no"):
-                    dispatcher.utter_message(text=NEEDS_VERIFICATION, buttons=VERIFY_BUTTONS)
+                    events: List[Dict[Text, Any]] = []
+                    if kind == "account":
+                        # The 户号 just given is the one to verify (not an older or a verified other one).
+                        events = [SlotSet("account_no", typed), SlotSet("verify_account", typed)]
+                    return verify_then_answer(dispatcher, tracker, NEEDS_VERIFICATION, events)
                 else:
                     dispatcher.utter_message(
                         text="请告诉我工单号（格式如 GD20261123-0042），我来帮您查进度；"

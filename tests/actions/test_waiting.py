@@ -106,11 +106,12 @@ def test_another_chat_learns_only_that_the_number_exists_and_how_to_see_it(api, 
     """Issue 13: 查工单 GD… in any chat showed another customer's ticket."""
     account, _ = showcase["household_outage"]
     number = report(api, "conv-owner-0002", account)
-    messages, _ = ask_ticket(number, "conv-stranger-0002")
+    messages, events = ask_ticket(number, "conv-stranger-0002")
     text = texts(messages)
     assert number in text and "存在" in text and "核验" in text and "95598" in text
     assert "当前状态" not in text and "初步判断" not in text and "全屋没电" not in text
-    assert [b["payload"] for m in messages for b in m.get("buttons") or []] == ["/verify_identity", "/request_human"]
+    # …and the verification starts at once (verify_form asks for the 户号, then the answer follows).
+    assert [e["name"] for e in events if e.get("event") == "followup"] == ["verify_form"]
 
 
 def test_the_verified_account_sees_its_ticket_from_another_chat(api, showcase):
