@@ -44,7 +44,8 @@ class Ledger:
     reports: dict[str, dict] = field(default_factory=dict)  # key -> the request body
     acked: dict[str, str] = field(default_factory=dict)  # key -> ticket number
     dispatched: list[str] = field(default_factory=list)  # numbers given to a crew at once (steps to take)
-    unacked: set[str] = field(default_factory=set)  # keys sent without an answer (connection lost)
+    unacked: set[str] = field(default_factory=set)  # keys sent without an answer (connection lost, 5xx)
+    sent_again: set[str] = field(default_factory=set)  # keys that needed another try
     steps_acked: list[tuple[str, str]] = field(default_factory=list)  # (number, action)
     steps_unacked: list[tuple[str, str]] = field(default_factory=list)
     errors: Counter = field(default_factory=Counter)  # kind -> count
@@ -57,15 +58,12 @@ class Ledger:
                                  "description": f"客户来电报修：家里没电了（{key}）", "idempotency_key": key}
         return key
 
-    def send_report(self, http: httpx.Client, key: str) -> bool:
-        """POST the report; True when acknowledged, False when the connection was lost (kept to retry)."""
+    def send_report(self, http: httpx.Client, key: str) -> str:
+        """POST the report; "" when acknowledged, else what went wrong (the key is kept to retry)."""
         try:
             response = http.post("/api/tickets/faults", json=self.reports[key], headers=AUTH)
         except httpx.TransportError:
-            with self.lock:
-                self.unacked.add(key)
-                self.errors["connection lost (report)"] += 1
-            return False
+            return self._failed(key, "connection lost (report)")
         with self.lock:
             if response.status_code == 201:
                 ticket = response.json()
@@ -73,35 +71,50 @@ class Ledger:
                 self.unacked.discard(key)
                 if ticket["status"] == "已派单" and ticket["number"] not in self.dispatched:
                     self.dispatched.append(ticket["number"])
-                return True
-            self.errors[f"report {response.status_code} {_code(response)}"] += 1
-            self.unacked.add(key)
-        return False
+                return ""
+        return self._failed(key, f"report {response.status_code} {_code(response)}")
 
-    def send_step(self, http: httpx.Client, number: str, action: str) -> bool:
-        """POST a crew step; a 409 after a lost answer is fine when the ticket already took that step."""
+    def _failed(self, key: str, what: str) -> str:
+        with self.lock:
+            self.unacked.add(key)
+            self.sent_again.add(key)
+            self.errors[what] += 1
+        return what
+
+    def send_step(self, http: httpx.Client, number: str, action: str) -> str:
+        """POST a crew step; "" when taken, else what went wrong (cut off or 5xx: kept to retry)."""
         try:
             response = http.post(f"/api/tickets/{number}/transitions", json={"action": action}, headers=AUTH)
         except httpx.TransportError:
-            with self.lock:
-                self.steps_unacked.append((number, action))
-                self.errors["connection lost (step)"] += 1
-            return False
-        with self.lock:
+            what = "connection lost (step)"
+        else:
             if response.status_code == 200:
-                self.steps_acked.append((number, action))
-                return True
-            self.errors[f"step {response.status_code} {_code(response)}"] += 1
-        return False
+                with self.lock:
+                    self.steps_acked.append((number, action))
+                return ""
+            what = f"step {response.status_code} {_code(response)}"
+        with self.lock:
+            self.errors[what] += 1
+            if not what.startswith("step 4"):  # not taken: the client tries again later
+                self.steps_unacked.append((number, action))
+        return what
 
     def retry(self, http: httpx.Client) -> None:
         """After a restart: send every unanswered request again (same keys), as a client would."""
-        for key in sorted(self.unacked):
+        with self.lock:
+            keys = sorted(self.unacked)
+            pending, self.steps_unacked = self.steps_unacked, []
+        for key in keys:
             self.send_report(http, key)
-        pending, self.steps_unacked = self.steps_unacked, []
         for number, action in pending:
-            ticket = http.get(f"/api/tickets/{number}", headers=AUTH).json()
-            if ticket["status"] != ACTIONS[action].to:  # not taken before the crash: take it now
+            try:
+                ticket = http.get(f"/api/tickets/{number}", headers=AUTH)
+            except httpx.TransportError:
+                ticket = None
+            if ticket is None or ticket.status_code != 200:  # still down: keep it for the next retry
+                with self.lock:
+                    self.steps_unacked.append((number, action))
+            elif ticket.json()["status"] != ACTIONS[action].to:  # not taken before the crash: take it now
                 self.send_step(http, number, action)
 
 

@@ -19,6 +19,7 @@ import httpx
 import redis
 
 from tests.conftest import TEST_STAFF_SECRET, TEST_TOKEN, free_port
+from tests.stack import RASA_TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,7 +47,7 @@ class ApiProcess:
                     if key not in ("DATABASE_URL", "REDIS_URL", "DEMO_MODE", "DEMO_LIVE")}
         self.env.update({
             "DATABASE_URL": database_url, "SERVICE_TOKEN": TEST_TOKEN, "STAFF_SECRET": TEST_STAFF_SECRET,
-            "RASA_TOKEN": "test-rasa-token-0123456789abcdefghijkl", "RASA_URL": rasa_url,
+            "RASA_TOKEN": RASA_TOKEN, "RASA_URL": rasa_url,
             "RASA_TIMEOUT_SECONDS": "2.5", "KB_DIR": str(workdir / "no-kb"), "FORECAST_JOBS": "false",
             "BACKGROUND_WORKERS": "true", "PUBLIC_BASE_URL": self.url, "PYTHONUNBUFFERED": "1",
         })

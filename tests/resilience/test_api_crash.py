@@ -61,7 +61,7 @@ def test_kill_9_during_a_burst_loses_and_doubles_nothing(db_url, engine, tmp_pat
         with httpx.Client(base_url=api.url, timeout=30) as http:
             for i in range(offset, 10_000, REPORTERS):
                 account_no, mobile = accounts[i % len(accounts)]
-                if stop.is_set() or not ledger.send_report(http, ledger.new_report(account_no, mobile)):
+                if stop.is_set() or ledger.send_report(http, ledger.new_report(account_no, mobile)):
                     return
 
     def crew() -> None:  # walks acknowledged tickets through 接单 → 到达 → 处理完成
@@ -74,7 +74,7 @@ def test_kill_9_during_a_burst_loses_and_doubles_nothing(db_url, engine, tmp_pat
                     continue
                 done.add(todo[0])
                 for action in CREW_STEPS:
-                    if not ledger.send_step(http, todo[0], action):
+                    if ledger.send_step(http, todo[0], action):
                         return
 
     try:
