@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     # and per account (across conversations) in the window, then 429 until it passes.
     verify_max_failures: int = 5
     verify_max_failures_per_account: int = 10
+    verify_max_failures_per_address: int = 20  # one web client's wrong answers across accounts
     verify_window_minutes: int = 60
     # Agent console: chats one agent holds at once (unless set per agent), and how long after the
     # console's last heartbeat an agent still counts as present for auto-assignment.

@@ -197,11 +197,11 @@ class ChatGateway:
         """A new web conversation (id and secret), at most `new_per_address_hour` per address."""
         await run_in_threadpool(enforce, self._limiter, [(self.limits.rules()[2], address)], message=TOO_MANY_CHATS,
                                 code="too_many_chats")
-        return await run_in_threadpool(self._issue)
+        return await run_in_threadpool(self._issue, address)
 
-    def _issue(self) -> ChatIssued:
+    def _issue(self, address: str) -> ChatIssued:
         with self._sessionmaker() as session:
-            conversation_id, secret = service.issue_key(session=session, now=utcnow())
+            conversation_id, secret = service.issue_key(session=session, now=utcnow(), address=address)
             session.commit()
         return ChatIssued(conversation_id=conversation_id, secret=secret)
 

@@ -123,3 +123,4 @@ class ChatKey(Base):
     conversation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     secret_hash: Mapped[str] = mapped_column(String(64))  # sha256 hex of the secret
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    address: Mapped[str | None] = mapped_column(String(64))  # the client it was issued to (limits per address)

@@ -77,13 +77,19 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def issue_key(*, session: Session, now: datetime) -> tuple[str, str]:
+def issue_key(*, session: Session, now: datetime, address: str | None = None) -> tuple[str, str]:
     """A new web conversation id (unguessable) and its secret; only the secret's hash is kept."""
     conversation_id = "web-" + secrets.token_urlsafe(24)  # 32 characters, 192 random bits
     secret = secrets.token_urlsafe(32)
-    session.add(ChatKey(conversation_id=conversation_id, secret_hash=_digest(secret), issued_at=now))
+    session.add(ChatKey(conversation_id=conversation_id, secret_hash=_digest(secret), issued_at=now,
+                        address=address[:64] if address else None))
     session.flush()
     return conversation_id, secret
+
+
+def issued_address(*, session: Session, conversation_id: str) -> str | None:
+    """The client address a web conversation was issued to (None for other channels)."""
+    return session.scalar(select(ChatKey.address).where(ChatKey.conversation_id == conversation_id))
 
 
 def key_matches(*, session: Session, conversation_id: str, secret: str | None) -> bool:

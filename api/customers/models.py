@@ -34,14 +34,16 @@ class Customer(Base):
 
 
 class VerificationAttempt(Base):
-    """A try at the last four digits of an account's mobile: limited per conversation and per account."""
+    """A try at the last four digits of an account's mobile: limited per conversation, per account and per address."""
 
     __tablename__ = "verification_attempts"
     __table_args__ = (Index("ix_verification_attempts_account_at", "account_no", "at"),
-                      Index("ix_verification_attempts_conversation_at", "conversation_id", "at"))
+                      Index("ix_verification_attempts_conversation_at", "conversation_id", "at"),
+                      Index("ix_verification_attempts_address_at", "address", "at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_no: Mapped[str] = mapped_column(String(10))
     conversation_id: Mapped[str | None] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(String(64))  # the web chat's client address, when known
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     ok: Mapped[bool] = mapped_column(Boolean)

@@ -90,30 +90,34 @@ def matches_last4(*, session: Session, account_no: str, phone_last4: str) -> boo
 
 @dataclass(frozen=True)
 class VerifyLimits:
-    """How many wrong answers are allowed in the window: per conversation, and per account across
-    conversations (so the 10,000 possible endings cannot be tried out from many chats)."""
+    """How many wrong answers are allowed in the window: per conversation, per account across
+    conversations (so the 10,000 possible endings cannot be tried out from many chats), and per
+    client address across accounts (so one machine cannot try a few endings on many accounts)."""
 
     per_conversation: int = 5
     per_account: int = 10
+    per_address: int = 20
     window: timedelta = timedelta(hours=1)
 
 
 def verify(*, session: Session, account_no: str, phone_last4: str, conversation_id: str | None,
-           now: datetime, limits: VerifyLimits = VerifyLimits()) -> bool:
+           now: datetime, limits: VerifyLimits = VerifyLimits(), address: str | None = None) -> bool:
     """Check the caller against the account's mobile, counting the attempt; TooMany once the
-    conversation or the account has used up its wrong answers in the window (checked first, so
-    guessing on gains nothing)."""
+    conversation, the account or the caller's address has used up its wrong answers in the window
+    (checked first, so guessing on gains nothing)."""
     number = compact_digits(account_no)
     since = now - limits.window
     failures = lambda *where: session.scalar(  # noqa: E731
         select(func.count()).select_from(VerificationAttempt).where(
             VerificationAttempt.ok.is_(False), VerificationAttempt.at >= since, *where))
-    if (conversation_id and failures(VerificationAttempt.conversation_id == conversation_id)
-            >= limits.per_conversation) or failures(VerificationAttempt.account_no == number) >= limits.per_account:
+    if ((conversation_id and failures(VerificationAttempt.conversation_id == conversation_id)
+         >= limits.per_conversation) or failures(VerificationAttempt.account_no == number) >= limits.per_account
+            or (address and failures(VerificationAttempt.address == address) >= limits.per_address)):
         raise TooMany("too_many_attempts", "验证失败次数较多，为保护账户安全，暂时不能继续验证。"
                       "请稍后再试，或转人工客服帮您核实身份。")
     ok = matches_last4(session=session, account_no=number, phone_last4=phone_last4)
-    session.add(VerificationAttempt(account_no=number[:10], conversation_id=conversation_id, at=now, ok=ok))
+    session.add(VerificationAttempt(account_no=number[:10], conversation_id=conversation_id, at=now, ok=ok,
+                                    address=address))
     session.commit()
     return ok
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from api.billing import service as billing
 from api.billing.schemas import BalanceRead, BillsRead
 from api.conversations import handoff
+from api.conversations import service as chats
 from api.core.time import local_day
 from api.core.vocabulary import OPEN_STATUSES
 from api.customers import service as customers
@@ -66,8 +67,9 @@ def verify(*, session: Session, account_no: str, phone_last4: str, conversation_
            now: datetime, limits: customers.VerifyLimits) -> bool:
     """Check the caller (limited tries); a verified chat is linked to the account so agents see who
     they talk to."""
+    address = chats.issued_address(session=session, conversation_id=conversation_id) if conversation_id else None
     verified = customers.verify(session=session, account_no=account_no, phone_last4=phone_last4,
-                                conversation_id=conversation_id, now=now, limits=limits)
+                                conversation_id=conversation_id, now=now, limits=limits, address=address)
     if verified and conversation_id:
         handoff.link_account(session=session, conversation_id=conversation_id, account_no=account_no)
     return verified

@@ -24,6 +24,7 @@ def verify(body: VerifyRequest, session: SessionDep, settings: SettingsDep, now:
     """Check the last four digits of the account's registered mobile (429 after too many wrong tries)."""
     limits = customers.VerifyLimits(per_conversation=settings.verify_max_failures,
                                     per_account=settings.verify_max_failures_per_account,
+                                    per_address=settings.verify_max_failures_per_address,
                                     window=timedelta(minutes=settings.verify_window_minutes))
     return VerifyRead(verified=customer_view.verify(session=session, account_no=body.account_no,
                                                     phone_last4=body.phone_last4,

@@ -226,3 +226,21 @@ def test_verification_is_limited_per_conversation_and_per_account(client, auth):
     for i, guess in enumerate(wrong[:5]):
         assert attempt(guess, f"web-spread-out-chat-{i:04d}").status_code == 200
     assert attempt(right, "web-yet-another-chat-0003").status_code == 429
+
+
+def test_verification_is_limited_per_address_across_accounts(client, auth):
+    """One web client trying a few endings on many accounts, each in a new chat, is stopped too."""
+    client.app.state.settings.verify_max_failures_per_address = 4
+    chats = [client.post("/api/chat/conversations").json()["conversation_id"] for _ in range(6)]
+    accounts = [account for account, _mobile in list(SHOWCASE.values())[:6]]
+
+    def attempt(account_no: str, last4: str, conversation: str):
+        return client.post("/api/customers/verify", headers=auth, json={
+            "account_no": account_no, "phone_last4": last4, "conversation_id": conversation})
+
+    for account_no, chat in zip(accounts[:4], chats):  # one wrong answer per account and chat …
+        assert attempt(account_no, "0000", chat).json() == {"verified": False}
+    refused = attempt(NORMAL_ACCOUNT, NORMAL_MOBILE[-4:], chats[4])  # … then this address is stopped
+    assert refused.status_code == 429 and refused.json()["detail"]["code"] == "too_many_attempts"
+    # a conversation the API did not issue to that address (a channel adapter's) is not
+    assert attempt(NORMAL_ACCOUNT, NORMAL_MOBILE[-4:], "sms-13900000001").json() == {"verified": True}
