@@ -91,8 +91,10 @@ class ValidateVerifyForm(FormValidation):
         runs = digit_runs(value)
         if any(ACCOUNT_NO.match(r) for r in runs) and not any(len(r) == 4 for r in runs):
             account = next(r for r in runs if ACCOUNT_NO.match(r))
+            same = account == tracker.get_slot("verify_account")
             dispatcher.utter_message(
-                text=f"好的，户号改为 {mask_account(account)}。请再告诉我登记手机号的后四位。"
+                text=f"户号 {mask_account(account)} 我已经记下了，还需要登记手机号的后四位（4位数字）。" if same
+                else f"好的，户号改为 {mask_account(account)}。请再告诉我登记手机号的后四位。"
             )
             return {"verify_account": account, "verify_last4": None, "prompted_slot": "verify_last4"}
         last4 = parse_last4(value)
@@ -174,4 +176,4 @@ class ActionAskVerifyLast4(AskSlot):
             for e in tracker.events
         )
         intro = "" if asked_account or explained_this_turn(tracker) else "为保护您的用电信息，查询前需要先做个简单的身份核验。"
-        return f"{intro}请告诉我户号 {mask_account(account)} 登记手机号的后四位。"
+        return f"{intro}户号 {mask_account(account)} 登记的手机号，请告诉我它的后四位。"

@@ -23,9 +23,13 @@ def outage_message(data: Dict[str, Any], where: str) -> str:
     area = data.get("area_outage")
     if area:
         name = area.get("area_name") or area.get("district") or where
-        lines.append(
-            f"{name}目前有区域性停电，抢修人员正在全力处理，请您耐心等待，不需要重复报修。"
-        )
+        if data.get("area_outage_planned"):
+            # Dark because of planned work in progress: no repair crew is at work, none is needed.
+            lines.append(f"{name}目前正在按计划停电检修，这次停电不是故障，不需要报修，检修结束后会恢复供电。")
+        else:
+            lines.append(
+                f"{name}目前有区域性停电，抢修人员正在全力处理，请您耐心等待，不需要重复报修。"
+            )
     planned = data.get("planned") or []
     if planned:
         lines.append(f"{where}近期的计划停电安排：")

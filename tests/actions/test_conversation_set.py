@@ -18,6 +18,7 @@ from actions.client import ZhidianClient
 from actions.faults import ActionStartFaultReport, ValidateFaultReportForm
 from actions.forms import leading_yes
 from actions.identity import ValidateVerifyForm
+from actions.outages import ActionQueryOutageNotice
 from actions.knowledge import (
     ActionAnswerFaq,
     asking_clause,
@@ -155,3 +156,21 @@ def test_a_planned_outage_is_told_instead_of_taking_a_repair(api, showcase):
     text = texts(messages)
     assert "计划停电" in text and "不需要报修" in text and re.search(r"通知编号\S+", text)
     assert [e["value"] for e in events if e.get("name") == "requested_slot"][-1] is None
+
+
+def test_an_area_dark_for_planned_work_is_not_said_to_be_under_repair(api, showcase):
+    account, _ = showcase["planned_outage"]
+    state = user_turn(snapshot("idle_unverified", account_no=account), "家里没电了，是不是你们在检修",
+                      "query_outage_notice")
+    messages, _ = run(run_action(ActionQueryOutageNotice(), state))
+    text = texts(messages)
+    assert "计划停电" in text and "抢修人员正在全力处理" not in text
+
+
+def test_the_same_account_again_at_the_last_four_question_is_no_change(showcase):
+    account, _ = showcase["normal"]
+    state = user_turn(snapshot("verify_form_last4", verify_account=account), account,
+                      candidates={"verify_last4": account})
+    messages, events = run(run_action(ValidateVerifyForm(), state))
+    assert "改为" not in texts(messages) and "后四位" in texts(messages)
+    assert slot_events(events)["verify_account"] == account
