@@ -53,13 +53,15 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from api.customers.models import Customer  # noqa: E402
 from api.db import make_engine, make_sessionmaker  # noqa: E402
 from bench.common import machine  # noqa: E402
-from tests.conftest import PostgresDatabases, free_port, seed_database  # noqa: E402
+from tests.conftest import TEST_TOKEN, PostgresDatabases, free_port, seed_database  # noqa: E402
 from tests.fakes.rasa import FakeRasa  # noqa: E402
 from tests.fakes.tcp_proxy import TcpProxy  # noqa: E402
 from tests.fakes.twilio import FakeTwilio  # noqa: E402
 from tests.resilience.ledger import (  # noqa: E402
     AUTH, CREW_STEPS, Ledger, audit, take_over_stale_claims, wait_for_outbox)
 from tests.resilience.processes import ApiProcess, RedisServer, rss_kib  # noqa: E402
+from tests.stack import (  # noqa: E402
+    ACTION_SERVER_TOKEN, CREDENTIALS, ENDPOINTS, MODEL, RASA, RASA_TOKEN, Server)
 
 OUT = ROOT / "bench" / "results" / "soak.json"
 PAUSE = 0.15  # seconds between two requests of one client thread
@@ -163,7 +165,7 @@ def run(minutes: float, with_rasa: bool) -> dict:
     if with_rasa:
         bot_servers = start_bot(work, api, rasa_url)
     load, ledger = Load(), Ledger()
-    memory: dict[str, list] = {"api": [], "redis": [], "driver": [], **{s.name: [] for s in bot_servers}}
+    memory: dict[str, list] = {"redis": [], "driver": [], **{s.name: [] for s in bot_servers}}  # the API: per incarnation
     api_incarnation = {"pid": api.pid, "start_kib": None, "end_kib": None}
     faults: list[dict] = []
     senders: list[str] = []
@@ -370,17 +372,19 @@ def run(minutes: float, with_rasa: bool) -> dict:
                                "sms_lost": len(result.sms_lost), "sms_duplicated": len(result.sms_duplicated),
                                "sms_unsettled": result.sms_unsettled},
         "memory_kib": {"api_per_incarnation": incarnations,
-                       **{name: {"start": samples[0][1], "end": samples[-1][1], "growth": samples[-1][1] - samples[0][1],
-                                  "samples": len(samples)}
-                          for name, samples in memory.items() if samples and name != "api"}},
+                       **{name: per_process(samples) for name, samples in memory.items() if samples}},
     }
+
+
+def per_process(samples: list[tuple[int, int]]) -> list[dict]:
+    """RSS samples (pid, KiB) as first and last per process (a restart is a new process)."""
+    pids = list(dict.fromkeys(pid for pid, _ in samples))
+    return [{"pid": pid, "start_kib": kibs[0], "end_kib": kibs[-1], "growth_kib": kibs[-1] - kibs[0],
+             "samples": len(kibs)} for pid in pids for kibs in [[k for p, k in samples if p == pid]]]
 
 
 def start_bot(work: Path, api: ApiProcess, rasa_url: str) -> list:
     """The real action server and Rasa (tests/stack.py's commands) talking to the API process."""
-    from tests.stack import ACTION_SERVER_TOKEN, CREDENTIALS, ENDPOINTS, MODEL, RASA, RASA_TOKEN, Server
-    from tests.conftest import TEST_TOKEN
-
     actions_port, rasa_port = free_port(), int(rasa_url.rsplit(":", 1)[1])
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "ZHIDIAN_API_URL": api.url, "ZHIDIAN_SERVICE_TOKEN": TEST_TOKEN,
            "RASA_TOKEN": RASA_TOKEN, "ACTION_SERVER_TOKEN": ACTION_SERVER_TOKEN,
