@@ -14,6 +14,7 @@ from rasa_sdk import Tracker
 
 from api.core.ids import ACCOUNT_NO, MOBILE, normalize_text
 from api.core.time import LOCAL_TZ, to_local
+from api.core.vocabulary import ANGRY_WORDS
 
 API_DOWN = (
     "非常抱歉，系统暂时繁忙，没能完成查询。请稍后再试，"
@@ -321,15 +322,6 @@ def rejected_this_turn(tracker: Tracker, slot: str) -> bool:
         e.get("event") == "slot" and e.get("name") == "prompted_slot" and e.get("value") == slot
         for e in events_since_user(tracker)
     )
-
-
-# Wording that tells a 95598 agent the customer is upset. The gateway queues such a conversation for
-# a person (api/conversations/handoff.py ANGRY_WORDS, the same list); the bot recognises it too, so
-# that it asks for the person itself, in words that fit what it says next (the report goes on
-# while the customer waits), instead of the gateway's "正在为您转接" beside a question.
-ANGRY_WORDS = re.compile(
-    "垃圾|骗子|坑人|太差|差劲|气死|恶心|滚蛋|滚开|混蛋|他妈|妈的|什么破|破系统|投诉你们|投诉到底|"
-    r"(?<!\d)(?:12398|12345)(?!\d)|曝光|媒体|记者|市长热线|告你们|起诉|忍无可忍|受够|太过分|废物|听不懂人话")
 
 
 def sounds_angry(text: Any) -> bool:

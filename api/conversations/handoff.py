@@ -14,7 +14,6 @@ and the gateway commit each step as one transaction (desk.py).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -44,6 +43,7 @@ from api.conversations.schemas import (
 )
 from api.core.errors import Conflict, NotFound
 from api.core.time import to_local
+from api.core.vocabulary import ANGRY_WORDS
 
 REASONS = {
     "request_human": "客户要求转人工",
@@ -55,10 +55,6 @@ REASONS = {
 }
 FALLBACK_INTENT = "nlu_fallback"
 COMPLAINT_INTENTS = {"complaint"}
-# Wording that tells a 95598 agent the customer is upset: insults, threats to escalate, venting.
-ANGRY_WORDS = re.compile(
-    "垃圾|骗子|坑人|太差|差劲|气死|恶心|滚蛋|滚开|混蛋|他妈|妈的|什么破|破系统|投诉你们|投诉到底|"
-    r"(?<!\d)(?:12398|12345)(?!\d)|曝光|媒体|记者|市长热线|告你们|起诉|忍无可忍|受够|太过分|废物|听不懂人话")
 STATUSES = {"online": "在线", "away": "小休", "offline": "离线"}
 
 JOINED_NOTICE = "您好，人工客服{name}已接入，很高兴为您服务，请问有什么可以帮您？"
