@@ -1,5 +1,6 @@
 """Imports every domain's tables so metadata (and Alembic) sees the whole schema."""
 from api.access import models as access  # noqa: F401
+from api.audit import models as audit  # noqa: F401
 from api.billing import models as billing  # noqa: F401
 from api.conversations import models as conversations  # noqa: F401
 from api.customers import models as customers  # noqa: F401

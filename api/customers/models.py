@@ -27,6 +27,8 @@ class Customer(Base):
     customer_class: Mapped[str] = mapped_column(String(8))
     tariff_code: Mapped[str] = mapped_column(String(32))  # e.g. "NX-RES-TIER"
     contract_capacity_kva: Mapped[Decimal] = mapped_column(Numeric(10, 1))
+    # The contract's power-factor standard (力率考核标准, 0.90 / 0.85 / 0.80); none for households.
+    power_factor_standard: Mapped[Decimal | None] = mapped_column(Numeric(3, 2))
     transformer_area_id: Mapped[int] = mapped_column(
         ForeignKey("transformer_areas.id"), index=True
     )

@@ -60,6 +60,9 @@ class Meter(Base):
     )
     phases: Mapped[int] = mapped_column(Integer)  # 1 or 3
     installed_on: Mapped[date] = mapped_column(Date)
+    # Metering through current transformers (large customers): currents are then read on the CT secondary.
+    ct_ratio: Mapped[int | None] = mapped_column(Integer)  # primary / secondary, e.g. 40 for 200/5
+    ct_rated_a: Mapped[Decimal | None] = mapped_column(Numeric(4, 1))  # secondary rating, usually 5 A
 
 
 class Reading(Base):
@@ -99,6 +102,32 @@ class MeterEvent(Base):
     kind: Mapped[str] = mapped_column(String(8))
     phase: Mapped[str | None] = mapped_column(String(1))  # A / B / C
     detail: Mapped[str | None] = mapped_column(String(128))
+
+
+class AreaSupply(Base):
+    """Energy into a transformer area in one local day, from its 台区总表: the supplied side of line loss."""
+
+    __tablename__ = "area_supply"
+    __table_args__ = (UniqueConstraint("transformer_area_id", "day", name="uq_area_supply_area_day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transformer_area_id: Mapped[int] = mapped_column(ForeignKey("transformer_areas.id"))
+    day: Mapped[date] = mapped_column(Date, index=True)
+    kwh: Mapped[Decimal] = mapped_column(Numeric(14, 3))
+    kvarh: Mapped[Decimal | None] = mapped_column(Numeric(14, 3))  # reactive energy, for the power factor
+
+
+class FeederSupply(Base):
+    """Energy into a 10 kV feeder in one local day, from its 关口表 at the substation."""
+
+    __tablename__ = "feeder_supply"
+    __table_args__ = (UniqueConstraint("feeder_id", "day", name="uq_feeder_supply_feeder_day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    feeder_id: Mapped[int] = mapped_column(ForeignKey("feeders.id"))
+    day: Mapped[date] = mapped_column(Date, index=True)
+    kwh: Mapped[Decimal] = mapped_column(Numeric(14, 3))
+    kvarh: Mapped[Decimal | None] = mapped_column(Numeric(14, 3))
 
 
 class WeatherHour(Base):
