@@ -21,6 +21,11 @@ class AuditFinding(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    # Where the customer was when found, so themes select by place and class without another domain.
+    account_no: Mapped[str] = mapped_column(String(10), index=True)
+    district: Mapped[str] = mapped_column(String(16))
+    area_code: Mapped[str] = mapped_column(String(32))
+    customer_class: Mapped[str] = mapped_column(String(8))
     rule: Mapped[str] = mapped_column(String(32))  # api.audit.rules.RULES, "theft_score" or "customer_report"
     severity: Mapped[str] = mapped_column(String(8))  # high / medium / low
     start: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -65,8 +70,10 @@ class AuditTask(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), unique=True)
+    ticket_number: Mapped[str] = mapped_column(String(20), unique=True)
     theme_id: Mapped[int | None] = mapped_column(ForeignKey("audit_themes.id"), index=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    account_no: Mapped[str | None] = mapped_column(String(10))
     source: Mapped[str] = mapped_column(String(16))  # theme / customer_report / staff
     finding_ids: Mapped[list] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(8), index=True)  # api.audit.service.TASK_STATUSES

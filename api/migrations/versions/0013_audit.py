@@ -70,6 +70,10 @@ def upgrade() -> None:
     op.create_table('audit_findings',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('account_no', sa.String(length=10), nullable=False),
+    sa.Column('district', sa.String(length=16), nullable=False),
+    sa.Column('area_code', sa.String(length=32), nullable=False),
+    sa.Column('customer_class', sa.String(length=8), nullable=False),
     sa.Column('rule', sa.String(length=32), nullable=False),
     sa.Column('severity', sa.String(length=8), nullable=False),
     sa.Column('start', api.db.UTCDateTime(), nullable=False),
@@ -87,14 +91,17 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('audit_findings', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_findings_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_findings_account_no'), ['account_no'], unique=False)
         batch_op.create_index('ix_audit_findings_status_rule', ['status', 'rule'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_findings_theme_id'), ['theme_id'], unique=False)
 
     op.create_table('audit_tasks',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('ticket_id', sa.Integer(), nullable=False),
+    sa.Column('ticket_number', sa.String(length=20), nullable=False),
     sa.Column('theme_id', sa.Integer(), nullable=True),
     sa.Column('customer_id', sa.Integer(), nullable=True),
+    sa.Column('account_no', sa.String(length=10), nullable=True),
     sa.Column('source', sa.String(length=16), nullable=False),
     sa.Column('finding_ids', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=8), nullable=False),
@@ -115,7 +122,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['theme_id'], ['audit_themes.id'], name=op.f('fk_audit_tasks_theme_id_audit_themes')),
     sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_audit_tasks_ticket_id_tickets')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_tasks')),
-    sa.UniqueConstraint('ticket_id', name=op.f('uq_audit_tasks_ticket_id'))
+    sa.UniqueConstraint('ticket_id', name=op.f('uq_audit_tasks_ticket_id')),
+    sa.UniqueConstraint('ticket_number', name=op.f('uq_audit_tasks_ticket_number'))
     )
     with op.batch_alter_table('audit_tasks', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_tasks_customer_id'), ['customer_id'], unique=False)
@@ -212,6 +220,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_audit_findings_theme_id'))
         batch_op.drop_index('ix_audit_findings_status_rule')
         batch_op.drop_index(batch_op.f('ix_audit_findings_customer_id'))
+        batch_op.drop_index(batch_op.f('ix_audit_findings_account_no'))
 
     op.drop_table('audit_findings')
     with op.batch_alter_table('area_supply', schema=None) as batch_op:
