@@ -17,6 +17,7 @@ from api.core.deps import ROLES
 from api.core.logs import install_masking
 from api.core.time import utcnow
 from api.db import make_engine, make_sessionmaker
+from api.flows.audit_jobs import run_audit_jobs
 from api.flows.forecast_jobs import run_forecast_jobs
 from api.flows.ticket_jobs import run_ticket_jobs
 from api.main import sms_sender
@@ -28,7 +29,7 @@ from api.staff.schemas import StaffCreate
 
 
 async def run_workers() -> None:
-    """The outbox worker, the ticket jobs and the nightly forecasts, until stopped."""
+    """The outbox worker, the ticket jobs, the nightly forecasts and audit scan, until stopped."""
     install_masking()
     settings = get_settings()
     engine = make_engine(settings.database_url)
@@ -39,7 +40,8 @@ async def run_workers() -> None:
         await asyncio.gather(worker.run(), run_ticket_jobs(
             sessionmaker=sessionmaker, supervisors=settings.supervisor_mobiles,
             offer_timeout=timedelta(minutes=settings.dispatch_offer_timeout_minutes)),
-            run_forecast_jobs(sessionmaker=sessionmaker))
+            run_forecast_jobs(sessionmaker=sessionmaker),
+            run_audit_jobs(sessionmaker=sessionmaker, days=settings.audit_scan_days))
     finally:
         engine.dispose()
 

@@ -35,7 +35,9 @@ from api.core.ratelimit import make_rate_limiter
 from api.customers.routes import router as customers_router
 from api.db import make_engine, make_sessionmaker
 from api.demo.jobs import run_live_feed
+from api.flows.audit_jobs import run_audit_jobs
 from api.flows.forecast_jobs import run_forecast_jobs
+from api.flows.routes.audit import audit_router
 from api.flows.routes.billing import billing_router, charts_router
 from api.flows.routes.customers import customers_router as customer_view_router
 from api.flows.routes.dispatch import dispatch_router
@@ -65,7 +67,7 @@ log = logging.getLogger(__name__)
 ROUTERS = (chat_router, leave_message_router, staff_router, agent_router, customers_router, customer_view_router, dispatch_router,
            kb_router, metering_router, notify_router, twilio_router, sms_router, staff_accounts_router,
            ticket_work_router, outages_router, tickets_router, analytics_router, billing_router,
-           forecasting_router, charts_router, access_log_router, web_router)
+           forecasting_router, charts_router, audit_router, access_log_router, web_router)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -144,7 +146,7 @@ def sms_sender(settings: Settings):
 
 
 def start_workers(app: FastAPI, settings: Settings) -> list[asyncio.Task]:
-    """The embedded workers: the outbox, the ticket jobs (SLA, re-dispatch, backlog), nightly forecasts."""
+    """The embedded workers: the outbox, the ticket jobs (SLA, re-dispatch, backlog), nightly forecasts and audit scan."""
     worker = OutboxWorker(sessionmaker=app.state.sessionmaker, sms=app.state.sms, chat=record_notice,
                           status_callback_url=settings.public_base_url.rstrip("/") + "/api/notify/twilio/status",
                           connections=app.state.connections)
@@ -153,7 +155,9 @@ def start_workers(app: FastAPI, settings: Settings) -> list[asyncio.Task]:
                 sessionmaker=app.state.sessionmaker, supervisors=settings.supervisor_mobiles,
                 offer_timeout=timedelta(minutes=settings.dispatch_offer_timeout_minutes))),
             *([asyncio.create_task(run_forecast_jobs(sessionmaker=app.state.sessionmaker))]
-              if settings.forecast_jobs else [])]
+              if settings.forecast_jobs else []),
+            *([asyncio.create_task(run_audit_jobs(sessionmaker=app.state.sessionmaker, days=settings.audit_scan_days))]
+              if settings.audit_jobs else [])]
 
 
 def kb_holder(settings: Settings):

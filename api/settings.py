@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     # (production runs them as their own processes; tests turn them off and drive them directly).
     background_workers: bool = True
     forecast_jobs: bool = True  # the nightly load forecasts (CPU-heavy at first start) among those workers
+    audit_jobs: bool = True  # the nightly audit scan among those workers
+    audit_scan_days: int = Field(default=30, ge=1, le=366)  # how far back the nightly scan looks
     dispatch_offer_timeout_minutes: int = 10  # an offer nobody accepts goes to another crew
     supervisor_mobiles: list[str] = ["13700009901"]  # warned before and told at an SLA breach
     # Twilio: without an account SID and token, SMS wait in the outbox (visible to supervisors).

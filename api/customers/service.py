@@ -168,3 +168,13 @@ def get_many(*, session: Session, customer_ids: list[int]) -> dict[int, Customer
     if not customer_ids:
         return {}
     return {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(customer_ids)))}
+
+
+def ids_by_account_no(*, session: Session, account_nos: list[str]) -> dict[str, int]:
+    """户号 → customer id, for the accounts that exist."""
+    found: dict[str, int] = {}
+    for chunk in range(0, len(account_nos), 500):  # stay under every database's bound-parameter limit
+        part = account_nos[chunk:chunk + 500]
+        found.update({account_no: cid for account_no, cid in session.execute(
+            select(Customer.account_no, Customer.id).where(Customer.account_no.in_(part)))})
+    return found

@@ -15,6 +15,7 @@ DEMO_STAFF = (
     ("agent02", "李娜", "agent", "Demo-agent-02", None, "95598一组"),
     ("supervisor01", "张伟", "supervisor", "Demo-supervisor-01", None, "95598一组"),
     ("crew.yz01", "原州城区抢修一班", "crew", "Demo-crew-yz01", "YZ-01", None),
+    ("crew.yz04", "原州计量班", "crew", "Demo-crew-yz04", "YZ-04", None),  # 用电检查: audit tasks
     ("auditor01", "马强", "auditor", "Demo-auditor-01", None, "营销稽查"),
     ("admin", "系统管理员", "admin", "Demo-admin-0001", None, None),
 )

@@ -9,6 +9,8 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from api.audit import service as audit
+from api.audit.schemas import CustomerFlags
 from api.billing import service as billing
 from api.billing.schemas import BalanceRead, BillsRead
 from api.conversations import handoff
@@ -86,6 +88,7 @@ def overview(*, session: Session, customer: Customer, now: datetime) -> Customer
                                                     start=now - timedelta(days=30), end=now)))[:OVERVIEW_EVENTS]
     held = billing.get_balance(session=session, customer_id=customer.id)
     ticket_rows, _ = tickets.list(session=session, account_no=customer.account_no, limit=OVERVIEW_TICKETS)
+    rules, open_findings, open_task = audit.open_flags(session=session, customer_id=customer.id)
     return CustomerOverview(
         customer=read(session=session, customer=customer),
         balance=billing.balance_read(account_no=customer.account_no, balance=held) if held else None,
@@ -97,4 +100,6 @@ def overview(*, session: Session, customer: Customer, now: datetime) -> Customer
         tickets=[TicketBrief(number=t.number, type=t.type, status=t.status, created_at=t.created_at,
                              summary=t.diagnosis.summary or t.description[:60],
                              open=t.status in OPEN_STATUSES) for t in ticket_rows],
+        audit=CustomerFlags(account_no=customer.account_no, open_findings=open_findings, rules=rules,
+                            open_task=open_task) if open_findings or open_task else None,
     )

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from api.audit.schemas import CustomerFlags
 from api.billing.schemas import BalanceRead, BillsRead
 from api.core.time import LocalDateTime
 from api.customers.schemas import CustomerRead
@@ -39,6 +40,7 @@ class CustomerOverview(BaseModel):
     meter: MeterSnapshot | None
     events: list[MeterEventRead]  # the last 30 days, newest first
     tickets: list[TicketBrief]  # newest first, open and past
+    audit: CustomerFlags | None = None  # open audit flags: the agent knows, the customer is not told
 
 
 class OutagesRead(BaseModel):

@@ -23,7 +23,11 @@ CREW_TOLD = {"suspend": "已挂起（{note}），请暂停处理", "resume": "�
 
 
 def notify_customer(*, session: Session, ticket: Ticket, step: str, now: datetime, note: str | None = None) -> None:
-    """Progress notice on the customer's channel: their web chat, else SMS to the contact number."""
+    """Progress notice on the customer's channel: their web chat, else SMS to the contact number.
+
+    Never for an audit of the customer's premises (a 稽查任务 from a theme)."""
+    if tickets.confidential(ticket):
+        return
     crew = dispatch.get_crew(session=session, crew_id=ticket.crew_id) if ticket.crew_id else None
     in_chat = ticket.channel == "web" and bool(ticket.conversation_id)
     body = messages.customer_progress(ticket, step, crew_name=crew.name if crew else None, note=note,

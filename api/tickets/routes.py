@@ -33,6 +33,7 @@ CrewScope = Annotated[str | None, Depends(crew_scope)]
 def list_tickets(
     session: SessionDep,
     crew: CrewScope,
+    caller=Depends(READERS),
     account_no: str | None = Query(default=None, pattern=ACCOUNT_NO_PATTERN),
     phone: str | None = Query(default=None, pattern=MOBILE_PATTERN),
     status_: str | None = Query(default=None, alias="status", max_length=8),
@@ -40,9 +41,9 @@ def list_tickets(
     limit: int = Query(default=50, ge=1, le=500),
     offset: int = Query(default=0, ge=0, le=1_000_000),
 ) -> TicketList:
-    """Tickets newest first."""
+    """Tickets newest first (the bot, answering customers, never sees an audit of their premises)."""
     items, total = service.list(session=session, account_no=account_no, phone=phone, status=status_,
-                                type=type_, crew_id=crew, limit=limit, offset=offset)
+                                type=type_, crew_id=crew, limit=limit, offset=offset, for_customers=caller == SERVICE)
     return TicketList(items=items, total=total)
 
 

@@ -80,6 +80,17 @@ class TicketCreate(BaseModel):
         return self
 
 
+class AuditTicketCreate(TicketCreate):
+    """A 稽查任务 for 用电检查: from a published audit theme (channel "audit": the customer is not told) or
+    from someone's report of theft or illegal wiring (the reporter's channel: the reporter is told)."""
+
+    type: Literal["稽查任务"] = "稽查任务"  # type: ignore[assignment]
+    channel: Literal["web", "wechat", "hotline", "sms", "audit"] = "audit"  # type: ignore[assignment]
+    priority: int = Field(default=3, ge=1, le=4)
+    audit: dict | None = None  # theme number, rules, source: kept in the ticket's details
+    actor: str = Field(default="system:audit", max_length=64)
+
+
 class Diagnosis(BaseModel):
     code: str
     summary: str  # plain Chinese, for the customer

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -16,6 +16,7 @@ from api.tickets import lifecycle, sla
 from api.tickets.diagnosis import diagnose
 from api.tickets.models import Ticket, TicketCounter, TicketEvent
 from api.tickets.schemas import (
+    AuditTicketCreate,
     CrewRef,
     CrewTicketRead,
     Diagnosis,
@@ -144,12 +145,23 @@ def create_fault_ticket(
 
 
 SUMMARY_BY_TYPE = {"投诉": "客户投诉，待客户服务人员联系核实", "业务办理": "业务申请，待受理并预约上门",
-                   "咨询回访": "待回访客户", "充电设施故障": "充电设施故障，待运维人员处理"}
+                   "咨询回访": "待回访客户", "充电设施故障": "充电设施故障，待运维人员处理",
+                   "稽查任务": "稽查任务，待用电检查人员现场核查"}
+AUDIT_CHANNEL = "audit"  # a 稽查任务 from an audit theme: the customer it concerns is never told of it
 
 
-def create_ticket(*, session: Session, data: TicketCreate, customer: TicketCustomer | None, parser,
-                  now: datetime) -> TicketRead:
-    """Open a 投诉 / 业务办理 / 咨询回访 / 充电设施故障 ticket (idempotent by key), SLA by its type."""
+def confidential(ticket: Ticket) -> bool:
+    """A ticket the customer it concerns must not see or be told about (an audit of their premises)."""
+    return ticket.type == "稽查任务" and ticket.channel == AUDIT_CHANNEL
+
+
+def _not_confidential(query):
+    return query.where(~and_(Ticket.type == "稽查任务", Ticket.channel == AUDIT_CHANNEL))
+
+
+def create_ticket(*, session: Session, data: TicketCreate | AuditTicketCreate, customer: TicketCustomer | None,
+                  parser, now: datetime) -> TicketRead:
+    """Open a 投诉 / 业务办理 / 咨询回访 / 充电设施故障 / 稽查任务 ticket (idempotent by key), SLA by its type."""
     existing = get_by_idempotency_key(session=session, key=data.idempotency_key)
     if existing is not None:
         return existing
@@ -159,9 +171,14 @@ def create_ticket(*, session: Session, data: TicketCreate, customer: TicketCusto
     policy = sla.policy_for(data.type, area_class)
     details = {k: v for k, v in {"service_type": data.service_type, "preferred_time": data.preferred_time,
                                  "subject": data.subject}.items() if v}
+    priority = 2 if data.type == "投诉" else 3
+    actor = f"customer:{data.channel}"
+    if isinstance(data, AuditTicketCreate):
+        details.update(data.audit or {})
+        priority, actor = data.priority, data.actor
     what = data.service_type or data.subject or ""
     ticket = Ticket(
-        number=next_number(session=session, now=now), type=data.type, priority=2 if data.type == "投诉" else 3,
+        number=next_number(session=session, now=now), type=data.type, priority=priority,
         status="新建", channel=data.channel, conversation_id=data.conversation_id,
         idempotency_key=data.idempotency_key, customer_id=customer.id if customer else None,
         account_no=customer.account_no if customer else data.account_no, contact_phone=data.phone,
@@ -173,8 +190,7 @@ def create_ticket(*, session: Session, data: TicketCreate, customer: TicketCusto
         crew_note=data.description[:200], metering_snapshot=None, details=details or None,
         arrive_by=sla.due_at(policy, now), created_at=now, updated_at=now,
     )
-    ticket.events.append(TicketEvent(at=now, actor=f"customer:{data.channel}", action="创建", to_status="新建",
-                                     note=what or None))
+    ticket.events.append(TicketEvent(at=now, actor=actor, action="创建", to_status="新建", note=what or None))
     session.add(ticket)
     try:
         session.commit()
@@ -284,7 +300,7 @@ def for_customer(*, session: Session, number: str, conversation_id: str | None,
     """A ticket as a chat may see it: in full for the conversation that reported it or the account it
     is for (verified by the bot), else only that it exists. NotFound for an unknown number."""
     ticket = session.scalar(_with_events().where(Ticket.number == number.upper()))
-    if ticket is None:
+    if ticket is None or confidential(ticket):
         raise TicketNotFound(number)
     owned = (conversation_id and ticket.conversation_id == conversation_id) or \
         (account_no and ticket.account_no == account_no)
@@ -296,9 +312,12 @@ def for_customer(*, session: Session, number: str, conversation_id: str | None,
 
 def list(*, session: Session, account_no: str | None = None, phone: str | None = None,
          status: str | None = None, type: str | None = None, crew_id: str | None = None,
-         limit: int = 50, offset: int = 0) -> tuple[list[TicketRead], int]:
-    """Tickets newest first, filtered (crew_id: only that crew's); returns the page and the total."""
+         limit: int = 50, offset: int = 0, for_customers: bool = False) -> tuple[list[TicketRead], int]:
+    """Tickets newest first, filtered (crew_id: only that crew's; for_customers: none of the audits they must
+    not see); returns the page and the total."""
     query = select(Ticket)
+    if for_customers:
+        query = _not_confidential(query)
     if crew_id is not None:
         query = query.where(Ticket.crew_id == crew_id)
     if account_no:

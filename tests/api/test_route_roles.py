@@ -33,7 +33,8 @@ def roles(*names: str) -> set[str]:
 TABLE: dict[str, set[str]] = {
     # pages and their files are public; what they show needs sign-in (the APIs below)
     "GET /": EVERYONE, "GET /agent": EVERYONE, "GET /crew": EVERYONE, "GET /supervisor": EVERYONE,
-    "GET /forecast": EVERYONE, "GET /static/{name:path}": EVERYONE, "GET /healthz": EVERYONE,
+    "GET /forecast": EVERYONE, "GET /audit": EVERYONE, "GET /static/{name:path}": EVERYONE,
+    "GET /healthz": EVERYONE,
     # the customers' chat (anonymous by nature; its history needs the conversation's key)
     "POST /api/chat/conversations": EVERYONE, "POST /api/chat/messages": EVERYONE,
     "GET /api/chat/{sender_id}/history": EVERYONE,
@@ -95,6 +96,23 @@ TABLE: dict[str, set[str]] = {
     "POST /api/forecasting/overloads/{area_code}/ticket": roles(SUPERVISOR),
     "GET /charts/profile/{account_no}.svg": EVERYONE,  # a signed, expiring link instead of a role
     "GET /api/access-log": roles(SUPERVISOR),
+    # marketing audit: 稽查 and supervisors (only supervisors approve: the service decides, see its tests);
+    # crews reach their own crew's tasks; the bot and agents file customers' theft reports as leads
+    "GET /api/audit/rules": roles(AUDITOR, SUPERVISOR, CREW), "POST /api/audit/scan": roles(AUDITOR, SUPERVISOR),
+    "GET /api/audit/findings": roles(AUDITOR, SUPERVISOR), "GET /api/audit/findings.csv": roles(AUDITOR, SUPERVISOR),
+    "GET /api/audit/findings/{finding_id}": roles(AUDITOR, SUPERVISOR),
+    "POST /api/audit/themes": roles(AUDITOR, SUPERVISOR), "GET /api/audit/themes": roles(AUDITOR, SUPERVISOR),
+    "GET /api/audit/themes/{number}": roles(AUDITOR, SUPERVISOR),
+    "POST /api/audit/themes/{number}/transitions": roles(AUDITOR, SUPERVISOR),
+    "GET /api/audit/tasks": roles(AUDITOR, SUPERVISOR, CREW), "GET /api/audit/tasks/{number}": roles(AUDITOR, SUPERVISOR, CREW),
+    "POST /api/audit/tasks/{number}/result": roles(AUDITOR, SUPERVISOR, CREW),
+    "POST /api/audit/tasks/{number}/photos": roles(AUDITOR, SUPERVISOR, CREW),
+    "GET /api/audit/tasks/{number}/photos/{photo_id}": roles(AUDITOR, SUPERVISOR, CREW),
+    "POST /api/audit/tasks/{number}/rectified": roles(AUDITOR, SUPERVISOR),
+    "POST /api/audit/tasks/{number}/review": roles(AUDITOR, SUPERVISOR),
+    "POST /api/audit/leads": BOT | roles(AGENT, SUPERVISOR), "GET /api/audit/stats": roles(AUDITOR, SUPERVISOR),
+    "GET /api/audit/line-loss": roles(AUDITOR, SUPERVISOR),
+    "GET /api/audit/line-loss/areas/{code}/customers": roles(AUDITOR, SUPERVISOR),
 }
 # Websockets check their caller themselves (covered by their own tests): the agent console's feed
 # needs an agent or supervisor session, a chat socket its conversation's key.
@@ -103,7 +121,7 @@ SAMPLES = {"sender_id": "web-nobody-0123456789abcdef", "conversation_id": "web-n
            "account_no": SHOWCASE["normal"][0], "number": "GD20200101-9999", "crew_id": "ZZ-99",
            "article_id": "no-such-article", "code": "TA9999", "message_id": "2147483647", "team": "no-such-team",
            "name": "no_such_table", "kind": "no_such_segment", "level": "system", "area_code": "TA9999",
-           "name:path": "chat.js"}
+           "name:path": "chat.js", "finding_id": "2147483647", "photo_id": "2147483647"}
 
 
 def walk(routes):
