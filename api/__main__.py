@@ -41,7 +41,8 @@ async def run_workers() -> None:
             sessionmaker=sessionmaker, supervisors=settings.supervisor_mobiles,
             offer_timeout=timedelta(minutes=settings.dispatch_offer_timeout_minutes)),
             run_forecast_jobs(sessionmaker=sessionmaker),
-            run_audit_jobs(sessionmaker=sessionmaker, days=settings.audit_scan_days))
+            run_audit_jobs(sessionmaker=sessionmaker, days=settings.audit_scan_days,
+                           score_days=settings.audit_score_days))
     finally:
         engine.dispose()
 

@@ -156,7 +156,8 @@ def start_workers(app: FastAPI, settings: Settings) -> list[asyncio.Task]:
                 offer_timeout=timedelta(minutes=settings.dispatch_offer_timeout_minutes))),
             *([asyncio.create_task(run_forecast_jobs(sessionmaker=app.state.sessionmaker))]
               if settings.forecast_jobs else []),
-            *([asyncio.create_task(run_audit_jobs(sessionmaker=app.state.sessionmaker, days=settings.audit_scan_days))]
+            *([asyncio.create_task(run_audit_jobs(sessionmaker=app.state.sessionmaker, days=settings.audit_scan_days,
+                                                   score_days=settings.audit_score_days))]
               if settings.audit_jobs else [])]
 
 

@@ -61,7 +61,8 @@ class Settings(BaseSettings):
     background_workers: bool = True
     forecast_jobs: bool = True  # the nightly load forecasts (CPU-heavy at first start) among those workers
     audit_jobs: bool = True  # the nightly audit scan among those workers
-    audit_scan_days: int = Field(default=30, ge=1, le=366)  # how far back the nightly scan looks
+    audit_scan_days: int = Field(default=30, ge=1, le=366)  # how far back the nightly scan's rules look
+    audit_score_days: int = Field(default=365, ge=0, le=1100)  # daily energy the theft score reads (0: off)
     dispatch_offer_timeout_minutes: int = 10  # an offer nobody accepts goes to another crew
     supervisor_mobiles: list[str] = ["13700009901"]  # warned before and told at an SLA breach
     # Twilio: without an account SID and token, SMS wait in the outbox (visible to supervisors).

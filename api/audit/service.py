@@ -37,6 +37,8 @@ from api.core.time import local_day, to_local
 EXTRA_RULE_LABELS = {"theft_score": "窃电嫌疑评分偏高", "customer_report": "群众举报窃电/私拉乱接"}
 ALL_RULE_LABELS = {**RULE_LABELS, **EXTRA_RULE_LABELS}
 
+# The theft score becomes a finding for the most suspicious customers only: an inspector's day is short.
+THEFT_SCORE_MIN, THEFT_SCORE_HIGH, THEFT_SCORE_SHARE = 0.8, 0.95, 0.02
 FINDING_STATUSES = ("待核查", "已派查", "已确认", "误报")
 THEME_STATUSES = ("待审批", "已退回", "已批准", "已发布", "已完成", "已撤销")
 TASK_STATUSES = ("待核查", "待整改", "待复核", "已完成")

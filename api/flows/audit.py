@@ -10,9 +10,11 @@ import time
 from collections import Counter
 from datetime import date, datetime, timedelta
 
+import numpy as np
+import pandas as pd
 from sqlalchemy.orm import Session
 
-from api.audit import lineloss, rules
+from api.audit import lineloss, rules, scoring
 from api.audit import service as audit
 from api.audit.models import AuditTask
 from api.audit.schemas import (
@@ -28,7 +30,7 @@ from api.audit.schemas import (
 )
 from api.core.deps import StaffRead, actor_name
 from api.core.errors import Forbidden
-from api.core.time import local_midnight
+from api.core.time import local_day, local_midnight
 from api.customers import service as customers
 from api.flows import audit_scan
 from api.flows.ticket_intake import create_ticket
@@ -50,8 +52,9 @@ def places(*, session: Session, customer_ids: list[int]) -> dict[int, tuple]:
 
 
 def scan_stored(*, session: Session, start: datetime, end: datetime, now: datetime,
-                thresholds: rules.Thresholds | None = None) -> ScanSummary:
-    """Run every rule over the stored metering data of [start, end) and keep what they find."""
+                thresholds: rules.Thresholds | None = None, score_days: int = 0) -> ScanSummary:
+    """Run every rule over the stored metering data of [start, end) and keep what they find; with
+    score_days, the theft score over that many days of daily energy too."""
     started = time.monotonic()
     frames = audit_scan.load_frames(session=session, start=start, end=end)
     result = rules.scan(frames.customers, frames.readings, frames.events, frames.bills, thresholds=thresholds)
@@ -66,10 +69,54 @@ def scan_stored(*, session: Session, start: datetime, end: datetime, now: dateti
         kept.append(audit.FindingIn(customer_id=cid, account_no=account_no, district=district, area_code=area_code,
                                     customer_class=customer_class, rule=f.rule, severity=f.severity, start=f.start,
                                     end=f.end, evidence=f.evidence))
+    if score_days:
+        kept += score_stored(session=session, end=end, days=score_days, now=now)
     new = audit.record_findings(session=session, findings=kept, now=now)
     return ScanSummary(start=start, end=end, customers=len(frames.customers), findings=len(kept), new=new,
                        by_rule=dict(Counter(f.rule for f in kept)), disabled=dict(result.disabled),
                        seconds=round(time.monotonic() - started, 2))
+
+
+def score_stored(*, session: Session, end: datetime, days: int, now: datetime) -> list[audit.FindingIn]:
+    """The theft score over the last `days` local days of daily energy, learning from the kept labels;
+    the most suspicious customers (audit.THEFT_SCORE_MIN and the top audit.THEFT_SCORE_SHARE) become findings."""
+    last = local_day(end) - timedelta(days=1)
+    first = last - timedelta(days=days - 1)
+    rows = metering.daily_kwh_all(session=session, start=first, end=last)
+    if not rows:
+        return []
+    frame = pd.DataFrame(rows, columns=["cid", "meter", "day", "kwh"])
+    wide = frame.pivot_table(index="cid", columns="day", values="kwh", aggfunc="sum")
+    wide = wide.reindex(columns=[first + timedelta(days=i) for i in range(days)])
+    wide = wide.loc[:, wide.notna().any(axis=0)]  # days before the data began say nothing
+    if wide.shape[1] < 28 or len(wide) < 20:  # too short or too few to compare customers with peers
+        return []
+    known = audit.labels(session=session, rule="theft_score")
+    table = wide.copy()
+    table.columns = [d.isoformat() for d in table.columns]
+    table.insert(0, "customer_id", table.index.astype(str))
+    table.insert(1, "label", [known.get(int(cid), np.nan) for cid in table.index])
+    ranked = scoring.score_frame(table, id_column="customer_id", label_column="label")
+    cut = max(1, int(round(len(ranked) * audit.THEFT_SCORE_SHARE)))
+    top = ranked[(ranked["score"] >= audit.THEFT_SCORE_MIN) & (ranked["rank"] <= cut)]
+    where = places(session=session, customer_ids=[int(c) for c in top["customer_id"]])
+    start = local_midnight(wide.columns[0])
+    found = []
+    for item in top.itertuples():
+        cid = int(item.customer_id)
+        account_no, _, district, area_code, customer_class, _, _ = where[cid]
+        series = wide.loc[cid]
+        found.append(audit.FindingIn(
+            customer_id=cid, account_no=account_no, district=district, area_code=area_code,
+            customer_class=customer_class, rule="theft_score",
+            severity="high" if item.score >= audit.THEFT_SCORE_HIGH else "medium",
+            start=start, end=local_midnight(last + timedelta(days=1)), score=round(float(item.score), 4),
+            evidence={"score": round(float(item.score), 3), "rank": int(item.rank), "customers": len(ranked),
+                      "reasons": list(item.reasons),
+                      "series": [{"name": "日用电量", "unit": "kWh", "points": [
+                          [local_midnight(d).isoformat(), None if pd.isna(v) else round(float(v), 2)]
+                          for d, v in series.items()]}]}))
+    return found
 
 
 def findings_page(*, session: Session, limit: int, offset: int, **filters) -> FindingPage:

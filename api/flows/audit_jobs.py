@@ -30,24 +30,24 @@ def due(*, sessionmaker, now: datetime, run_at: time = RUN_AT) -> bool:
     return last is None or last < tonight
 
 
-def run_pass(*, sessionmaker, now: datetime, days: int) -> dict:
-    """Scan [now - days, now) and keep the findings."""
+def run_pass(*, sessionmaker, now: datetime, days: int, score_days: int) -> dict:
+    """Scan [now - days, now) with the rules, score_days of daily energy with the theft score; keep the findings."""
     with sessionmaker() as session:
         summary = scan_stored(session=session, start=now - timedelta(days=days), end=now, now=now,
-                              thresholds=rules.Thresholds.load())
+                              thresholds=rules.Thresholds.load(), score_days=score_days)
         audit.record_scan(session=session, summary=summary.model_dump(), now=now)
     log.info("audit scan: %s findings (%s new) in %.1fs", summary.findings, summary.new, summary.seconds)
     return summary.model_dump()
 
 
-async def run_audit_jobs(*, sessionmaker, days: int, every_seconds: float = 600.0, run_at: time = RUN_AT,
+async def run_audit_jobs(*, sessionmaker, days: int, score_days: int, every_seconds: float = 600.0, run_at: time = RUN_AT,
                          clock: Callable[[], datetime] = utcnow) -> None:
     """Check every few minutes whether tonight's scan is due and run it in a thread; failures are logged."""
     while True:
         try:
             now = clock()
             if await asyncio.to_thread(due, sessionmaker=sessionmaker, now=now, run_at=run_at):
-                await asyncio.to_thread(run_pass, sessionmaker=sessionmaker, now=now, days=days)
+                await asyncio.to_thread(run_pass, sessionmaker=sessionmaker, now=now, days=days, score_days=score_days)
         except Exception:
             log.exception("audit scan failed")
         await asyncio.sleep(every_seconds)

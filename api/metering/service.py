@@ -190,6 +190,19 @@ def daily_kwh(*, session: Session, meter_id: int, start: date, end: date) -> dic
     return dict(sorted(totals.items()))
 
 
+def daily_kwh_all(*, session: Session, start: date, end: date) -> list[tuple[int, int, date, float]]:
+    """(customer id, meter id, local day, kWh) of every meter from `start` to `end` inclusive, summed in SQL."""
+    lo = datetime(start.year, start.month, start.day, tzinfo=LOCAL_TZ)
+    hi = datetime(end.year, end.month, end.day, tzinfo=LOCAL_TZ) + timedelta(days=1)
+    day = local_day_sql(Reading.ts)
+    per_day = (select(Reading.meter_id.label("meter_id"), day.label("day"), func.sum(Reading.kwh).label("kwh"))
+               .where(Reading.ts >= lo, Reading.ts < hi).group_by(Reading.meter_id, day).subquery())
+    rows = session.execute(select(Meter.customer_id, per_day.c.meter_id, per_day.c.day, per_day.c.kwh)
+                           .join(Meter, Meter.id == per_day.c.meter_id))
+    return [(cid, mid, d if isinstance(d, date) else date.fromisoformat(str(d)), float(kwh or 0))
+            for cid, mid, d, kwh in rows]
+
+
 def latest_reading_at(*, session: Session, meter_id: int) -> datetime | None:
     """When the meter last reported (start of its latest hourly reading)."""
     return session.scalar(select(func.max(Reading.ts)).where(Reading.meter_id == meter_id))

@@ -33,7 +33,7 @@ from api.audit.schemas import (
     ThemeRead,
     ThemeTransition,
 )
-from api.core.deps import SERVICE, NowDep, RowId, SessionDep, actor_name, app_part, require_roles
+from api.core.deps import SERVICE, NowDep, RowId, SessionDep, SettingsDep, actor_name, app_part, require_roles
 from api.core.errors import Invalid
 from api.core.time import local_day
 from api.flows import audit as audit_flow
@@ -67,10 +67,11 @@ def list_rules() -> list[RuleInfo]:
 
 
 @audit_router.post("/scan", response_model=ScanSummary)
-def scan(body: ScanCreate, session: SessionDep, now: NowDep, caller=Depends(AUDITORS)) -> ScanSummary:
-    """Run the rules over the stored data now (api/flows/audit_jobs.py does the same each night)."""
+def scan(body: ScanCreate, session: SessionDep, settings: SettingsDep, now: NowDep,
+         caller=Depends(AUDITORS)) -> ScanSummary:
+    """Run the rules (and the theft score) over the stored data now (api/flows/audit_jobs.py: each night)."""
     summary = audit_flow.scan_stored(session=session, start=now - timedelta(days=body.days), end=now, now=now,
-                                     thresholds=rules.Thresholds.load())
+                                     thresholds=rules.Thresholds.load(), score_days=settings.audit_score_days)
     audit.record_scan(session=session, summary={**summary.model_dump(), "actor": actor_name(caller)}, now=now)
     return summary
 

@@ -14,7 +14,7 @@ def test_a_scan_keeps_each_finding_once_and_the_page_filters_them(client):
     assert first.status_code == 200, first.text
     first = first.json()
     assert first["customers"] > 100 and first["findings"] > 0 and first["new"] == first["findings"]
-    assert set(first["by_rule"]) <= set(RULES)
+    assert set(first["by_rule"]) <= {*RULES, "theft_score"}
     again = client.post("/api/audit/scan", json={"days": 8}, headers=auditor).json()
     assert again["new"] == 0 and again["findings"] == first["findings"]  # a re-scan adds nothing
 
