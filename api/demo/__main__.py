@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 from api.core.time import utcnow
 from api.customers.models import Customer
 from api.db import make_engine
+from api.demo.audit_cases import ACCOUNTS as AUDIT_ACCOUNTS
+from api.demo.audit_cases import DESCRIPTIONS, PLANTED_CASES
 from api.demo.generator import generate, has_demo_data, refresh_live
 from api.demo.history import has_history, seed_history
 from api.demo.showcase import EXTRA_ACCOUNTS, ROLE_LABELS, SHOWCASE
@@ -65,7 +67,7 @@ def accounts(_args: argparse.Namespace) -> int:
     try:
         engine = _engine()
         with engine.connect() as conn:
-            numbers = [a for a, _ in {**SHOWCASE, **EXTRA_ACCOUNTS}.values()]
+            numbers = [a for a, _ in {**SHOWCASE, **EXTRA_ACCOUNTS}.values()] + list(AUDIT_ACCOUNTS.values())
             for row in conn.execute(select(Customer.__table__).where(Customer.account_no.in_(numbers))):
                 stored[row.account_no] = row
         engine.dispose()
@@ -84,6 +86,15 @@ def accounts(_args: argparse.Namespace) -> int:
     table("演示客户 Showcase customers", SHOWCASE)
     print()
     table("其他固定客户 Other fixed customers", EXTRA_ACCOUNTS)
+    print()
+    print("稽查演示案例 Audit cases: the rules that must fire "
+          "('-': a look-alike that must stay quiet, or a thief only line loss shows)")
+    print(f"{'case':<24}{'户号 account':<14}{'rules':<44}说明 / description")
+    for case, account_no in AUDIT_ACCOUNTS.items():
+        row = stored.get(account_no)
+        place = f"  [{row.name}，{row.district}{row.town}]" if row is not None else ""
+        fired = ",".join(PLANTED_CASES.get(account_no, ())) or "-"
+        print(f"{case:<24}{account_no:<14}{fired:<44}{DESCRIPTIONS[account_no]}{place}")
     return 0
 
 

@@ -3,7 +3,8 @@
 Same seed + same `end` hour give identical rows. This module only puts the jobs in order:
 `world` builds the grid and its customers, `simulation` the weather and every meter's hourly
 load, `situations` the past incidents, planned outages and live situations, `bills` the money,
-`crews` and `staff` the people, and `storage` writes it all in bulk.
+`audit_cases` the marketing-audit cases (faults, thefts and look-alikes) and `supply` the supply
+meters of line loss, `crews` and `staff` the people, and `storage` writes it all in bulk.
 """
 from __future__ import annotations
 
@@ -17,6 +18,14 @@ from sqlalchemy.engine import Connection, Engine
 from api.billing.models import AccountBalance, Bill
 from api.core.time import UTC, local_day, utcnow
 from api.customers.models import Customer
+from api.demo.audit_cases import (
+    case_events,
+    faults,
+    keep_cases_clean,
+    mismatch_bills,
+    plant_world,
+    size_for_cases,
+)
 from api.demo.bills import MonthlyEnergy, arrears_customers, balance_rows, bill_new_months, bill_rows
 from api.demo.crews import AHEAD, crew_rows, shift_rows
 from api.demo.showcase import HOUSEHOLD_OUTAGE_ROLES, LOW_VOLTAGE_ROLES, SHOWCASE, fixed_accounts
@@ -43,6 +52,7 @@ from api.demo.storage import (
     write_readings,
     write_world,
 )
+from api.demo.supply import SupplyLedger, refresh_supply, write_supply
 from api.demo.world import build_world, size_transformers
 from api.dispatch.models import Crew, CrewMember, CrewShift
 from api.metering.models import MeterEvent, Reading, WeatherHour
@@ -108,7 +118,9 @@ def generate(
     start = end - (days * 24 - 1) * HOUR
     say = progress or _quiet
     world = build_world(seed, customers)
+    placed = plant_world(world)
     size_transformers(world, seed)
+    size_for_cases(world, placed)
 
     with engine.connect() as conn:
         if conn.execute(select(Customer.id).limit(1)).first() is not None:
@@ -134,20 +146,30 @@ def generate(
         insert_rows(conn, PlannedOutage, notices)
 
         plan = Plan()
-        events = past_events(seed, rows, roles, start, end, plan)
+        events = keep_cases_clean(rows, past_events(seed, rows, roles, start, end, plan), plan.dark)
+        events += case_events(rows, meters, start, start - HOUR, end)
+        plan.faults = faults(rows, start)
         events += apply_notices(notices, roles, plan, start.timestamp() - 3600, end.timestamp())
         events += plant_live(roles, phases, end, plan)
         plan.overload = overload_factors(meters, roles, axis, temps, end)
         conn.commit()
 
         monthly = MonthlyEnergy(axis)
+        supply = SupplyLedger(axis, rows, meters)
+
+        def gather(sub, sim) -> None:
+            monthly.add(sub, sim)
+            supply.add(sub, sim)
+
         with bulk_session(conn):
-            n_readings = write_readings(conn, meters, axis, temps, plan, progress, on_chunk=monthly.add)
+            n_readings = write_readings(conn, meters, axis, temps, plan, progress, on_chunk=gather)
+        write_supply(conn, rows, supply.by_meter, start)
         events.sort(key=_event_order)
         insert_rows(conn, MeterEvent, events)
 
         arrears = arrears_customers(rows)
         bills = bill_rows(rows, monthly.by_meter, end=end, arrears=arrears, latest=monthly.latest)
+        mismatch_bills(bills, rows, monthly.latest)
         insert_rows(conn, Bill, bills)
         insert_rows(conn, AccountBalance, balance_rows(rows, bills, arrears, end))
         _write_crews(conn, seed)
@@ -229,6 +251,8 @@ def refresh_live(engine: Engine, *, end: datetime | None = None, progress: Progr
         events += plant_live(roles, phases, new_end, plan)
 
         meters = profiles(rows, _low_voltage_accounts())
+        events += case_events(rows, meters, data_start, old_end, new_end)
+        plan.faults = faults(rows, data_start)
         axis = Axis.between(regen_from, new_end)
         temps = temperatures(axis)
         weather = weather_rows(axis, temps, skip_before=old_end)
@@ -237,6 +261,7 @@ def refresh_live(engine: Engine, *, end: datetime | None = None, progress: Progr
         n_readings = write_readings(conn, meters, axis, temps, plan, progress, commit_chunks=False)
         events.sort(key=_event_order)
         insert_rows(conn, MeterEvent, events)
+        refresh_supply(conn, rows, meters, data_start, new_end)
         n_bills = bill_new_months(conn, rows, data_start, new_end)
         conn.commit()
     summary = RefreshSummary(old_end, new_end, n_readings, len(events), len(fresh), n_bills, len(weather),

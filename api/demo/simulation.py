@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import random
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -204,6 +204,7 @@ class Profiles:
     pf: np.ndarray
     share: np.ndarray  # (M, 3)
     voff: np.ndarray  # (M, 3) phase offsets
+    ct: np.ndarray  # CT ratio (1 for direct metering): stored currents are the meter's, on the CT secondary
 
     def __len__(self) -> int:
         return len(self.meter_id)
@@ -265,6 +266,7 @@ def profiles(rows: list[dict], low_voltage_accounts: set[str]) -> Profiles:
         cols["pf"].append(pf)
         cols["share"].append([w / sum(weights) for w in weights])
         cols["voff"].append([rnd.uniform(-1.2, 1.2) for _ in range(3)])
+        cols["ct"].append(float(r.get("ct_ratio") or 1))
     dtypes = {"meter_id": np.int64, "key": np.uint64, "klass": np.int64, "phases": np.int64,
               "didx": np.int64, "shape_base": np.int64}
     return Profiles(**{
@@ -274,16 +276,26 @@ def profiles(rows: list[dict], low_voltage_accounts: set[str]) -> Profiles:
     })
 
 
+# Rewrites one meter's row of a simulation in place: (out, row, axis, meters); see api.demo.audit_cases.
+MeterFault = Callable[[dict[str, np.ndarray], int, Axis, "Profiles"], None]
+
+
 @dataclass
 class Plan:
-    """What bends the base load: dark intervals per meter, overload factors per meter and hour."""
+    """What bends the base load: dark intervals per meter, overload factors per meter and hour, and the
+    audit cases (a meter that records something other than the load, or a load of its own)."""
 
     dark: dict[int, list[Interval]] = field(default_factory=lambda: defaultdict(list))
     overload: dict[int, np.ndarray] = field(default_factory=dict)  # meter -> factor per axis hour
+    faults: dict[int, MeterFault] = field(default_factory=dict)  # meter -> its audit case
 
 
 def simulate(p: Profiles, axis: Axis, temps: np.ndarray, plan: Plan) -> dict[str, np.ndarray]:
-    """Hourly kWh (as Wh), voltages and currents for the meters in `p` over `axis`."""
+    """Hourly kWh (as Wh), voltages and currents for the meters in `p` over `axis`.
+
+    "wh" is what the meter records, "true_wh" what the premises used (they differ only for audit
+    cases that under-record: the supply meters of line loss see the true energy).
+    """
     m = len(p)
     off = (axis.daytype >= 1).astype(np.int64)
     shape = SHAPES[p.shape_base[:, None] + off[None, :], axis.lh[None, :]]
@@ -326,13 +338,18 @@ def simulate(p: Profiles, axis: Axis, temps: np.ndarray, plan: Plan) -> dict[str
 
     wh = np.rint(kw * 1000.0).astype(np.int64)
     kwh = wh / 1000.0
-    out = {"wh": wh, "kwh": kwh}
+    out = {"wh": wh, "kwh": kwh, "true_wh": wh}
     three = p.phases[:, None] == 3
     for phase, v in enumerate(volts):
         share = np.where(three, p.share[:, phase][:, None], 1.0)
-        amps = np.where(dead, 0.0, kwh * 1000.0 * share / (np.maximum(v, 1.0) * p.pf[:, None]))
+        amps = np.where(dead, 0.0, kwh * 1000.0 * share / (np.maximum(v, 1.0) * p.pf[:, None] * p.ct[:, None]))
         out[f"v{phase}"] = np.round(v, 1)
         out[f"i{phase}"] = np.round(amps, 2)
+    faulty = [(i, plan.faults[m]) for i, m in enumerate(p.meter_id.tolist()) if m in plan.faults]
+    if faulty:
+        out["true_wh"] = wh.copy()
+        for i, fault in faulty:
+            fault(out, i, axis, p)
     return out
 
 

@@ -104,6 +104,7 @@ def write_world(conn: Connection, world: World) -> None:
         "meter_no": m["meter_no"], "customer_id": customer_ids[c["account_no"]],
         "transformer_area_id": area_ids[world.areas[c["area_index"]]["code"]],
         "phases": m["phases"], "installed_on": m["installed_on"],
+        "ct_ratio": m.get("ct_ratio"), "ct_rated_a": m.get("ct_rated_a"),
     } for c, m in zip(world.customers, world.meters)])
     conn.commit()
 
@@ -111,7 +112,7 @@ def write_world(conn: Connection, world: World) -> None:
 def load_rows(conn: Connection) -> list[dict]:
     """Every meter with the customer and area fields the load model needs, by meter id."""
     query = (
-        select(Meter.id.label("meter_id"), Meter.meter_no, Meter.phases, Meter.customer_id,
+        select(Meter.id.label("meter_id"), Meter.meter_no, Meter.phases, Meter.ct_ratio, Meter.customer_id,
                Meter.transformer_area_id.label("area_id"), Customer.account_no,
                Customer.customer_class, Customer.tariff_code, Customer.contract_capacity_kva,
                Customer.district, TransformerArea.area_class, TransformerArea.code.label("area_code"),
