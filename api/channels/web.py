@@ -92,7 +92,7 @@ ASSET_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; chars
 ASSET_NAME = re.compile(r"^(?:vendor/)?[a-z0-9][a-z0-9_.\-]*\.(?:css|js|svg|png)$")
 # The staff pages: path → (template, what the page is); each checks its roles through the API.
 STAFF_PAGES = {"/crew": "crew.html", "/agent": "agent.html", "/supervisor": "supervisor.html",
-               "/forecast": "forecast.html"}
+               "/forecast": "forecast.html", "/audit": "audit.html"}
 
 CHANNEL = "web"
 SENDER_ID = re.compile(r"^(?=.{1,64}$)[A-Za-z0-9_.:\-]*[A-Za-z0-9][A-Za-z0-9_.:\-]*$")  # as api.conversations.schemas
