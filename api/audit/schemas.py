@@ -226,8 +226,9 @@ class CustomerFlags(BaseModel):
 
     account_no: str
     open_findings: int
-    rules: list[str]
+    rules: list[str]  # of the open findings
     open_task: str | None
+    confirmed: list[str] = Field(default_factory=list)  # outcomes found on site in the last year (私自增容 …)
 
 
 class LineLossRow(BaseModel):

@@ -184,6 +184,12 @@ def finding_read(row: AuditFinding, *, customer_name: str = "", theme_number: st
                        theme_number=theme_number, task_number=task_number, detected_at=row.detected_at)
 
 
+def confirmed_outcomes(*, session: Session, customer_id: int, since: datetime) -> builtins.list[str]:
+    """What checks on site found at this customer since `since` (私自增容, 窃电 …), false positives left out."""
+    return sorted({t.outcome for t in session.scalars(select(AuditTask).where(
+        AuditTask.customer_id == customer_id, AuditTask.result_at >= since, AuditTask.outcome != "误报"))})
+
+
 def open_flags(*, session: Session, customer_id: int) -> tuple[builtins.list[str], int, str | None]:
     """The rules of a customer's open findings, their count, and the open task's ticket number."""
     rows = builtins.list(session.scalars(select(AuditFinding).where(

@@ -20,14 +20,15 @@ from api.core.vocabulary import OPEN_STATUSES
 from api.customers import service as customers
 from api.customers.models import Customer
 from api.customers.schemas import CustomerRead
-from api.flows.schemas import CustomerDetail, CustomerOverview, TicketBrief
+from api.flows.schemas import CustomerDetail, CustomerOverview, MeterCheckRead, TicketBrief
 from api.metering import service as metering
-from api.metering.schemas import LoadPoint, UsageRead
+from api.metering.schemas import LoadPoint, MeterEventRead, UsageRead
 from api.tickets import service as tickets
 
 OVERVIEW_BILL_MONTHS = 6
 OVERVIEW_TICKETS = 20
 OVERVIEW_EVENTS = 20
+METER_CHECK_DAYS = 60
 
 
 def read(*, session: Session, customer: Customer) -> CustomerRead:
@@ -52,6 +53,17 @@ def recent_usage(*, session: Session, customer: Customer, days: int, now: dateti
     """The last `days` local days, today included."""
     end = local_day(now)
     return usage(session=session, customer=customer, start=end - timedelta(days=days - 1), end=end)
+
+
+def meter_check(*, session: Session, customer: Customer, now: datetime, days: int = METER_CHECK_DAYS) -> MeterCheckRead:
+    """The customer's meter over the last `days` days: its metering-fault events, whether it reported
+    every hour and the voltage range (NotFound "no_meter" without a meter). Nothing from audit."""
+    meter = metering.require_meter_by_customer(session=session, customer_id=customer.id)
+    events = metering.list_metering_faults(session=session, meter_id=meter.id, start=now - timedelta(days=days), end=now)
+    return MeterCheckRead(
+        account_no=customer.account_no, meter_no=meter.meter_no, phases=meter.phases, days=days, as_of=now,
+        events=[MeterEventRead.model_validate(e) for e in events],
+        coverage=metering.reading_coverage(session=session, meter=meter, now=now, days=days))
 
 
 def bills(*, session: Session, customer: Customer, months: int) -> BillsRead:
@@ -89,6 +101,7 @@ def overview(*, session: Session, customer: Customer, now: datetime) -> Customer
     held = billing.get_balance(session=session, customer_id=customer.id)
     ticket_rows, _ = tickets.list(session=session, account_no=customer.account_no, limit=OVERVIEW_TICKETS)
     rules, open_findings, open_task = audit.open_flags(session=session, customer_id=customer.id)
+    confirmed = audit.confirmed_outcomes(session=session, customer_id=customer.id, since=now - timedelta(days=365))
     return CustomerOverview(
         customer=read(session=session, customer=customer),
         balance=billing.balance_read(account_no=customer.account_no, balance=held) if held else None,
@@ -101,5 +114,5 @@ def overview(*, session: Session, customer: Customer, now: datetime) -> Customer
                              summary=t.diagnosis.summary or t.description[:60],
                              open=t.status in OPEN_STATUSES) for t in ticket_rows],
         audit=CustomerFlags(account_no=customer.account_no, open_findings=open_findings, rules=rules,
-                            open_task=open_task) if open_findings or open_task else None,
+                            open_task=open_task, confirmed=confirmed) if open_findings or open_task or confirmed else None,
     )

@@ -33,23 +33,14 @@ from api.demo.audit_cases import (
 from api.demo.generator import refresh_live
 from api.flows.audit_scan import area_members, line_loss, load_frames
 from api.metering.models import AreaSupply, FeederSupply, Meter, MeterEvent, Reading, TransformerArea
-from tests.api.conftest import build_demo_database
 
-END = datetime(2026, 12, 1, 2, tzinfo=timezone.utc)  # 10:00 on 1 Dec in 固原: November is a full month
-DAYS = 90
-START = END - timedelta(hours=DAYS * 24 - 1)
+from tests.api.audit.conftest import DAYS, END, START
+from tests.api.conftest import build_demo_database
 # Rules the current engine gets wrong on a look-alike (see the issue note); strict: a fix shows as XPASS.
 KNOWN_RULE_GAPS: dict[str, str] = {
     ACCOUNTS["holiday_home"]: "sudden_drop compares a 14-day window with the 28 days before: the empty weeks after "
                               "the Golden Week look like a drop although the home is lived in every other weekend",
 }
-
-
-@pytest.fixture(scope="module")
-def audit_demo(demo_database_factory):
-    engine, summary = build_demo_database(demo_database_factory(), customers=150, days=DAYS, end=END)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture(scope="module")
