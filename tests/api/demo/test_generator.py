@@ -45,13 +45,13 @@ TABLES = ("feeders", "transformer_areas", "customers", "meters", "readings", "me
 # presence moved to the desk's agent_presence table, migration 0009 — its rows lost three columns.)
 # Re-recorded for the audit cases (issue 14): CT ratios and power-factor standards, the cases' customers
 # and readings, their events, one estimated bill (and so its balance), larger transformers where the
-# big cases are; area_supply and feeder_supply added.
+# big cases are; area_supply and feeder_supply added; staff_users: the 用电检查 crew's account crew.yz04.
 SHARED_DEMO_DIGESTS = {
     "feeders": "76849177537b7f9d", "transformer_areas": "429c8b80995656fd", "customers": "f8c17b30b7e20377",
     "meters": "788d4a215629037d", "readings": "833831db92c9b625", "meter_events": "72f2a8d7f6784bc0",
     "bills": "08db95d9f1340685", "account_balances": "c22a1d249ec38ae8", "planned_outages": "5e5159477d06b4fc",
     "weather_hours": "229390db3418b5a7", "crews": "d0246e95f283d84d", "crew_members": "c69981007313c473",
-    "crew_shifts": "b2dafc1b855503f4", "staff_users": "593e29bdae3b52f8",
+    "crew_shifts": "b2dafc1b855503f4", "staff_users": "2e2f99fa154141db",
     "area_supply": "c21fd23dfbc28420", "feeder_supply": "fa1c56aebeb504c2",
 }
 
