@@ -26,8 +26,10 @@ after its last day, an event episode at its last event. Evidence series hold at 
 """
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, timedelta
 from functools import cached_property
@@ -213,8 +215,11 @@ class SuddenDrop:
     min_coverage: float
     min_baseline_kwh_per_day: float
     min_peers: int
+    peer_kept: float
+    peer_window_days: int
     high_drop: float
     recovered_ratio: float
+    report_recovered: bool
     severity: str
 
 
@@ -271,7 +276,11 @@ def _coerce(cls: type, section: str, values: dict, source: str):
     for name in names:
         value, hint = values[name], hints[name]
         try:
-            if hint is int:
+            if hint is bool:
+                if not isinstance(value, bool):
+                    raise ValueError
+                out[name] = value
+            elif hint is int:
                 if isinstance(value, bool) or float(value) != int(float(value)):
                     raise ValueError
                 out[name] = int(float(value))
@@ -436,6 +445,16 @@ def _nanmean(values) -> float:
     return float(values[ok].mean()) if ok.any() else float("nan")
 
 
+def nan_quantile(matrix: np.ndarray, q: float, axis: int) -> np.ndarray:
+    """Quantile (lower nearest rank) along an axis ignoring NaN: one sort, no per-row Python calls
+    (np.nanmedian falls back to a loop per row when NaN are present)."""
+    ordered = np.sort(matrix, axis=axis)  # NaN sort last
+    count = (~np.isnan(matrix)).sum(axis=axis)
+    index = np.expand_dims(np.maximum(((count - 1) * q).astype(np.int64), 0), axis)
+    picked = np.take_along_axis(ordered, index, axis=axis).squeeze(axis)
+    return np.where(count > 0, picked, np.nan)
+
+
 def ratio_values(column: pd.Series) -> np.ndarray:
     """CT/PT ratios as numbers: 40, "40" or "200/5" → 40.0; blank → NaN."""
     if pd.api.types.is_numeric_dtype(column.dtype):
@@ -464,11 +483,30 @@ def _seconds(column: pd.Series, what: str) -> np.ndarray:
     return out
 
 
+def _hours(column: pd.Series, what: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Hour index (hours since the epoch, int32) of an aware timestamp column, and the rows that are
+    NaT (None if none). A float division: exact for these magnitudes, and much faster than integer //."""
+    if not isinstance(column.dtype, pd.DatetimeTZDtype):
+        column = pd.to_datetime(column)
+        if not isinstance(column.dtype, pd.DatetimeTZDtype):
+            raise ValueError(f"{what} must be tz-aware (UTC); naive timestamps are ambiguous")
+    raw = column.array.asi8
+    per_hour = {"s": 3600.0, "ms": 3.6e6, "us": 3.6e9, "ns": 3.6e12}[column.dt.unit]
+    hours = np.floor(raw / per_hour)
+    nat = hours < -1e8  # NaT is the smallest int64
+    if nat.any():
+        hours[nat] = 0
+        return hours.astype(np.int32), nat
+    return hours.astype(np.int32), None
+
+
 def _codes(index: pd.Index, column: pd.Series) -> np.ndarray:
     """Customer positions of an id column (-1 for unknown ids); categoricals cost one gather."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         cats = index.get_indexer(column.cat.categories.astype(str))
         codes = column.cat.codes.to_numpy()
+        if np.array_equal(cats, np.arange(len(cats))) and (len(codes) == 0 or codes.min() >= 0):
+            return codes.astype(np.int32)  # the categories are the customers, in order
         return np.where(codes >= 0, cats[codes], -1).astype(np.int32)
     return index.get_indexer(column.astype(str)).astype(np.int32)
 
@@ -632,17 +670,38 @@ class _Panel:
         return _Rows(codes, local, lens, rows)
 
 
-def _bin_hours(codes: np.ndarray, seconds: np.ndarray, cols: dict[str, np.ndarray]):
-    """Sort by (customer, time) if needed, then one row per customer and hour."""
+def _block_order(codes: np.ndarray, n: int) -> np.ndarray | None:
+    """A customer order that makes `codes` nondecreasing when readings come grouped by customer in an
+    order of their own; None when already in order or not grouped (then they are sorted)."""
+    if len(codes) < 2:
+        return None
+    change = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+    blocks = codes[np.concatenate(([0], change))]
+    if (np.diff(blocks) > 0).all() or len(np.unique(blocks)) != len(blocks):
+        return None
+    absent = np.setdiff1d(np.arange(n), blocks)
+    return np.concatenate((blocks, absent)).astype(np.int64)
+
+
+def _all_nan(values: np.ndarray) -> bool:
+    """All NaN? A sparse sample answers most columns without a full pass."""
+    if (~np.isnan(values[:: max(1, len(values) // 1024)])).any():
+        return False
+    return bool(np.isnan(values).all())
+
+
+def _bin_hours(codes: np.ndarray, hour: np.ndarray, cols: dict[str, np.ndarray]):
+    """Sort by (customer, hour) if needed, then one row per customer and hour."""
     dc = np.diff(codes)
-    ds = np.diff(seconds)
-    if (dc < 0).any() or ((dc == 0) & (ds < 0)).any():
-        order = np.lexsort((seconds, codes))
-        codes, seconds = codes[order], seconds[order]
+    dh = np.diff(hour)
+    same = dc == 0
+    if (dc < 0).any() or (same & (dh < 0)).any():  # order within an hour does not matter: it is binned
+        order = np.lexsort((hour, codes))
+        codes, hour = codes[order], hour[order]
         cols = {k: v[order] for k, v in cols.items()}
-        dc = np.diff(codes)
-    hour = (seconds // 3600).astype(np.int32)
-    dup = (dc == 0) & (np.diff(hour) == 0)
+        same = np.diff(codes) == 0
+        dh = np.diff(hour)
+    dup = same & (dh == 0)
     if dup.any():
         starts = np.flatnonzero(np.concatenate(([True], ~dup)))
         binned = {}
@@ -726,7 +785,7 @@ class _Scan:
 
     def _readings(self, frame: pd.DataFrame) -> None:
         codes = _codes(self.index, frame["customer_id"])
-        seconds = _seconds(frame["ts"], "readings.ts")
+        hour, nat = _hours(frame["ts"], "readings.ts")
         cols = {}
         for name in VALUE_COLUMNS:
             if name in frame.columns:
@@ -734,13 +793,30 @@ class _Scan:
                 if not pd.api.types.is_numeric_dtype(values.dtype):
                     values = pd.to_numeric(values, errors="coerce")
                 cols[name] = values.to_numpy(dtype=np.float32, na_value=np.nan)
-        keep = (codes >= 0) & (seconds != np.iinfo(np.int64).min)
+        keep = codes >= 0
+        if nat is not None:
+            keep &= ~nat
         if not keep.all():
-            codes, seconds = codes[keep], seconds[keep]
+            codes, hour = codes[keep], hour[keep]
             cols = {k: v[keep] for k, v in cols.items()}
-        codes, hour, cols = _bin_hours(codes, seconds, cols)
-        cols = {k: v for k, v in cols.items() if len(v) and not np.isnan(v).all()}
+        order = _block_order(codes, self.n)
+        if order is not None:  # readings grouped by customer in another order: follow theirs, no sort
+            self._permute(order)
+            inverse = np.empty(self.n, dtype=np.int32)
+            inverse[order] = np.arange(self.n, dtype=np.int32)
+            codes = inverse[codes]
+        codes, hour, cols = _bin_hours(codes, hour, cols)
+        cols = {k: v for k, v in cols.items() if len(v) and not _all_nan(v)}
         self.panel = _Panel(self.n, codes, hour, cols)
+
+    def _permute(self, order: np.ndarray) -> None:
+        """Reorder the customers (codes follow)."""
+        for name in ("ids", "contract_kva", "contract_pf", "ct_rated", "ct_ratio", "pt_ratio", "is_ct", "classes"):
+            setattr(self, name, getattr(self, name)[order])
+        self.index = pd.Index(self.ids)
+        position = np.empty(self.n, dtype=np.int64)
+        position[order] = np.arange(self.n)
+        self.history = {int(position[code]): value for code, value in self.history.items()}
 
     def _events(self, frame: pd.DataFrame | None) -> pd.DataFrame | None:
         if frame is None:
@@ -759,7 +835,7 @@ class _Scan:
     def power(self) -> np.ndarray | None:
         """Mean kW of each hour: kw, else the hour's kWh."""
         kw, kwh = self.panel.col("kw"), self.panel.col("kwh")
-        if kw is not None and kwh is not None:
+        if kw is not None and kwh is not None and np.isnan(kw).any():
             return np.where(np.isnan(kw), kwh, kw)
         return kw if kw is not None else kwh
 
@@ -767,7 +843,7 @@ class _Scan:
     def energy(self) -> np.ndarray | None:
         """kWh of each hour: kwh, else the hour's mean kW (negative power is not consumption)."""
         kw, kwh = self.panel.col("kw"), self.panel.col("kwh")
-        if kw is not None and kwh is not None:
+        if kw is not None and kwh is not None and np.isnan(kwh).any():
             return np.where(np.isnan(kwh), np.maximum(kw, 0), kwh)
         return kwh if kwh is not None else (None if kw is None else np.maximum(kw, 0))
 
@@ -811,9 +887,7 @@ class _Scan:
             return out
         stacked = np.concatenate(volts, axis=1)
         stacked = np.where(stacked > 0, stacked, np.nan)  # a dead phase says nothing of the nominal
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            median = np.nanmedian(stacked, axis=1)
+        median = nan_quantile(stacked, 0.5, axis=1)
         near = np.abs(median[:, None] - NOMINALS[None, :]) / NOMINALS[None, :]
         best = near.argmin(axis=1)
         snapped = np.where(near[np.arange(len(best)), best] <= 0.15, NOMINALS[best], median)
@@ -837,14 +911,24 @@ class _Scan:
     def daily(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
         """(first local day, kWh with gaps as NaN, raw kWh sums, hours of data), matrices (customers, days)."""
         energy = self.energy
-        day = _local_day_of_hour(self.panel.hour)
+        hour, cust = self.panel.hour, self.panel.cust
+        day = (hour + np.int32(UTC_OFFSET_HOURS)) // np.int32(24)
         day0 = int(day.min()) if len(day) else 0
         n_days = int(day.max()) - day0 + 1 if len(day) else 1
-        key = self.panel.cust.astype(np.int64) * n_days + (day - day0)
-        ok = ~np.isnan(energy)
-        size = self.n * n_days
-        raw = np.bincount(key, weights=np.where(ok, energy, 0), minlength=size).astype(np.float32).reshape(self.n, n_days)
-        hours = np.bincount(key, weights=ok, minlength=size).astype(np.int16).reshape(self.n, n_days)
+        raw = np.zeros((self.n, n_days), dtype=np.float32)
+        hours = np.zeros((self.n, n_days), dtype=np.int16)
+        if len(day):  # rows are sorted by customer and hour: each (customer, day) is a contiguous slice
+            starts = np.flatnonzero((day[1:] != day[:-1]) | (cust[1:] != cust[:-1])) + 1
+            starts = np.concatenate(([0], starts))
+            ok = ~np.isnan(energy)
+            if ok.all():
+                sums = np.add.reduceat(energy, starts, dtype=np.float64)
+                counts = np.diff(np.append(starts, len(day)))
+            else:
+                sums = np.add.reduceat(np.where(ok, energy, 0), starts, dtype=np.float64)
+                counts = np.add.reduceat(ok, starts, dtype=np.int32)
+            at = (cust[starts], day[starts] - day0)
+            raw[at], hours[at] = sums, counts
         kwh = np.where(hours >= self.th.data.min_hours_per_day, raw, np.nan).astype(np.float32)
         return day0, kwh, raw, hours
 
@@ -852,9 +936,21 @@ class _Scan:
         day0, kwh, _, _ = self.daily
         return DailyEnergy(self.ids, _day_date(day0), kwh)
 
+    @cached_property
+    def lowest_voltage(self) -> np.ndarray:
+        """Per customer with readings (panel.all() order), its lowest phase voltage."""
+        allrows = self.panel.all()
+        low = np.full(len(allrows.codes), np.inf, dtype=np.float32)
+        for name in VOLTAGES:
+            if name in self.panel.cols:
+                low = np.fmin(low, allrows.reduce(np.fmin, self.panel.cols[name]))
+        return low
+
     def is_generation(self, words: tuple[str, ...]) -> np.ndarray:
         lowered = [w.lower() for w in words]
-        return np.array([any(w in str(c).lower() for w in lowered) for c in self.classes], dtype=bool)
+        names = pd.Series(self.classes, dtype=object)
+        verdict = {c: any(w in str(c).lower() for w in lowered) for c in names.unique()}
+        return names.map(verdict).to_numpy(dtype=bool)
 
     def events_of(self, kind: str) -> pd.DataFrame:
         if self.events is None:
@@ -1226,9 +1322,7 @@ def _voltage_loss(s: _Scan) -> list[Finding]:
     volt_names = [v for v in VOLTAGES if v in panel.cols]
     if volt_names and ([a for a in CURRENTS if a in panel.cols] or s.power is not None):
         allrows = panel.all()
-        low = np.full(len(allrows.codes), np.inf, dtype=np.float32)
-        for name in volt_names:
-            low = np.fmin(low, allrows.reduce(np.fmin, panel.cols[name]))
+        low = s.lowest_voltage
         three = s.three_phase
         threshold = np.where(three, th.ratio, th.single_phase_ratio) * s.nominal
         candidates = allrows.codes[low < threshold[allrows.codes]]
@@ -1284,9 +1378,7 @@ def _phase_failure(s: _Scan) -> list[Finding]:
     measured = []
     if all(v in panel.cols for v in VOLTAGES) and all(a in panel.cols for a in CURRENTS):
         allrows = panel.all()
-        low = np.full(len(allrows.codes), np.inf, dtype=np.float32)
-        for name in VOLTAGES:
-            low = np.fmin(low, allrows.reduce(np.fmin, panel.cols[name]))
+        low = s.lowest_voltage
         candidates = allrows.codes[(low < th.ratio * s.nominal[allrows.codes]) & s.three_phase[allrows.codes]]
         rows = panel.rows_of(candidates)
         if len(rows.codes):
@@ -1367,7 +1459,12 @@ def _current_imbalance(s: _Scan) -> list[Finding]:
     with np.errstate(invalid="ignore", divide="ignore"):
         imbalance = (top - bottom) / top
     load = rows.spread(th.load_fraction * s.rated_a[rows.codes])
-    pos = np.flatnonzero((top >= load) & (imbalance >= th.ratio))
+    judged = (top >= load) & (imbalance >= th.ratio)
+    if all(v in panel.cols for v in VOLTAGES):  # a dead phase is 断相 (phase_failure), not imbalance
+        dead_level = rows.spread(s.th.phase_failure.ratio * s.nominal[rows.codes])
+        for v in VOLTAGES:
+            judged &= ~(rows.take(panel.cols[v]) < dead_level)
+    pos = np.flatnonzero(judged)
     prow = rows.panel_rows(pos)
     ep = _runs(pos, panel.cust[prow], panel.hour[prow], th.min_hours, th.merge_gap_hours)
     if not len(ep):
@@ -1416,9 +1513,7 @@ def _zero_consumption(s: _Scan) -> list[Finding]:
     th = s.th.zero_consumption
     day0, kwh, _, _ = s.daily
     n, n_days = kwh.shape
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        usual = np.nanpercentile(kwh, 75, axis=1)
+    usual = nan_quantile(kwh, 0.75, axis=1)
     threshold = np.maximum(th.zero_kwh_per_day, th.zero_share * np.nan_to_num(usual))
     gap = np.isnan(kwh)
     zero = kwh <= threshold[:, None]
@@ -1515,21 +1610,25 @@ def _sudden_drop(s: _Scan) -> list[Finding]:
     ok = (base_n >= th.min_coverage * b) & (win_n >= th.min_coverage * w) & (base >= th.min_baseline_kwh_per_day)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(ok, win / base, np.nan)
-    peer = np.full_like(ratio, np.nan)
     groups = pd.Series(np.arange(n)).groupby(pd.Series(s.classes).to_numpy()).indices
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        everyone = np.nanmedian(ratio, axis=0) if n else None
-        for members in groups.values():
-            members = np.asarray(members)
-            if len(members) >= th.min_peers:
-                peer[members] = np.nanmedian(ratio[members], axis=0)
-            else:
-                peer[members] = everyone
+    # one peer curve per class (every customer when the class is small): median ratio of its members
+    group_of = np.zeros(n, dtype=np.int64)
+    curves = [nan_quantile(ratio, 0.5, axis=0)]
+    for members in groups.values():
+        if len(members) >= th.min_peers:
+            group_of[members] = len(curves)
+            curves.append(nan_quantile(ratio[members], 0.5, axis=0))
+    curves = np.stack(curves)
+    # peers must have kept their level around that time too: a class dropping within peer_window_days
+    # (a holiday, the end of an irrigation season) explains the customer's drop
+    half = th.peer_window_days
+    padded = np.pad(np.where(np.isnan(curves), np.inf, curves), ((0, 0), (half, half)), constant_values=np.inf)
+    bands = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1, axis=1).min(axis=2)
+    peer, peer_band = curves[group_of], bands[group_of]
     with np.errstate(invalid="ignore", divide="ignore"):
         relative = ratio / peer
     limit = 1 - th.drop
-    flagged = ok & (ratio <= limit) & (relative <= limit)
+    flagged = ok & (ratio <= limit) & (relative <= limit) & (peer_band >= th.peer_kept)
     flat = np.flatnonzero(flagged.ravel())
     ep = _runs(flat, flat // width, flat % width, 1, 0)
     if not len(ep):
@@ -1552,6 +1651,7 @@ def _sudden_drop(s: _Scan) -> list[Finding]:
         end = start + int(low[-1]) + 1 if len(low) else start + w
         drops.setdefault(code, []).append((i, t, start, end))
     out = []
+    profiles: dict = {}  # class → peers' daily kWh relative to their usual level, for the chart
     for code, found in drops.items():
         if len(found) >= 2:
             continue  # drops that come and go: its own rhythm (a holiday home), not tampering
@@ -1565,6 +1665,8 @@ def _sudden_drop(s: _Scan) -> list[Finding]:
         j = min(start - b, width - 1)
         after = _nanmean(kwh[code, end:end + w])
         recovered = np.isfinite(after) and after >= th.recovered_ratio * baseline
+        if recovered and not th.report_recovered:
+            continue  # back to normal: an absence (vacation, 春节返乡) far more often than tampering
         if recovered:
             severity = "low"
         elif worst[i] <= 1 - th.high_drop:
@@ -1575,7 +1677,10 @@ def _sudden_drop(s: _Scan) -> list[Finding]:
                     "ratio": _num(during / baseline), "worst_window_ratio": _num(worst[i]),
                     "peer_ratio": _num(peer[code, j]), "class": str(s.classes[code]),
                     "days": end - start, "recovered": bool(recovered), "after_kwh_per_day": _num(after, 2)}
-        peer_median = _peer_profile(kwh, groups, s.classes[code], base[:, j], th.min_peers)
+        cls = s.classes[code] if len(groups.get(s.classes[code], ())) >= th.min_peers else None
+        if cls not in profiles:
+            profiles[cls] = _peer_profile(kwh, np.asarray(groups[cls]) if cls is not None else np.arange(n))
+        peer_median = profiles[cls]
         specs = [("日电量", "kWh", kwh[code], "mean")]
         if peer_median is not None:
             specs.append(("同类用户（按基线折算）", "kWh", peer_median * baseline, "mean"))
@@ -1585,18 +1690,13 @@ def _sudden_drop(s: _Scan) -> list[Finding]:
     return out
 
 
-def _peer_profile(kwh: np.ndarray, groups: dict, cls, base: np.ndarray, min_peers: int) -> np.ndarray | None:
-    """The peers' daily kWh relative to their own baselines (median), for the chart."""
-    members = np.asarray(groups.get(cls, []))
-    if len(members) < min_peers:
-        members = np.arange(kwh.shape[0])
-    scale = base[members]
-    good = np.isfinite(scale) & (scale > 0)
+def _peer_profile(kwh: np.ndarray, members: np.ndarray) -> np.ndarray | None:
+    """The peers' daily kWh relative to their own median day (median over peers), for the chart."""
+    level = nan_quantile(kwh[members], 0.5, axis=1)
+    good = np.isfinite(level) & (level > 0)
     if not good.any():
         return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmedian(kwh[members[good]] / scale[good, None], axis=0)
+    return nan_quantile(kwh[members[good]] / level[good, None], 0.5, axis=0)
 
 
 def _cover_open(s: _Scan) -> list[Finding]:
@@ -1679,9 +1779,9 @@ def _billing_mismatch(s: _Scan) -> list[Finding]:
     return out
 
 
-def _month_of_hour(hour: np.ndarray) -> np.ndarray:
+def _month_of_hour(hour) -> np.ndarray:
     """Local calendar month index (months since 1970-01) of hour indexes."""
-    local = (hour.astype(np.int64) + UTC_OFFSET_HOURS) * 3600
+    local = (np.asarray(hour, dtype=np.int64) + UTC_OFFSET_HOURS) * 3600
     return local.astype("datetime64[s]").astype("datetime64[M]").astype(np.int64)
 
 
@@ -1723,9 +1823,11 @@ def _low_power_factor(s: _Scan) -> list[Finding]:
     if not len(pos):
         return []
     prow = rows.panel_rows(pos)
-    month = _month_of_hour(panel.hour[prow])
-    m0 = int(month.min())
-    n_months = int(month.max()) - m0 + 1
+    hours = panel.hour[prow]
+    m0 = int(_month_of_hour(hours.min()))
+    n_months = int(_month_of_hour(hours.max())) - m0 + 1
+    edges = np.array([int(_month_start(m0 + k).timestamp()) // 3600 for k in range(n_months + 1)])
+    month = np.searchsorted(edges, hours, side="right") - 1 + m0
     local_code = np.repeat(np.arange(len(rows.codes)), rows.lens)[pos]
     key = local_code * n_months + (month - m0)
     size = len(rows.codes) * n_months
@@ -1800,22 +1902,34 @@ DAILY_RULES = frozenset({"zero_consumption", "sudden_drop", "billing_mismatch", 
 
 def scan(customers: pd.DataFrame, readings: pd.DataFrame, events: pd.DataFrame | None = None,
          bills: pd.DataFrame | None = None, *, thresholds: Thresholds | None = None,
-         rules: Iterable[str] | None = None) -> ScanResult:
-    """Run the rules over every customer; a rule whose inputs are missing is listed in `disabled`."""
+         rules: Iterable[str] | None = None, workers: int | None = None) -> ScanResult:
+    """Run the rules over every customer; a rule whose inputs are missing is listed in `disabled`.
+
+    The hourly rules and the daily ones run in two threads (`workers`, default 2 when the machine has
+    two cores): numpy releases the GIL in its loops, so both cores work."""
     th = thresholds or Thresholds.load()
     wanted = RULES if rules is None else tuple(rules)
     unknown = [r for r in wanted if r not in RULE_FUNCTIONS]
     if unknown:
         raise ValueError(f"unknown rule {unknown[0]!r} (rules: {', '.join(RULES)})")
     s = _Scan(customers, readings, events, bills, th)
-    findings: list[Finding] = []
-    disabled: dict[str, str] = {}
-    for rule in wanted:
-        reason = s.missing(rule)
-        if reason:
-            disabled[rule] = reason
-            continue
-        findings.extend(RULE_FUNCTIONS[rule](s))
+    disabled = {rule: reason for rule in wanted if (reason := s.missing(rule))}
+    runnable = [rule for rule in wanted if rule not in disabled]
+    for shared in ("power", "energy", "reverse", "nominal", "three_phase", "rated_a", "lowest_voltage"):
+        getattr(s, shared)  # computed once here, before the threads share them
+    groups = [[r for r in runnable if r not in DAILY_RULES], [r for r in runnable if r in DAILY_RULES]]
+    workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+
+    def run(group: list[str]) -> dict[str, list[Finding]]:
+        return {rule: RULE_FUNCTIONS[rule](s) for rule in group}
+
+    if workers > 1 and all(groups):
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            done = [pool.submit(run, group) for group in groups]
+            results = {rule: found for future in done for rule, found in future.result().items()}
+    else:
+        results = run(runnable)
+    findings = [f for rule in runnable for f in results[rule]]
     findings.sort(key=lambda f: (f.customer_id, f.start, f.rule))
-    daily = s.daily_energy() if s.energy is not None and DAILY_RULES & set(wanted) else None
+    daily = s.daily_energy() if s.energy is not None and DAILY_RULES & set(runnable) else None
     return ScanResult(findings, disabled, daily)
