@@ -220,6 +220,8 @@ class SuddenDrop:
     high_drop: float
     recovered_ratio: float
     report_recovered: bool
+    visit_level: float
+    visit_share: float
     severity: str
 
 
@@ -1682,6 +1684,11 @@ def _sudden_drop(s: _Scan) -> list[Finding]:
                 continue  # the contract changed: a legitimate reason
         baseline = _nanmean(kwh[code, start - b:start])  # measured again from the first low day
         during = _nanmean(kwh[code, start:end])
+        span = kwh[code, start:end]
+        span = span[np.isfinite(span)]
+        if len(span) and (span >= th.visit_level * baseline).mean() >= th.visit_share:
+            continue  # full days keep coming back (visits to a holiday home): fewer people, not a bypass,
+            # which scales every day down
         j = min(start - b, width - 1)
         after = _nanmean(kwh[code, end:end + w])
         recovered = np.isfinite(after) and after >= th.recovered_ratio * baseline
