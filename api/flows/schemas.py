@@ -7,7 +7,7 @@ from api.audit.schemas import CustomerFlags
 from api.billing.schemas import BalanceRead, BillsRead
 from api.core.time import LocalDateTime
 from api.customers.schemas import CustomerRead
-from api.metering.schemas import AreaState, DailyUsage, LoadPoint, MeterEventRead, MeterSnapshot
+from api.metering.schemas import AreaState, DailyUsage, LoadPoint, MeterEventRead, MeterSnapshot, ReadingCoverage
 from api.outages.schemas import PlannedOutageRead
 
 
@@ -41,6 +41,23 @@ class CustomerOverview(BaseModel):
     events: list[MeterEventRead]  # the last 30 days, newest first
     tickets: list[TicketBrief]  # newest first, open and past
     audit: CustomerFlags | None = None  # open audit flags: the agent knows, the customer is not told
+
+
+class MeterCheckRead(BaseModel):
+    """A meter's own health, as the bot may tell its customer who asks why the bill went up.
+
+    Only what the meter itself recorded: metering-fault events (失压, 断相, 反向电量; not a 失压 at a
+    power cut), whether it reported every hour, the voltage it read. Never 开盖 and never an audit
+    finding: a customer is not told of a suspicion about their premises.
+    """
+
+    account_no: str
+    meter_no: str
+    phases: int
+    days: int  # the period looked at: the last `days` days up to `as_of`
+    as_of: LocalDateTime
+    events: list[MeterEventRead]  # oldest first
+    coverage: ReadingCoverage
 
 
 class OutagesRead(BaseModel):

@@ -35,6 +35,18 @@ class MeterEventRead(BaseModel):
     detail: str | None = None
 
 
+class ReadingCoverage(BaseModel):
+    """Whether a meter reported every whole hour of a period, and the voltage it read while supplied."""
+
+    start: LocalDateTime  # the first hour
+    end: LocalDateTime  # the end of the last whole hour
+    hours_expected: int
+    hours_reported: int
+    complete: bool  # a reading for every hour
+    voltage_min: float | None  # lowest phase voltage with supply (V); None without readings
+    voltage_max: float | None
+
+
 class AreaState(BaseModel):
     """A transformer area (台区) right now: how many meters lost voltage in the last hour, load."""
 

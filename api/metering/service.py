@@ -10,10 +10,10 @@ from sqlalchemy import and_, case, false, func, literal_column, or_, select, tru
 from sqlalchemy.orm import Session
 
 from api.core.errors import NotFound
-from api.core.time import LOCAL_TZ, local_day_sql, local_days, local_hour_sql
+from api.core.time import LOCAL_TZ, local_day_sql, local_days, local_hour_sql, local_midnight
 from api.metering.models import Feeder, Meter, MeterEvent, Reading, TransformerArea, WeatherHour
 from api.metering.schemas import (
-    AreaState, DailyUsage, MeterEventRead, MeterSnapshot, PeriodTotal, ReadingRead, UsageRead,
+    AreaState, DailyUsage, MeterEventRead, MeterSnapshot, PeriodTotal, ReadingCoverage, ReadingRead, UsageRead,
 )
 
 LOSS_KINDS = ("失压", "停电")
@@ -23,6 +23,11 @@ READING_SPAN = timedelta(hours=1)  # an hourly reading covers [ts, ts + 1 h)
 WINDOW = timedelta(hours=1)
 SNAPSHOT_READINGS = timedelta(hours=3)
 SNAPSHOT_EVENTS = timedelta(hours=24)
+# Events that say the meter may have measured wrongly (a customer asking about a high bill may be told
+# of them). 开盖 is not one: a cover opened is a matter for 用电检查, never told to the customer.
+METERING_FAULT_KINDS = ("失压", "断相", "反向电量")
+POWER_CUT_KIND = "停电"
+POWER_CUT_GAP = timedelta(minutes=10)  # a 失压 this close to a 停电 is the supply going off
 
 
 def get_meter(*, session: Session, meter_id: int) -> Meter | None:
@@ -154,6 +159,35 @@ def list_events(*, session: Session, meter_id: int, start: datetime, end: dateti
     return list(session.scalars(
         select(MeterEvent).where(MeterEvent.meter_id == meter_id, MeterEvent.ts > start, MeterEvent.ts <= end)
         .order_by(MeterEvent.ts, MeterEvent.id)))
+
+
+def list_metering_faults(*, session: Session, meter_id: int, start: datetime, end: datetime) -> list[MeterEvent]:
+    """The meter's 失压, 断相 and 反向电量 events with start < ts <= end, oldest first; a 失压 within
+    POWER_CUT_GAP of a 停电 is the supply going off (an outage), not a metering fault, and is left out."""
+    events = list_events(session=session, meter_id=meter_id, start=start - POWER_CUT_GAP, end=end + POWER_CUT_GAP)
+    cuts = [e.ts for e in events if e.kind == POWER_CUT_KIND]
+    return [e for e in events if start < e.ts <= end and e.kind in METERING_FAULT_KINDS
+            and not (e.kind == "失压" and any(abs(e.ts - cut) <= POWER_CUT_GAP for cut in cuts))]
+
+
+def reading_coverage(*, session: Session, meter: Meter, now: datetime, days: int) -> ReadingCoverage:
+    """Whether the meter reported every whole hour of the last `days` days since it first reported, and
+    the lowest and highest phase voltage it read while supplied (readings under DEAD_VOLTS left out)."""
+    end = now.astimezone(LOCAL_TZ).replace(minute=0, second=0, microsecond=0)  # the last whole hour ends here
+    first = session.scalar(select(func.min(Reading.ts)).where(Reading.meter_id == meter.id))
+    start = max(end - timedelta(days=days), local_midnight(meter.installed_on), first or end)
+    expected = max(0, int((end - start) / READING_SPAN))
+    phases = [Reading.voltage_a, Reading.voltage_b, Reading.voltage_c][:max(1, min(meter.phases, 3))]
+    lows = [func.min(case((volts >= DEAD_VOLTS, volts))) for volts in phases]
+    highs = [func.max(volts) for volts in phases]
+    row = session.execute(select(func.count(Reading.id), *lows, *highs).where(
+        Reading.meter_id == meter.id, Reading.ts >= start, Reading.ts < end)).one()
+    reported = int(row[0] or 0)
+    low = [float(v) for v in row[1:1 + len(phases)] if v is not None]
+    high = [float(v) for v in row[1 + len(phases):] if v is not None and float(v) >= DEAD_VOLTS]
+    return ReadingCoverage(start=start, end=end, hours_expected=expected, hours_reported=min(reported, expected),
+                           complete=reported >= expected, voltage_min=round(min(low), 1) if low else None,
+                           voltage_max=round(max(high), 1) if high else None)
 
 
 def meter_snapshot(*, session: Session, meter_id: int, now: datetime) -> MeterSnapshot:

@@ -57,6 +57,7 @@ TABLE: dict[str, set[str]] = {
     "GET /api/customers/{account_no}/bills": BOT | roles(AGENT, SUPERVISOR, AUDITOR),
     "GET /api/customers/{account_no}/balance": BOT | roles(AGENT, SUPERVISOR, AUDITOR),
     "GET /api/customers/{account_no}/usage": BOT | roles(AGENT, SUPERVISOR, AUDITOR),
+    "GET /api/customers/{account_no}/meter-check": BOT | roles(AGENT, SUPERVISOR, AUDITOR),
     "GET /api/outages": BOT,
     "GET /api/metering/areas/{code}": BOT, "GET /api/metering/outages": BOT,
     # tickets: the bot, agents and supervisors open; crews read their own and act on them

@@ -1,4 +1,5 @@
-"""HTTP of the customer views: verify a caller, the 360 view, detail with meter, bills, balance, usage."""
+"""HTTP of the customer views: verify a caller, the 360 view, detail with meter, bills, balance, usage,
+the meter's own health (meter-check)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -10,7 +11,7 @@ from api.core.deps import NowDep, SessionDep, SettingsDep, require_roles, requir
 from api.customers import service as customers
 from api.customers.schemas import CustomerRead, VerifyRead, VerifyRequest
 from api.flows import customers as customer_view
-from api.flows.schemas import CustomerDetail, CustomerOverview
+from api.flows.schemas import CustomerDetail, CustomerOverview, MeterCheckRead
 from api.metering.schemas import UsageRead
 
 # The bot verifies; agents, supervisors and auditors read (the 360 view); the bot reads too.
@@ -71,3 +72,12 @@ def get_usage(account_no: str, session: SessionDep, now: NowDep,
     """Daily energy for the last `days` local days (today included) against the month before."""
     customer = customers.require_by_account_no(session=session, account_no=account_no)
     return customer_view.recent_usage(session=session, customer=customer, days=days, now=now)
+
+
+@customers_router.get("/{account_no}/meter-check", response_model=MeterCheckRead, dependencies=READERS)
+def get_meter_check(account_no: str, session: SessionDep, now: NowDep,
+                    days: int = Query(customer_view.METER_CHECK_DAYS, ge=7, le=90)) -> MeterCheckRead:
+    """The meter's own health over the last `days` days for a customer asking why the bill went up:
+    失压/断相/反向电量 events, whether every hour was reported, the voltage range (never 开盖 or audit)."""
+    customer = customers.require_by_account_no(session=session, account_no=account_no)
+    return customer_view.meter_check(session=session, customer=customer, now=now, days=days)
