@@ -40,6 +40,7 @@ bench: install train kb  ## run the benchmarks, results in bench/results/
 	@$(PY) bench/dispatch.py
 	@$(PY) bench/forecasting.py
 	@$(PY) bench/analytics.py
+	@$(PY) bench/business_quality.py
 
 crossval: install  ## intent cross-validation report into bot/reports/
 	@scripts/nlu_crossval.sh

@@ -1,10 +1,11 @@
-"""HTTP of the supervisor dashboard (supervisors and admins); the figures come from api.analytics.service."""
+"""HTTP of the supervisor dashboard (supervisors and admins): operations (api.analytics.service), 经营成果
+(business) and 工作质量 (quality), and one CSV export for every table (export)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from api.analytics import service
-from api.analytics.schemas import DashboardRead, FilterOptionsRead
+from api.analytics import business, export, quality, service
+from api.analytics.schemas import BusinessRead, DashboardRead, FilterOptionsRead, QualityRead
 from api.core.deps import NowDep, SessionDep, app_part, require_roles
 from api.core.time import local_day
 
@@ -51,13 +52,26 @@ def dashboard(session: SessionDep, now: NowDep, filters: service.Filters = Depen
     return service.dashboard(session=session, filters=filters, now=now, article_title=article_title)
 
 
+@router.get("/business", response_model=BusinessRead)
+def business_results(session: SessionDep, now: NowDep,
+                     filters: service.Filters = Depends(dashboard_filters)) -> BusinessRead:
+    """经营成果: energy sold, billed against collected, arrears, and the change on the previous range."""
+    return business.business(session=session, filters=filters, now=now)
+
+
+@router.get("/quality", response_model=QualityRead)
+def work_quality(session: SessionDep, now: NowDep, filters: service.Filters = Depends(dashboard_filters)) -> QualityRead:
+    """工作质量: reading completeness, stuck meters, bills against meters, open audit findings."""
+    return quality.quality(session=session, filters=filters, now=now)
+
+
 @router.get("/export/{name}.csv", response_class=Response,
             responses={200: {"content": {"text/csv": {}},
                              "description": "the table as CSV (UTF-8 with BOM)"}})
 def export_csv(name: str, session: SessionDep, now: NowDep, filters: service.Filters = Depends(dashboard_filters),
                article_title=Depends(article_titles)) -> Response:
-    """One dashboard table as a CSV download with Chinese headers."""
-    table = service.table(session=session, name=name, filters=filters, now=now, article_title=article_title)
+    """One table of the page (dashboard, 经营成果 or 工作质量) as a CSV download with Chinese headers."""
+    table = export.table(session=session, name=name, filters=filters, now=now, article_title=article_title)
     filename = service.export_filename(name=name, filters=filters)
     return Response(content=service.to_csv(table).encode("utf-8"), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"',

@@ -75,6 +75,7 @@ INTENT_LABELS = {
     "charging_find_station": "找充电站", "charging_book": "预约充电", "charging_status": "查充电状态",
     "forecast_bill": "电费走势", "energy_advice": "节电建议", "change_address": "修改报修地址",
     "stop_report": "退出报修", "start_application": "在线登记业务申请",
+    "ask_bill_increase": "电费为什么变高/电表准不准", "report_theft": "举报窃电/私拉乱接",
 }
 AGE_BUCKETS = ("1小时内", "1–4小时", "4–24小时", "1–3天", "3天以上")
 LONG_DIGITS = re.compile(r"\d{7,}")
@@ -265,8 +266,10 @@ def _mean(total: Any, n: Any, digits: int = 1) -> float | None:
     return _round(float(total) / float(n), digits) if n else None
 
 
-def _table(title: str, columns: list[tuple[str, str]], rows: list[dict[str, Any]]) -> TableRead:
-    return TableRead(title=title, columns=[ColumnRead(key=k, label=v) for k, v in columns], rows=rows)
+def _table(title: str, columns: list[tuple], rows: list[dict[str, Any]]) -> TableRead:
+    """A table from (key, label) or (key, label, format) columns."""
+    return TableRead(title=title, columns=[ColumnRead(key=c[0], label=c[1], format=c[2] if len(c) > 2 else None)
+                                           for c in columns], rows=rows)
 
 
 def _days(f: Filters) -> list[str]:

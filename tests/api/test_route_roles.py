@@ -84,6 +84,7 @@ TABLE: dict[str, set[str]] = {
     # dashboards, forecasts, demand management, the access log
     "GET /api/analytics/filters": roles(SUPERVISOR), "GET /api/analytics/dashboard": roles(SUPERVISOR),
     "GET /api/analytics/export/{name}.csv": roles(SUPERVISOR),
+    "GET /api/analytics/business": roles(SUPERVISOR), "GET /api/analytics/quality": roles(SUPERVISOR),
     "GET /api/forecasting/customers/{account_no}/bill": BOT | roles(AGENT, SUPERVISOR, AUDITOR),
     "GET /api/forecasting/customers/{account_no}/analysis": BOT | roles(AGENT, SUPERVISOR, AUDITOR),
     "GET /api/forecasting/customers/{account_no}/tou": BOT | roles(AGENT, SUPERVISOR, AUDITOR),

@@ -265,3 +265,152 @@ def test_wrong_password_and_admin(desktop, api_server):
     wait_loaded(page)
     expect(page.locator('[data-kpi="tickets"] .kpi-value')).to_have_text("0")
     expect(page.locator('.panel[data-table="volume_by_day"] .chart-empty')).to_be_visible()
+
+
+# ---------------------------------------------------------------- 经营成果 and 工作质量
+
+BUSINESS_DAYS = 100  # the default 30 days and the 30 before them, with the bills of the months they issue
+
+
+@pytest.fixture(scope="module")
+def business_server(tmp_path_factory):
+    """The real API on its own demo (160 customers, 100 days up to this hour, 30 days of tickets) with
+    reading gaps, a frozen meter and open audit findings planted: the 经营成果 and 工作质量 sections have something to show."""
+    from api.audit.models import AuditFinding
+    from api.customers.models import Customer
+    from api.db import make_engine, make_sessionmaker
+    from api.demo.generator import generate
+    from api.metering.models import Meter, Reading
+    from api.migrate import upgrade
+    from api.settings import Settings
+    from sqlalchemy import delete, update
+    from tests.conftest import TEST_TOKEN, demo_end, start_api
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('business') / 'demo.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    end = demo_end()
+    generate(engine, seed=7, customers=160, days=BUSINESS_DAYS, end=end)
+    hour = timedelta(hours=1)
+    with make_sessionmaker(engine)() as s:
+        seed_history(s, now=end)  # as `make demo` does: tickets in every district, so the filter offers them
+        meters = s.execute(select(Meter.id, Customer.account_no, Customer.district, Customer.customer_class,
+                                  Customer.id.label("customer_id"))
+                           .join(Customer, Customer.id == Meter.customer_id).order_by(Meter.id)).all()
+        silent = next(m for m in meters if m.district == "原州区" and m.customer_class == "居民")
+        frozen = next(m for m in meters if m.district == "彭阳县" and m.customer_class == "居民")
+        collector = [m.id for m in meters if m.district == "西吉县"][:20]
+        start = end - timedelta(days=4)
+        s.execute(delete(Reading).where(Reading.meter_id == silent.id, Reading.ts >= start, Reading.ts < start + 30 * hour))
+        start = end - timedelta(days=6)
+        s.execute(delete(Reading).where(Reading.meter_id.in_(collector), Reading.ts >= start, Reading.ts < start + 5 * hour))
+        start = end - timedelta(days=10)
+        s.execute(update(Reading).where(Reading.meter_id == frozen.id, Reading.ts >= start, Reading.ts < start + 36 * hour)
+                  .values(kwh=1.234))
+        for m, rule, status in ((silent, "cover_open", "待核查"), (frozen, "billing_mismatch", "已派查"),
+                                (meters[5], "zero_consumption", "待核查"), (meters[6], "zero_consumption", "误报")):
+            s.add(AuditFinding(customer_id=m.customer_id, account_no=m.account_no, district=m.district, area_code="TA",
+                               customer_class=m.customer_class, rule=rule, severity="low", start=end - 48 * hour,
+                               end=end - 24 * hour, evidence={}, status=status, detected_at=end, updated_at=end))
+        s.commit()
+    server, running = start_api(Settings(database_url=url, service_token=TEST_TOKEN, rasa_url="http://127.0.0.1:9",
+                                         rasa_timeout_seconds=1.0, kb_dir=tmp_path_factory.mktemp("no-kb"),
+                                         background_workers=False))
+    running.engine = engine
+    running.planted = {"silent": silent.account_no, "frozen": frozen.account_no}
+    yield running
+    server.stop()
+    engine.dispose()
+
+
+def money(value) -> str:
+    return f"{value:,.2f}"
+
+
+def test_business_and_quality_sections(browser, business_server, screenshots):
+    from decimal import Decimal
+
+    from api.billing.models import Bill
+    from api.db import make_sessionmaker
+    from api.metering.models import Meter, Reading
+
+    context = new_context(browser, strict_csp=True, viewport={"width": 1366, "height": 900}, accept_downloads=True)
+    violations: list[str] = []
+    try:
+        page = open_staff_page(context, business_server.url, "/supervisor")
+        page.on("console", lambda msg: "Content Security Policy" in msg.text and violations.append(msg.text))
+        sign_in(page, "supervisor01", "Demo-supervisor-01")
+        now = datetime.now(timezone.utc)
+        today = now.astimezone(LOCAL_TZ).date()
+        if today.day == 31:  # the default 30 days hold no 1st: no bills issued; 90 days hold two
+            wait_loaded(page)
+            page.get_by_role("button", name="近90天").click()
+        days = 90 if today.day == 31 else 30
+        first = today - timedelta(days=days - 1)
+        expect(page.locator("#business")).to_have_attribute("data-loaded", _contains({"date_from": first.isoformat()}),
+                                                            timeout=30_000)
+        expect(page.locator("#quality")).to_have_attribute("data-loaded", _contains({"date_from": first.isoformat()}),
+                                                           timeout=30_000)
+
+        # the figures, counted here in SQL: bills issued (the 1st of the next month) in the range
+        issued = [first + timedelta(days=i) for i in range(days) if (first + timedelta(days=i)).day == 1]
+        periods = [f"{(d - timedelta(days=1)):%Y-%m}" for d in issued]
+        with make_sessionmaker(business_server.engine)() as s:
+            bills = s.scalars(select(Bill).where(Bill.period.in_(periods))).all()
+            cutoff = now.replace(minute=0, second=0, microsecond=0)
+            start = datetime.combine(first, datetime.min.time(), LOCAL_TZ)
+            received = s.scalar(select(func.count()).select_from(Reading).where(Reading.ts >= start, Reading.ts < cutoff))
+            meters = s.scalar(select(func.count()).select_from(Meter))
+        assert bills and periods
+        billed = sum(b.amount_fen for b in bills)
+        collected = sum(b.amount_fen for b in bills if b.paid and b.paid_at < now)
+        expected = meters * int((cutoff - start) / timedelta(hours=1))
+        assert 0 < received < expected
+
+        business = page.locator("#business")
+        assert kpi(page, "energy_kwh") == money(sum((b.kwh for b in bills), Decimal(0)))
+        assert kpi(page, "billed_yuan") == money(Decimal(billed) / 100)
+        assert kpi(page, "collected_yuan") == money(Decimal(collected) / 100)
+        assert kpi(page, "collection_rate") == pct(collected, billed)
+        expect(business.locator("[data-scope]")).to_contain_text("工单类型筛选不适用")
+        expect(business.locator('[data-kpi="energy_kwh"]')).to_contain_text("电费月份 " + periods[-1])
+        assert kpi(page, "completeness") == f"{round(100 * received / expected + 1e-9, 2):.2f}%"
+        assert kpi(page, "audit_open") == "3"
+        stuck = page.locator('.panel[data-table="stuck_meters"] tbody')
+        expect(stuck).to_contain_text(business_server.planted["silent"])
+        expect(stuck).to_contain_text("无采集数据")
+        expect(stuck).to_contain_text(business_server.planted["frozen"])
+        expect(stuck).to_contain_text("电量不变（疑似数据冻结）")
+        expect(page.locator('.panel[data-table="stuck_meters"] tbody tr').filter(
+            has_text=business_server.planted["frozen"]).locator('[data-key="hours"]')).to_have_text("36")
+        expect(page.locator('.panel[data-table="missing_meters"] tbody tr').first).to_contain_text(
+            business_server.planted["silent"])
+        expect(page.locator('.panel[data-table="billing_anomalies"] tbody')).to_contain_text("0401000103")
+        comparison = page.locator('.panel[data-table="business_comparison"] tbody tr').first
+        expect(comparison.locator('[data-key="current"]')).to_have_text(kpi(page, "energy_kwh"))
+        for table in ("business_by_month", "business_by_class", "arrears_ageing", "completeness_by_day",
+                      "completeness_by_district", "audit_open_by_rule"):
+            assert painted_pixels(page, table) > 2000, f"{table} chart is empty"
+
+        page.evaluate("window.scrollTo(0, 0)")
+        top = page.locator("#business").bounding_box()
+        bottom = page.locator("#quality").bounding_box()
+        page.screenshot(path=str(screenshots / "supervisor-business.png"), full_page=True,
+                        clip={"x": 0, "y": top["y"] - 8, "width": 1366, "height": bottom["y"] + bottom["height"] - top["y"] + 16})
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+
+        # a district: both sections follow it, and say so
+        page.locator("#district").select_option("西吉县")
+        page.locator("#type").select_option("故障报修")
+        page.get_by_role("button", name="查询").click()
+        expect(page.locator("#quality")).to_have_attribute("data-loaded", _contains({"district": "西吉县"}), timeout=30_000)
+        expect(page.locator("#quality [data-scope]")).to_contain_text("西吉县")
+        expect(page.locator("#business [data-scope]")).to_contain_text("已忽略所选的“故障报修”")
+        assert page.locator('.panel[data-table="completeness_by_district"] tbody tr').count() == 1
+        with page.expect_download() as info:
+            page.locator('.panel[data-table="arrears_ageing"] a.csv').click()
+        lines = list(csv.reader(io.StringIO(open(info.value.path(), "rb").read().decode("utf-8-sig"))))
+        assert lines[0] == ["逾期天数", "欠费户数", "欠费账单数", "欠费金额（元）", "金额占比（%）"] and len(lines) == 5
+        assert violations == [] and page.errors == []  # type: ignore[attr-defined]
+    finally:
+        context.close()

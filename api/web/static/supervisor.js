@@ -2,9 +2,10 @@
  * Apache ECharts (/static/vendor/echarts.min.js), nothing from a CDN.
  *
  * Sign-in is staff.js (HttpOnly session cookie). GET /api/analytics/filters fills the filter bar;
- * GET /api/analytics/dashboard?date_from&date_to&district&type gives {kpis, tables}; every table has
- * a CSV at /api/analytics/export/<name>.csv with the same query. The API decides who may see it
- * (supervisor, admin): a 403 shows the API's message.
+ * GET /api/analytics/dashboard?date_from&date_to&district&type gives {kpis, tables}; the 经营成果 and
+ * 工作质量 sections come from /api/analytics/business and /api/analytics/quality with the same query
+ * (each says which filters it ignores); every table has a CSV at /api/analytics/export/<name>.csv with
+ * the same query. The API decides who may see it (supervisor, admin): a 403 shows the API's message.
  */
 (function () {
   "use strict";
@@ -67,6 +68,21 @@
     return typeof v === "number" ? v.toLocaleString("zh-CN", { maximumFractionDigits: 3 }) : String(v);
   }
   function shortDay(iso) { return iso.slice(5).replace("-", "/"); }
+  function fixed2(n) {
+    return n === null || n === undefined || n === "" ? "—" :
+      Number(n).toLocaleString("zh-CN", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  }
+  function pct2(n) { return n === null || n === undefined ? "—" : Number(n).toFixed(2) + "%"; }
+  var UNIT_FORMAT = { "元": "yuan", "千瓦时": "kwh", "%": "pct", "户": "int" };
+
+  /* A table cell as the column says: 元 and 千瓦时 with two decimals and thousands separators. */
+  function formatted(value, format, row) {
+    if (format === "unit") format = UNIT_FORMAT[row.unit];
+    if (format === "yuan" || format === "kwh") return fixed2(value);
+    if (format === "pct") return pct(value);
+    if (format === "int") return int(value);
+    return cell(value);
+  }
 
   var KPIS = [
     { key: "tickets", label: "工单总量", fmt: int,
@@ -199,6 +215,8 @@
   function load() {
     var mine = ++loading;
     var q = query();
+    loadPart("business", q);
+    loadPart("quality", q);
     els.apply.disabled = true;
     els.board.setAttribute("aria-busy", "true");
     api("GET", "/api/analytics/dashboard?" + q).then(function (result) {
@@ -211,13 +229,123 @@
     });
   }
 
+  // ---------- 经营成果 and 工作质量: their own requests, so a slow one never holds the others ----------
+
+  var PARTS = {
+    business: { path: "/api/analytics/business", loading: 0, applies: "所选时段和区县" },
+    quality: { path: "/api/analytics/quality", loading: 0, applies: "所选时段和区县（稽查线索除外）" }
+  };
+
+  function loadPart(name, q) {
+    var part = PARTS[name];
+    var section = document.getElementById(name);
+    var mine = ++part.loading;
+    section.setAttribute("aria-busy", "true");
+    api("GET", part.path + "?" + q).then(function (result) {
+      if (mine !== part.loading) return;
+      section.removeAttribute("aria-busy");
+      var error = section.querySelector("[data-error]");
+      if (!result.ok) {
+        if (result.status === 401 || result.status === 403) { failed(result); return; }
+        show(error, message(result, MSG_FAILED));
+        return;
+      }
+      show(error, "");
+      renderPart(name, section, result.data, q);
+    });
+  }
+
+  function renderPart(name, section, data, q) {
+    var f = data.filters;
+    var scope = "统计范围：" + f.date_from + " 至 " + f.date_to + "（" + f.days + " 天）· " +
+      (f.district || "全部区县") + "。按" + PARTS[name].applies + "统计，工单类型筛选不适用";
+    if (data.ignored_filters.indexOf("type") >= 0) scope += "（已忽略所选的“" + f.type + "”）";
+    section.querySelector("[data-scope]").textContent = scope + "。";
+    var notes = section.querySelector("[data-notes]");
+    notes.textContent = "";
+    data.notes.forEach(function (text) { notes.appendChild(node("li", null, text)); });
+    renderTiles(section.querySelector("[data-kpis]"), name === "business" ? businessTiles(data) : qualityTiles(data));
+    Array.prototype.forEach.call(section.querySelectorAll(".panel[data-table]"), function (panel) {
+      var table = panel.getAttribute("data-table");
+      if (data.tables[table]) renderPanel(panel, table, data.tables[table], q);
+    });
+    section.setAttribute("data-loaded", q);
+  }
+
+  function change(value, unit) {
+    if (value === null || value === undefined) return "上期无可比数据";
+    var sign = value > 0 ? "+" : value < 0 ? "−" : "±";
+    return "较上期 " + sign + Math.abs(value).toFixed(1) + unit;
+  }
+
+  function businessTiles(d) {
+    var now = d.current, before = d.previous, c = d.change;
+    var months = now.periods.length ? "电费月份 " + now.periods.join("、") : "时段内无账单发行";
+    return [
+      { key: "energy_kwh", label: "售电量（千瓦时）", value: fixed2(now.energy_kwh), raw: now.energy_kwh,
+        note: change(c.energy_kwh, "%"), more: months },
+      { key: "billed_yuan", label: "应收电费（元）", value: fixed2(now.billed_yuan), raw: now.billed_yuan,
+        note: change(c.billed_yuan, "%"), more: "账单 " + int(now.bills) + " 张" },
+      { key: "collected_yuan", label: "实收电费（元）", value: fixed2(now.collected_yuan), raw: now.collected_yuan,
+        note: change(c.collected_yuan, "%"), more: "未收 " + fixed2(now.outstanding_yuan) + " 元" },
+      { key: "collection_rate", label: "电费回收率", value: pct(now.collection_rate), raw: now.collection_rate,
+        note: change(c.collection_rate, " 个百分点"), more: "上期 " + pct(before.collection_rate) },
+      { key: "received_yuan", label: "期内到账（元）", value: fixed2(now.received_yuan), raw: now.received_yuan,
+        note: change(c.received_yuan, "%"), more: "按缴费时间，不分电费月份" },
+      { key: "arrears_yuan", label: "欠费金额（元）", value: fixed2(now.arrears_yuan), raw: now.arrears_yuan,
+        tone: Number(now.arrears_yuan) > 0 ? "danger" : null,
+        note: change(c.arrears_yuan, "%"), more: "欠费 " + int(now.arrears_customers) + " 户，逾期未缴" }
+    ];
+  }
+
+  function qualityTiles(d) {
+    var k = d.kpis;
+    return [
+      { key: "completeness", label: "采集完整率", value: pct2(k.completeness), raw: k.completeness,
+        tone: k.completeness !== null && k.completeness < 98 ? "warn" : null,
+        note: "实采 " + int(k.received_hours) + " 条", more: "应采 " + int(k.expected_hours) + " 条" },
+      { key: "meters_incomplete", label: "缺数电表", value: int(k.meters_incomplete), raw: k.meters_incomplete,
+        tone: k.meters_incomplete ? "warn" : null,
+        note: "缺 " + int(k.missing_hours) + " 小时", more: "共 " + int(k.meters) + " 块表" },
+      { key: "stuck_meters", label: "零电量/冻结/无数据", value: int(k.stuck_meters), raw: k.stuck_meters,
+        tone: k.stuck_meters ? "warn" : null,
+        note: "零电量 " + int(k.zero_meters) + " · 冻结 " + int(k.frozen_meters), more: "无数据 " + int(k.silent_meters) + "（连续 24 小时及以上）" },
+      { key: "billing_anomalies", label: "账单电量异常", value: int(k.billing_anomalies), raw: k.billing_anomalies,
+        tone: k.billing_anomalies ? "danger" : null,
+        note: "已比对 " + int(k.bills_checked) + " 张", more: "未比对 " + int(k.bills_unchecked) + " 张（采集不足 95%）" },
+      { key: "audit_open", label: "未处理稽查线索", value: int(k.audit_open), raw: k.audit_open,
+        note: "待核查、已派查", more: "全部区县，不受时段筛选" },
+      { key: "cutoff", label: "数据统计截至", value: clockFmt.format(new Date(k.cutoff)).slice(0, 11), raw: k.cutoff,
+        note: "当天只统计已过去的整点", more: "北京时间" }
+    ];
+  }
+
+  function renderTiles(box, tiles) {
+    box.textContent = "";
+    tiles.forEach(function (t) {
+      var tile = node("div", "kpi" + (t.tone ? " kpi--" + t.tone : ""));
+      tile.setAttribute("data-kpi", t.key);
+      var value = node("strong", "kpi-value", t.value);
+      value.setAttribute("data-value", t.raw === null || t.raw === undefined ? "" : String(t.raw));
+      tile.appendChild(node("span", "kpi-label", t.label));
+      tile.appendChild(value);
+      [t.note, t.more].forEach(function (text) {
+        if (!text) return;
+        var note = node("span", "kpi-note", text);
+        note.title = text;
+        tile.appendChild(note);
+      });
+      box.appendChild(tile);
+    });
+  }
+
   function render(data, q) {
     var f = data.filters;
     els.updated.textContent = "统计 " + f.date_from + " 至 " + f.date_to + "（" + f.days + " 天）" +
       (f.district ? " · " + f.district : "") + (f.type ? " · " + f.type : "") +
       " · 更新于 " + clockFmt.format(new Date(data.generated_at));
     renderKpis(data.kpis);
-    Array.prototype.forEach.call(document.querySelectorAll(".panel[data-table]"), function (panel) {
+    Array.prototype.forEach.call(document.querySelectorAll(".panel[data-table]:not([data-source])"), function (panel) {
       var name = panel.getAttribute("data-table");
       if (data.tables[name]) renderPanel(panel, name, data.tables[name], q);
     });
@@ -251,7 +379,7 @@
     panel.querySelector("a.csv").href = "/api/analytics/export/" + name + ".csv?" + q;
     var holder = panel.querySelector(".table-holder");
     holder.textContent = "";
-    holder.appendChild(dataTable(table));
+    holder.appendChild(dataTable(table, panel.getAttribute("data-empty")));
     var kind = panel.getAttribute("data-chart");
     if (kind === "none") return;
     var box = panel.querySelector(".chart");
@@ -278,7 +406,7 @@
     }
     var wrap = node("div", "chart-wrap");
     wrap.appendChild(node("div", "chart"));
-    var empty = node("p", "chart-empty", "所选时段暂无数据");
+    var empty = node("p", "chart-empty", panel.getAttribute("data-empty") || "所选时段暂无数据");
     empty.hidden = true;
     wrap.appendChild(empty);
     panel.appendChild(wrap);
@@ -288,8 +416,8 @@
     panel.appendChild(details);
   }
 
-  function dataTable(table) {
-    if (!table.rows.length) return node("p", "empty small", "所选时段暂无数据");
+  function dataTable(table, emptyText) {
+    if (!table.rows.length) return node("p", "empty small", emptyText || "所选时段暂无数据");
     var el = node("table", "data-table");
     var thead = node("thead");
     var tr = node("tr");
@@ -300,7 +428,8 @@
     table.rows.forEach(function (row) {
       var r = node("tr");
       table.columns.forEach(function (c) {
-        var td = node("td", typeof row[c.key] === "number" ? "num" : null, cell(row[c.key]));
+        var numeric = typeof row[c.key] === "number" || (!!c.format && row[c.key] !== null && row[c.key] !== "");
+        var td = node("td", numeric ? "num" : null, formatted(row[c.key], c.format, row));
         td.setAttribute("data-key", c.key);
         r.appendChild(td);
       });
@@ -497,6 +626,114 @@
       });
     }
   };
+
+  // ---------- 经营成果 and 工作质量 charts (money and energy come as decimal strings) ----------
+
+  function nums(table, key) { return table.rows.map(function (r) { return r[key] === null ? null : Number(r[key]); }); }
+  function sum(table, key) { return nums(table, key).reduce(function (a, b) { return a + (b || 0); }, 0); }
+  function yuanAxis(name, extra) {
+    return value(name, Object.assign({ minInterval: 0, axisLabel: { color: C.muted, formatter: function (v) {
+      return Math.abs(v) >= 10000 ? (v / 10000).toLocaleString("zh-CN") + "万" : v.toLocaleString("zh-CN");
+    } } }, extra || {}));
+  }
+  var DISTRICT_COLORS = [C.brand, C.blue, C.accent, C.warn, C.brand2, C.danger, C.grey];
+
+  Object.assign(CHARTS, {
+    business_by_month: function (t) {
+      if (!sum(t, "billed")) return null;
+      return base({
+        tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: fixed2 },
+        xAxis: category(col(t, "period").map(function (p) { return p.replace("-", "年") + "月"; })),
+        yAxis: [yuanAxis("元"), yuanAxis("千瓦时", { splitLine: { show: false } })],
+        series: [bar("应收电费（元）", nums(t, "billed"), { itemStyle: { color: C.brand3 } }),
+                 bar("实收电费（元）", nums(t, "collected"), { itemStyle: { color: C.brand } }),
+                 { type: "line", name: "售电量（千瓦时）", yAxisIndex: 1, data: nums(t, "kwh"), symbolSize: 7,
+                   itemStyle: { color: C.accent } }]
+      });
+    },
+    business_by_class: function (t) {
+      if (!sum(t, "kwh")) return null;
+      return base({
+        tooltip: { trigger: "item", formatter: function (p) {
+          var r = t.rows[p.dataIndex];
+          return r.customer_class + "<br>售电量 " + fixed2(r.kwh) + " 千瓦时（" + pct(r.share) + "）<br>应收 " +
+            fixed2(r.billed) + " 元 · 回收率 " + pct(r.rate);
+        } },
+        legend: { orient: "vertical", right: 0, top: "middle", textStyle: { color: C.muted } },
+        series: [{
+          type: "pie", radius: ["42%", "70%"], center: ["38%", "52%"],
+          label: { formatter: function (p) { return p.name + "\n" + p.percent.toFixed(1) + "%"; }, color: C.text },
+          itemStyle: { borderColor: "#fff", borderWidth: 2 },
+          data: t.rows.map(function (r) { return { name: r.customer_class, value: Number(r.kwh) }; })
+        }]
+      });
+    },
+    arrears_ageing: function (t) {
+      if (!sum(t, "amount")) return null;
+      var tones = [C.accent, C.warn, C.danger, "#8e2019"];
+      return base({
+        legend: { show: false },
+        tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, formatter: function (items) {
+          var r = t.rows[items[0].dataIndex];
+          return r.band + "<br>欠费 " + fixed2(r.amount) + " 元<br>" + int(r.customers) + " 户 · " + int(r.bills) + " 张账单";
+        } },
+        xAxis: category(col(t, "band").map(function (b) { return b.replace("逾期", ""); })),
+        yAxis: yuanAxis("元"),
+        series: [bar("欠费金额", t.rows.map(function (r, i) {
+          return { value: Number(r.amount), itemStyle: { color: tones[i] } };
+        }), { barMaxWidth: 48, label: { show: true, position: "top", color: C.muted, formatter: function (p) {
+          return int(t.rows[p.dataIndex].customers) + " 户";
+        } } })]
+      });
+    },
+    completeness_by_day: function (t) {
+      if (!sum(t, "expected")) return null;
+      var districts = t.columns.filter(function (c) { return c.key.indexOf("rate:") === 0; });
+      var all = [].concat.apply(nums(t, "rate"), districts.map(function (c) { return nums(t, c.key); }))
+        .filter(function (v) { return v !== null; });
+      var low = Math.min.apply(null, all);
+      return base({
+        tooltip: { trigger: "axis", valueFormatter: function (v) { return pct2(v); } },
+        xAxis: category(t.rows.map(function (r) { return shortDay(r.day); }), { boundaryGap: false }),
+        yAxis: value("完整率 %", { minInterval: 0, max: 100, min: low >= 99 ? 98 : Math.max(0, Math.floor(low - 1)),
+                                  axisLabel: { color: C.muted, formatter: function (v) { return v + "%"; } } }),
+        series: [{ type: "line", name: "全部区县", data: nums(t, "rate"), symbolSize: 4, connectNulls: true,
+                   lineStyle: { width: 3 }, itemStyle: { color: C.text }, z: 3 }].concat(districts.map(function (c, i) {
+          return { type: "line", name: c.label.replace("（%）", ""), data: nums(t, c.key), symbol: "none",
+                   connectNulls: true, lineStyle: { width: 1.5 }, itemStyle: { color: DISTRICT_COLORS[i % 7] } };
+        }))
+      });
+    },
+    completeness_by_district: function (t) {
+      if (!sum(t, "expected")) return null;
+      return base({
+        legend: { show: false },
+        tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, formatter: function (items) {
+          var r = t.rows[items[0].dataIndex];
+          return r.district + "<br>完整率 " + pct2(r.rate) + "<br>" + int(r.meters) + " 块表，缺 " + int(r.missing) + " 条";
+        } },
+        xAxis: category(col(t, "district")),
+        yAxis: value("完整率 %", { minInterval: 0, max: 100, axisLabel: { color: C.muted, formatter: "{value}%" } }),
+        series: [bar("完整率", t.rows.map(function (r) {
+          return { value: r.rate, itemStyle: { color: r.rate !== null && r.rate < 98 ? C.warn : C.brand } };
+        }), { barMaxWidth: 40, label: { show: true, position: "top", color: C.muted, formatter: function (p) {
+          return pct2(p.value);
+        } } })]
+      });
+    },
+    audit_open_by_rule: function (t) {
+      var rows = t.rows.filter(function (r) { return r.open > 0; }).slice(0, 10).reverse();
+      if (!rows.length) return null;
+      return base({
+        legend: { show: false },
+        grid: { left: 12, right: 36, top: 8, bottom: 8, containLabel: true },
+        yAxis: category(rows.map(function (r) { return r.rule_label; })),
+        xAxis: value(""),
+        series: [bar("未处理线索", rows.map(function (r) { return r.open; }),
+                     { barMaxWidth: 16, itemStyle: { color: C.warn }, label: { show: true, position: "right", color: C.muted } })]
+      });
+    }
+  });
 
   function chartOption(name, table) {
     var make = CHARTS[name];
