@@ -83,6 +83,7 @@ class MeterSnapshot(BaseModel):
     phases: int
     transformer_area_code: str
     as_of: LocalDateTime
+    ct_ratio: int | None = None  # metered through CTs; the currents below are already primary amps
     readings: list[ReadingRead]
     events: list[MeterEventRead]
     area_state: AreaState

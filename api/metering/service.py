@@ -191,19 +191,30 @@ def reading_coverage(*, session: Session, meter: Meter, now: datetime, days: int
 
 
 def meter_snapshot(*, session: Session, meter_id: int, now: datetime) -> MeterSnapshot:
-    """Readings of the last 3 hours, events of the last 24 hours and the area's state."""
+    """Readings of the last 3 hours (currents as primary amps: a CT-metered meter's are scaled up by its
+    ratio), events of the last 24 hours and the area's state."""
     meter = session.get(Meter, meter_id)
     if meter is None:
         raise LookupError(f"meter {meter_id} not found")
     area = session.get(TransformerArea, meter.transformer_area_id)
     return MeterSnapshot(
         meter_no=meter.meter_no, phases=meter.phases, transformer_area_code=area.code, as_of=now,
-        readings=[ReadingRead.model_validate(r) for r in
+        ct_ratio=meter.ct_ratio,
+        readings=[primary_amps(ReadingRead.model_validate(r), meter.ct_ratio) for r in
                   list_readings(session=session, meter_id=meter_id, start=now - SNAPSHOT_READINGS, end=now)],
         events=[MeterEventRead.model_validate(e) for e in
                 list_events(session=session, meter_id=meter_id, start=now - SNAPSHOT_EVENTS, end=now)],
         area_state=area_state(session=session, transformer_area_id=meter.transformer_area_id, now=now),
     )
+
+
+def primary_amps(reading: ReadingRead, ct_ratio: int | None) -> ReadingRead:
+    """The reading with the current on the line (the meter reads the CT secondary when ct_ratio is set)."""
+    if not ct_ratio:
+        return reading
+    scaled = {k: round(v * ct_ratio, 2) for k in ("current_a", "current_b", "current_c")
+              if (v := getattr(reading, k)) is not None}
+    return reading.model_copy(update=scaled)
 
 
 def snapshot_for_customer(*, session: Session, customer_id: int, now: datetime) -> MeterSnapshot | None:
