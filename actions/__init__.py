@@ -13,5 +13,6 @@ from actions import (  # noqa: F401
     knowledge,
     outages,
     session,
+    theft,
     tickets,
 )

@@ -64,12 +64,18 @@ SERVICES = {
     "改类": ("用电类别变更", "户主身份证、房产证明和变更后的用电性质说明（如营业执照）"),
     "光伏并网": ("分布式光伏并网", "户主身份证、房产证明，以及光伏组件和逆变器的技术参数"),
     "充电桩报装": ("家用充电桩报装", "户主身份证、车位产权或使用证明、物业同意安装的证明、购车合同"),
+    "校表": ("电能表校验", "户号、户主身份证"),
+}
+# What happens after the registration, for the services where the customer should know it.
+SERVICE_NOTES = {
+    "校表": "工作人员会上门在现场校验电表，必要时把电表拆回检定，拆回期间会装上临时电表，不影响正常用电；"
+            "拆表时会当面记录表上的读数，建议您在场。",
 }
 
 # Intents that interrupt a form (a rule answers them, then the form goes on) instead of being
 # taken as the answer to its question. Mirrors the `not_intent` lists of bot/domain/services.yml.
 _COMMON_INTERRUPTIONS = COMMON_INTERRUPTIONS | {
-    "kb_helpful", "kb_not_helpful", "report_outage", "report_hazard", "apply_service",
+    "kb_helpful", "kb_not_helpful", "report_outage", "report_hazard", "report_theft", "apply_service",
     "charging_find_station", "charging_book", "charging_status",
 }
 APPLICATION_INTERRUPTIONS = _COMMON_INTERRUPTIONS | {"complaint", "start_application"}
@@ -82,6 +88,7 @@ SERVICE_BUTTONS = [
 
 # Words customers use for a service → the service's name (most specific first).
 SERVICE_WORDS = (
+    ("校表", ("校表", "校验", "验表", "检定", "表不准", "测电表", "检测电表")),
     ("充电桩报装", ("充电桩", "充电设施")),
     ("光伏并网", ("光伏", "并网", "太阳能")),
     ("峰谷电", ("峰谷", "分时")),
@@ -149,7 +156,7 @@ def complaint_subject(details: Any) -> str:
 
 
 # ---------------------------------------------------------------------- what the forms share
-def _check_phone(value: Any) -> tuple[str | None, str | None, str | None]:
+def check_phone(value: Any) -> tuple[str | None, str | None, str | None]:
     """(mobile, account, problem): the mobile when valid; an account typed instead; the reason."""
     kind, number = parse_contact(value)
     if kind == "phone":
@@ -220,7 +227,7 @@ class _ValidateContactForm(FormValidation):
     async def validate_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        mobile, account, problem = _check_phone(value)
+        mobile, account, problem = check_phone(value)
         if mobile:
             return self.accept(tracker, "phone", mobile)
         if problem == "account":
@@ -321,10 +328,11 @@ class ActionApplyService(Action):
                 f"1. 网上国网App：首页“办电”里选择“{name}”，按提示填写信息、上传材料照片即可，进度可在App里随时查看；\n"
                 f"2. 到就近的供电营业厅办理。\n"
                 f"需要准备：{materials}。\n"
-                "受理后工作人员会联系您确认现场勘查时间；有疑问可以拨打95598。"
+                + (f"{SERVICE_NOTES[service]}\n" if service in SERVICE_NOTES else "")
+                + "受理后工作人员会联系您确认现场勘查时间；有疑问可以拨打95598。"
             )
         else:
-            # Not a service this form registers ("申请校验电表"): what the knowledge base knows first.
+            # No service named, or one this form does not register ("临时用电"): the knowledge base first.
             asked = normalize((tracker.latest_message or {}).get("text"))
             hits = await kb_hits(asked) if asked and not asked.startswith("/") else None
             if hits and hits.get("answerable") and hits.get("hits"):
@@ -482,6 +490,8 @@ def application_confirmation(result: Dict[str, Any], *, service_type: str, phone
     known = SERVICES.get(service_type)
     if known:
         lines.append(f"请提前准备好：{known[1]}。")
+    if service_type in SERVICE_NOTES:
+        lines.append(SERVICE_NOTES[service_type])
     lines.append(f"想了解进度，随时对我说“查工单 {number}”，或拨打95598。")
     return "\n".join(lines)
 

@@ -5,15 +5,19 @@ and reveals nothing (not even whether the 户号 exists).
 """
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from decimal import Decimal, InvalidOperation
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.client import ApiError, ApiRejected, ZhidianClient
+from actions.knowledge import answer as kb_answer
+from actions.knowledge import search_kb
 from actions.tickets import ActionQueryTicketStatus
 from actions.common import (
     API_DOWN,
@@ -23,8 +27,10 @@ from actions.common import (
     fmt_period,
     latest_entity,
     latest_intent,
+    normalize,
     now_local,
     parse_period,
+    parse_time,
     verified_account,
     yuan,
 )
@@ -36,6 +42,7 @@ WHAT = {
     "pay_bill": "待缴金额",
     "forecast_bill": "电费走势",
     "energy_advice": "用电情况",
+    "ask_bill_increase": "电费变化的原因",
 }
 
 PAY_CHANNELS = (
@@ -70,9 +77,10 @@ def not_verified_message(tracker: Tracker, intent: str) -> str:
     loop = (tracker.active_loop or {}).get("name")
     if loop == "verify_form":
         return f"好的，核验通过后我马上为您查询{what}。"
-    if loop == "fault_report_form":
+    if loop in ("fault_report_form", "theft_report_form"):
+        doing = "报修" if loop == "fault_report_form" else "举报登记"
         return (
-            f"查询{what}需要先核验身份。我们先把报修办完，"
+            f"查询{what}需要先核验身份。我们先把{doing}办完，"
             "之后您再问我一次，我马上帮您查。"
         )
     return f"查询{what}需要先核验身份，请告诉我您的10位户号和登记手机号的后四位。"
@@ -361,6 +369,247 @@ class ActionEnergyAdvice(_VerifiedAction):
         return []
 
 
+# ---------------------------------------------------------------------- 电费为什么变高 / 电表准不准
+CHECK_DAYS = 60  # the meter's record looked at
+VOLTAGE_RANGE = (198, 235)  # 220 V single phase, +7 % / −10 % (GB/T 12325)
+# The general articles a high bill or a doubted meter may be answered with before verification;
+# otherwise the one that fits the words (a meter named → the self-check, else the bill article).
+GENERAL_ARTICLES = ("price-bill-sudden-increase", "meter-fast-self-check", "meter-calibration-apply",
+                    "meter-calibration-fee", "meter-error-refund", "price-bill-reading")
+GENERAL_WITHOUT_KB = ("电费突然变高，常见的原因有：天气变化（冬季取暖、夏季空调）用电增加，家里添了电器或用电习惯变了，"
+                      "用电量进入了更高的阶梯档位，或者这期抄表的天数比上期多；电表本身走快的情况比较少。")
+OWN_DATA_OFFER = ("想知道您家的电费具体为什么变高，我可以调出您家的账单、每天的用电量和电表的运行记录，帮您逐项对比。"
+                  "为保护您的用电信息，需要先做个简单的身份核验。")
+CALIBRATION = ("如果您仍然觉得电表不准，可以预约校表（电能表校验）：工作人员会上门在现场校验电表，"
+               "必要时把电表拆回检定，拆回期间会装上临时电表，不影响正常用电。")
+BILL_INCREASE_BUTTONS = [
+    {"title": "预约校表", "payload": '/start_application{"service_type":"校表"}'},
+    {"title": "转人工", "payload": "/request_human"},
+    {"title": "没问题了", "payload": "/thank"},
+]
+WINDOW_HOURS = 4  # "晚上6点到10点": the hours an increase or the use is told in
+
+
+def _clock(hour: int) -> tuple[str, int]:
+    """(part of the day, the hour on a 12-hour clock) as people say it: 18 → ('晚上', 6)."""
+    h = hour % 24
+    if h == 0:
+        return "夜里", 12
+    part = ("凌晨" if h < 6 else "早上" if h < 9 else "上午" if h < 12 else "中午" if h < 14
+            else "下午" if h < 18 else "晚上")
+    return part, h if h <= 12 else h - 12
+
+
+def hours_text(start: int, length: int = WINDOW_HOURS) -> str:
+    """'晚上6点到10点', '下午2点到晚上6点', '夜里11点到凌晨3点'."""
+    (p1, h1), (p2, h2) = _clock(start), _clock(start + length)
+    return f"{p1}{h1}点到{'' if p2 == p1 else p2}{h2}点"
+
+
+def best_window(values: List[float], length: int = WINDOW_HOURS) -> tuple[int, float]:
+    """(first hour, sum) of the ``length`` consecutive hours (across midnight) with the largest sum."""
+    sums = [(h, sum(values[(h + i) % 24] for i in range(length))) for h in range(24)]
+    return max(sums, key=lambda item: item[1])
+
+
+def bills_sentence(bills: List[Dict[str, Any]]) -> str:
+    """The last bill against the one before: kWh and money, and the tiers when money rose faster."""
+    bills = [b for b in sorted_bills(bills) if b.get("period")]
+    if not bills:
+        return ""
+    last = bills[-1]
+    month = fmt_period(last["period"])[5:]
+    kwh, amount = _dec(last.get("kwh")), _dec(last.get("amount_yuan"))
+    if len(bills) < 2 or _dec(bills[-2].get("kwh")) <= 0 or _dec(bills[-2].get("amount_yuan")) <= 0:
+        return f"您{month}的电费是{yuan(amount)}元，用电{fmt_kwh(kwh)}千瓦时。"
+    before = bills[-2]
+    month0 = fmt_period(before["period"])[5:]
+    kwh0, amount0 = _dec(before.get("kwh")), _dec(before.get("amount_yuan"))
+    d_kwh, d_amount = kwh - kwh0, amount - amount0
+    pct = (abs(d_kwh) / kwh0 * 100).quantize(Decimal("0.1"))
+    head = f"您{month}的电费{yuan(amount)}元、用电{fmt_kwh(kwh)}千瓦时，{month0}是{yuan(amount0)}元、{fmt_kwh(kwh0)}千瓦时"
+    if d_kwh > 0:
+        text = f"{head}：{month}多用了{fmt_kwh(d_kwh)}千瓦时（多{pct}%），电费多了{yuan(d_amount)}元。"
+        amount_pct = d_amount / amount0 * 100
+        if d_amount > 0 and amount_pct - d_kwh / kwh0 * 100 >= 5:
+            text += "电费涨得比电量多，一般是因为用电量进入了更高的阶梯档位，超出部分的电价更高。"
+        return text
+    if d_kwh < 0:
+        return (f"{head}：{month}的用电量其实比{month0}少了{fmt_kwh(-d_kwh)}千瓦时（少{pct}%）"
+                + (f"，电费少了{yuan(-d_amount)}元。" if d_amount < 0 else "。"))
+    return f"{head}，两个月的用电量差不多。"
+
+
+def usage_sentence(usage: Dict[str, Any]) -> str:
+    """The last 30 days against the 30 before (only over a full period of meter data)."""
+    days = usage.get("days") or []
+    covered = [d for d in days if d.get("kwh") is not None]
+    total = _dec(usage.get("total_kwh"))
+    if not covered or total <= 0:
+        return ""
+    span = len(days) or 30
+    if len(covered) < span:
+        return f"近{span}天里电表采集到{len(covered)}天的数据，这{len(covered)}天共用电{fmt_kwh(total)}千瓦时。"
+    change = change_sentence(total, previous_total(usage))
+    return f"近{span}天用电{fmt_kwh(total)}千瓦时" + (f"，{change}" if change else "") + "。"
+
+
+def when_sentences(recent: Dict[str, Any] | None, longer: Dict[str, Any] | None) -> List[str]:
+    """When the power is used, from the consumption analysis: the hours that grew (recent 30 days against
+    the 30 before, taken out of the 60-day profile), else the busiest hours; a high standing load; an
+    unusual day."""
+    if not recent or not recent.get("days_with_data"):
+        return []
+    out: List[str] = []
+    profile = [float(v or 0) for v in recent.get("profile_kw") or []]
+    n30 = int(recent.get("days_with_data") or 0)
+    n60 = int((longer or {}).get("days_with_data") or 0)
+    grew = False
+    if len(profile) == 24 and longer and len(longer.get("profile_kw") or []) == 24 and n60 - n30 >= 14:
+        p60 = [float(v or 0) for v in longer["profile_kw"]]
+        before = [(p60[h] * n60 - profile[h] * n30) / (n60 - n30) for h in range(24)]
+        diff = [profile[h] - before[h] for h in range(24)]
+        per_day, usual = sum(diff), sum(before)
+        if per_day > 0.3 and usual > 0 and per_day / usual >= 0.05:
+            start, extra = best_window(diff)
+            if extra >= 0.5 * per_day:
+                out.append(f"多用的电主要在{hours_text(start)}：这几个小时比之前平均每天多用了"
+                           f"{fmt_kwh(extra)}千瓦时。")
+            else:
+                out.append(f"平均每天多用了{fmt_kwh(per_day)}千瓦时，一天中各个时段都多用了一些，不集中在某几个小时；"
+                           "这种情况常见于天冷后取暖、热水器等长时间开着的电器用得多了。")
+            grew = True
+    if not grew and len(profile) == 24 and sum(profile) > 0:
+        start, used = best_window(profile)
+        out.append(f"您家用电最多的是{hours_text(start)}，占全天用电的{used / sum(profile) * 100:.0f}%。")
+    base = float(recent.get("base_load_kw") or 0)
+    average = float(recent.get("average_daily_kwh") or 0)
+    if base >= 0.1 and average > 0 and base * 24 / average >= 0.4:
+        out.append(f"另外，即使在用电最少的时候，也一直有约{base:.2f}千瓦的用电（一天约{fmt_kwh(base * 24)}千瓦时），"
+                   "可能是热水器保温、冰箱或待机的电器，也可能是线路漏电：可以关掉所有电器后看看电表是否还在走。")
+    high = [d for d in recent.get("unusual_days") or [] if d.get("direction") == "偏高"]
+    if high:
+        day = high[0]
+        out.append(f"{_md(day.get('date'))}用了{fmt_kwh(day.get('kwh'))}千瓦时，明显比平时多，可以回想一下那天的用电情况。")
+    return out
+
+
+def _event_text(event: Dict[str, Any]) -> str:
+    """'11月20日C相断相' / '11月2日反向电量'."""
+    ts = parse_time(event.get("ts"))
+    day = f"{ts.month}月{ts.day}日" if ts else ""
+    phase = f"{event['phase']}相" if event.get("phase") and event.get("kind") != "反向电量" else ""
+    return f"{day}{phase}{event.get('kind', '')}"
+
+
+def meter_sentences(check: Dict[str, Any] | None) -> List[str]:
+    """What the meter itself recorded: metering-fault events, hourly completeness, voltage."""
+    if not check:
+        return ["电表的运行记录暂时没能查到。"]
+    days = check.get("days") or CHECK_DAYS
+    events = check.get("events") or []
+    coverage = check.get("coverage") or {}
+    out: List[str] = []
+    if events:
+        shown = "、".join(_event_text(e) for e in events[-3:])
+        more = f"等{len(events)}次" if len(events) > 3 else ""
+        out.append(f"电表在近{days}天记录到{shown}{more}异常，这类情况可能影响计量的准确性，建议预约校表核实。")
+    else:
+        out.append(f"电表近{days}天没有记录到失压、断相、反向电量等计量异常")
+    expected, reported = int(coverage.get("hours_expected") or 0), int(coverage.get("hours_reported") or 0)
+    if expected and reported >= expected:
+        tail = "，每个小时的数据都按时上传了"
+    elif expected:
+        tail = (f"；有{expected - reported}个小时的数据没有采集到，一般是通信原因，不影响电表的累计读数")
+    else:
+        tail = ""
+    low, high = coverage.get("voltage_min"), coverage.get("voltage_max")
+    volts = ""
+    if low is not None and high is not None:
+        if low < VOLTAGE_RANGE[0]:
+            volts = (f"；电压最低到过{low:g}伏，低于国家标准的下限{VOLTAGE_RANGE[0]}伏，电压偏低不会让电表多计电量，"
+                     "但会影响电器使用，需要的话可以报修")
+        elif high > VOLTAGE_RANGE[1]:
+            volts = f"；电压最高到过{high:g}伏，高于国家标准的上限{VOLTAGE_RANGE[1]}伏，需要的话可以报修"
+        else:
+            volts = f"；电压在{low:g}—{high:g}伏之间，正常"
+    if events:
+        if tail or volts:
+            out.append(("另外" + (tail + volts).lstrip("，；") + "。"))
+    else:
+        out[0] += tail + volts + "。"
+        if reported >= expected and (low is None or VOLTAGE_RANGE[0] <= low) and (
+                high is None or high <= VOLTAGE_RANGE[1]):
+            out.append("从这些记录看，电表运行正常。")
+    return out
+
+
+class ActionExplainBillIncrease(_VerifiedAction):
+    """"电费怎么突然这么高 / 电表是不是不准": answered from the customer's own bills, usage, its pattern and
+    the meter's record, with the offer of a 校表. Not verified outside a form: the general answer from
+    the knowledge base, then the verification (the rule runs verify_form) for the meter's evidence."""
+
+    intent = "ask_bill_increase"
+
+    def name(self) -> Text:
+        return "action_explain_bill_increase"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
+        if verified_account(tracker) or (tracker.active_loop or {}).get("name"):
+            return await super().run(dispatcher, tracker, domain)
+        text = normalize((tracker.latest_message or {}).get("text"))
+        events = await self.general_answer(dispatcher, tracker, text)
+        dispatcher.utter_message(text=OWN_DATA_OFFER)
+        # verify_form follows (the rule): the last four digits are asked afresh.
+        return events + [SlotSet("verify_last4", None)]
+
+    @staticmethod
+    async def general_answer(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> List[Dict[Text, Any]]:
+        """The knowledge base's article on high bills or a doubted meter (a short text without it)."""
+        client = ZhidianClient()
+        article = None
+        try:
+            if text and not text.startswith("/"):
+                found = await search_kb(client, text)
+                hits = found.get("hits") or []
+                if found.get("answerable") and hits and hits[0].get("article_id") in GENERAL_ARTICLES:
+                    article = hits[0]
+            if article is None:
+                meter = any(w in text for w in ("电表", "表走", "走字", "表不准", "校表"))
+                article = await client.kb_article("meter-fast-self-check" if meter else "price-bill-sudden-increase")
+        except ApiError:
+            article = None
+        if article is None:
+            dispatcher.utter_message(text=GENERAL_WITHOUT_KB)
+            return []
+        return kb_answer(dispatcher, tracker, article, query=text or None, buttons=[])
+
+    async def answer(self, dispatcher, tracker, account):
+        client = ZhidianClient()
+        bills, usage = await asyncio.gather(client.bills(account_no=account, months=3),
+                                            client.usage(account_no=account, days=30))
+        recent, longer, check = await asyncio.gather(
+            client.consumption_analysis(account_no=account, days=30),
+            client.consumption_analysis(account_no=account, days=CHECK_DAYS),
+            client.meter_check(account_no=account, days=CHECK_DAYS), return_exceptions=True)
+        for failed in (recent, longer, check):
+            if isinstance(failed, BaseException) and not isinstance(failed, ApiError):
+                raise failed
+        # Without the analysis or the meter's record the answer is shorter, not lost.
+        recent, longer, check = (None if isinstance(x, BaseException) else x for x in (recent, longer, check))
+        usage_lines = [line for line in (bills_sentence(bills), usage_sentence(usage)) if line]
+        usage_lines += when_sentences(recent, longer)
+        if usage_lines:
+            dispatcher.utter_message(text="我查了您家最近的用电情况：\n" + "\n".join(usage_lines))
+        else:
+            dispatcher.utter_message(text="您家最近还没有出账的账单，也暂时没有采集到足够的用电数据。")
+        meter = meter_sentences(check)
+        dispatcher.utter_message(text="\n".join(meter + [CALIBRATION]), buttons=BILL_INCREASE_BUTTONS)
+        return []
+
+
 ANSWERS = {
     cls.intent: cls
     for cls in (
@@ -370,6 +619,7 @@ ANSWERS = {
         ActionPayBill,
         ActionForecastBill,
         ActionEnergyAdvice,
+        ActionExplainBillIncrease,
     )
 }
 

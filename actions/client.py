@@ -144,14 +144,28 @@ class ZhidianClient:
             "GET", f"/api/customers/{account_no}/usage", params={"days": days}
         )
 
+    async def meter_check(self, *, account_no: str, days: int = 60) -> dict[str, Any]:
+        """The meter's own health over the last ``days`` days: {events: [{ts, kind, phase, detail}] (失压,
+        断相, 反向电量 only), coverage: {hours_expected, hours_reported, complete, voltage_min, voltage_max}}."""
+        return await self._request(
+            "GET", f"/api/customers/{account_no}/meter-check", params={"days": days}
+        )
+
+    async def customer(self, *, account_no: str) -> dict[str, Any]:
+        """The customer as the action server may read it ({account_no, name, mobile, …}; show it masked)."""
+        data = await self._request("GET", f"/api/customers/{account_no}")
+        return dict(data.get("customer") or {})
+
     # ------------------------------------------------------------------ forecasting
     async def bill_forecast(self, *, account_no: str) -> dict[str, Any]:
         """This month's projected kWh and bill, the tier outlook and the levers (summary in Chinese)."""
         return await self._request("GET", f"/api/forecasting/customers/{account_no}/bill")
 
-    async def consumption_analysis(self, *, account_no: str) -> dict[str, Any]:
-        """Day profile, its group, 峰谷 shares, trend, neighbours, and a signed chart_url."""
-        return await self._request("GET", f"/api/forecasting/customers/{account_no}/analysis")
+    async def consumption_analysis(self, *, account_no: str, days: int | None = None) -> dict[str, Any]:
+        """Day profile, its group, 峰谷 shares, trend, neighbours, and a signed chart_url (the last
+        ``days`` days; the API's 30 by default)."""
+        return await self._request("GET", f"/api/forecasting/customers/{account_no}/analysis",
+                                   params={"days": days})
 
     async def energy_advice(self, *, account_no: str) -> dict[str, Any]:
         """{tips: [{kind, text, saving_per_month}]} tied to the customer's own pattern."""
@@ -205,6 +219,12 @@ class ZhidianClient:
             "GET", "/api/tickets", params={"account_no": account_no, "limit": limit}
         )
         return list(data.get("items") or [])
+
+    # ------------------------------------------------------------------ audit
+    async def lead(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """File a customer's report of theft or illegal wiring for 用电检查 (POST /api/audit/leads):
+        {ticket_number, …}; idempotent on payload['idempotency_key']."""
+        return await self._request("POST", "/api/audit/leads", json=payload, timeout=CREATE_TIMEOUT)
 
     # ------------------------------------------------------------------ knowledge base
     async def kb_search(self, query: str, *, k: int = 3) -> dict[str, Any]:

@@ -31,6 +31,7 @@ BILLING_INTENTS = (
     "pay_bill",
     "forecast_bill",
     "energy_advice",
+    "ask_bill_increase",
 )
 
 # Chinese titles of intents, for clarification buttons.
@@ -63,6 +64,8 @@ INTENT_TITLES = {
     "change_address": "修改报修地址",
     "stop_report": "退出报修",
     "start_application": "在线登记业务申请",
+    "ask_bill_increase": "电费为什么变高/电表准不准",
+    "report_theft": "举报窃电/私拉乱接",
 }
 
 

@@ -227,7 +227,7 @@ class ValidateFaultReportForm(FormValidation):
         """"对，就在我家门口" at the address read-back: yes (unless another address comes with it)."""
         if slot == "fault_address_confirmed":
             address = new_address(tracker)
-            if address and _PLACE.search(address):
+            if address and PLACE.search(address):
                 return {}
             return {"fault_address_confirmed": True}
         return super().yes_value(slot, tracker)
@@ -434,7 +434,7 @@ def new_address(tracker: Tracker) -> str | None:
 
 _PHRASE = re.compile(r"[^，。；,;！？!?\s]*")
 # What makes words an address to go to rather than "我家门口": a district, road, village, number …
-_PLACE = re.compile(r"[区县镇乡村路街巷号栋组]")
+PLACE = re.compile(r"[区县镇乡村路街巷号栋组]")
 
 
 def known_contact(tracker: Tracker) -> str | None:

@@ -58,7 +58,7 @@ COMMON_INTERRUPTIONS = frozenset({
     "deny", "goodbye", "stop_report", "request_human", "greet", "thank", "bot_challenge",
     "out_of_scope", "other_language", "ask_wait", "faq", "query_bill", "query_balance",
     "query_usage", "pay_bill", "forecast_bill", "energy_advice", "query_outage_notice",
-    "query_ticket_status",
+    "query_ticket_status", "ask_bill_increase",
 })
 # The gateway queues a conversation for a person when a reply carries this payload.
 GIVE_UP_HANDOFF = {"handoff": True, "reason": "repeated_fallback"}

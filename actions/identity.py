@@ -34,7 +34,7 @@ VERIFY_FORM = FormSpec(
         {"title": "转人工", "payload": "/request_human"},
     ],
     # A report started in the middle leaves the verification (bot/data/rules/billing.yml).
-    interruptions=COMMON_INTERRUPTIONS | {"report_outage", "report_hazard"},
+    interruptions=COMMON_INTERRUPTIONS | {"report_outage", "report_hazard", "report_theft"},
     topic="身份核验",
 )
 TOO_MANY = ("验证失败次数较多，为保护账户安全，暂时不能继续验证。请稍后再试，"
@@ -143,10 +143,19 @@ class ValidateVerifyForm(FormValidation):
         }
 
 
+EXPLAINING = ("action_query_ticket_status", "action_explain_bill_increase")
+
+
+def explained_by(tracker: Tracker) -> str | None:
+    """The answer that just said why verification is needed and started the form (a ticket's progress,
+    the reasons of a high bill), if one did this turn."""
+    return next((e.get("name") for e in events_since_user(tracker)
+                 if e.get("event") == "action" and e.get("name") in EXPLAINING), None)
+
+
 def explained_this_turn(tracker: Tracker) -> bool:
-    """The ticket-progress answer just said why verification is needed (it started the form)."""
-    return any(e.get("event") == "action" and e.get("name") == "action_query_ticket_status"
-               for e in events_since_user(tracker))
+    """An answer just said why verification is needed (it started the form)."""
+    return explained_by(tracker) is not None
 
 
 class ActionAskVerifyAccount(AskSlot):
@@ -156,8 +165,10 @@ class ActionAskVerifyAccount(AskSlot):
         return "action_ask_verify_account"
 
     def question(self, tracker: Tracker) -> str:
-        if explained_this_turn(tracker):
+        if explained_by(tracker) == "action_query_ticket_status":
             return "请告诉我报修时登记的10位户号（电费单上或网上国网App“户号管理”里可以找到）。"
+        if explained_this_turn(tracker):
+            return "请告诉我您的10位户号（电费单上或网上国网App“户号管理”里可以找到）。"
         return ("为保护您的用电信息，查询前需要先做个简单的身份核验。"
                 "请告诉我您的10位户号（电费单上或网上国网App“户号管理”里可以找到）。")
 

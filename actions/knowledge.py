@@ -179,10 +179,19 @@ def clarifiable_intents(tracker: Tracker) -> list[str]:
             if name != "faq" and ranking.get(name, 0) >= INTENT_CLARIFY_MIN]
 
 
+# Articles whose matter the bot can register at once: the registration is offered beside the answer
+# (outside a form, where the button would start another).
+ARTICLE_OFFERS = {
+    "meter-calibration-apply": {"title": "在线预约校表", "payload": '/start_application{"service_type":"校表"}'},
+}
+
+
 def answer(dispatcher: CollectingDispatcher, tracker: Tracker, article: dict[str, Any], *,
            query: str | None, buttons: list | None = None) -> list:
     """The answer with its source and the feedback buttons; the notice once per conversation."""
     article_id = article.get("article_id") or article.get("id")
+    if buttons is None and article_id in ARTICLE_OFFERS and not (tracker.active_loop or {}).get("name"):
+        buttons = [ARTICLE_OFFERS[article_id], *FEEDBACK_BUTTONS]
     notice = needs_notice(tracker, article)
     dispatcher.utter_message(text=answer_text(article, with_notice=notice),
                              buttons=buttons if buttons is not None else FEEDBACK_BUTTONS)

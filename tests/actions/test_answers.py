@@ -11,7 +11,7 @@ import re
 import pytest
 
 from actions.applications import ActionApplyService
-from actions.billing import ActionEnergyAdvice, ActionQueryUsage
+from actions.billing import ActionEnergyAdvice, ActionExplainBillIncrease, ActionQueryUsage
 from actions.common import drop_said_figures, fmt_promise, readable
 from actions.knowledge import NOT_UNDERSTOOD, ActionAnswerFaq, chat_text
 from tests.actions.conftest import run, run_action, slot_events, snapshot, texts, user_turn
@@ -133,3 +133,24 @@ def test_advice_and_usage_say_each_figure_once(action, api, showcase):
     said = "".join(m.get("text") or "" for m in messages)
     energy = re.findall(r"(?<![\d.])\d+(?:\.\d+)?千瓦时?", said)
     assert energy and len(energy) == len(set(energy)), said
+
+
+# ---------------------------------------------------------------- issue 14: a high bill, the 校表 article
+def test_a_high_bill_not_verified_gets_the_article_then_the_verification(api):
+    messages, events = run(run_action(ActionExplainBillIncrease(), faq("这个月电费突然很高，是不是电表有问题",
+                                                                       "ask_bill_increase")))
+    text = texts(messages)
+    assert re.search(r"——来源：《(电费突然变高的原因和排查方法|怀疑电表走得快，可以先这样自查)》", text), text
+    assert "核验" in text
+    assert not [b for m in messages for b in m.get("buttons") or []]  # no feedback buttons before it
+    assert slot_events(events)["verify_last4"] is None
+
+
+def test_the_calibration_article_offers_to_register_it(api):
+    state = faq('/faq{"kb_article":"meter-calibration-apply"}',
+                entities=[{"entity": "kb_article", "value": "meter-calibration-apply"}])
+    messages, _ = run(run_action(ActionAnswerFaq(), state))
+    payloads = [b["payload"] for m in messages for b in m.get("buttons") or []]
+    assert "——来源：《申请电表校验的流程》" in texts(messages)
+    assert payloads == ['/start_application{"service_type":"校表"}', "/kb_helpful", "/kb_not_helpful",
+                        "/request_human"]

@@ -13,10 +13,11 @@ from actions.applications import (
 from actions.faults import FAULT_FORM, ValidateFaultReportForm
 from actions.forms import AskSlot, FormValidation, bump_failures, clear_failures
 from actions.identity import VERIFY_FORM, ActionAskVerifyAccount, ValidateVerifyForm
+from actions.theft import THEFT_FORM, ValidateTheftReportForm
 from tests.actions.conftest import DOMAIN, run, run_action, slot_events, snapshot, texts, user_turn
 
 VALIDATIONS = (ValidateFaultReportForm, ValidateVerifyForm, ValidateServiceApplicationForm,
-               ValidateComplaintForm)
+               ValidateComplaintForm, ValidateTheftReportForm)
 
 
 def registered_actions() -> dict:
@@ -33,13 +34,13 @@ def test_the_action_server_registers_exactly_the_domains_custom_actions():
 def test_every_form_of_the_domain_has_one_spec_and_one_validation():
     specs = {v.form.name: v.form for v in VALIDATIONS}
     assert set(specs) == set(DOMAIN["forms"])
-    assert [FAULT_FORM, VERIFY_FORM, APPLICATION_FORM, COMPLAINT_FORM] == list(specs.values())
+    assert [FAULT_FORM, VERIFY_FORM, APPLICATION_FORM, COMPLAINT_FORM, THEFT_FORM] == list(specs.values())
     for validation in VALIDATIONS:
         assert issubclass(validation, FormValidation)
         assert validation().form_name() == validation.form.name
 
 
-@pytest.mark.parametrize("form", [FAULT_FORM, VERIFY_FORM, APPLICATION_FORM, COMPLAINT_FORM],
+@pytest.mark.parametrize("form", [FAULT_FORM, VERIFY_FORM, APPLICATION_FORM, COMPLAINT_FORM, THEFT_FORM],
                          ids=lambda f: f.name)
 def test_a_forms_bookkeeping_slots_are_in_the_domain(form):
     assert form.slot("failures") in DOMAIN["slots"]
@@ -54,7 +55,7 @@ def test_a_forms_bookkeeping_slots_are_in_the_domain(form):
 def test_every_question_action_is_on_the_base_and_asks_for_a_slot_of_the_domain():
     asks = {name: run.__self__ for name, run in registered_actions().items()
             if name.startswith("action_ask_")}
-    assert len(asks) == 13  # every slot of every form: its question can be repaired
+    assert len(asks) == 17  # every slot of every form: its question can be repaired
     for ask in asks.values():
         assert isinstance(ask, AskSlot)
         assert ask.slot in DOMAIN["slots"]

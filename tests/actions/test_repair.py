@@ -25,6 +25,7 @@ from actions.faults import (
 from actions.fallback import ActionAnswerStray
 from actions.forms import refers_back, similar
 from actions.identity import VERIFY_FORM, ValidateVerifyForm
+from actions.theft import THEFT_FORM
 from tests.actions.conftest import DOMAIN, ROOT, run, run_action, slot_events, snapshot, texts, user_turn
 
 ON_FILE = "原州区南关街道民主街**号***"
@@ -275,7 +276,8 @@ def test_an_unconfirmed_complaint_is_not_submitted(api_down):
     assert messages == []
 
 
-@pytest.mark.parametrize("form", [FAULT_FORM, VERIFY_FORM, APPLICATION_FORM, COMPLAINT_FORM], ids=lambda f: f.name)
+@pytest.mark.parametrize("form", [FAULT_FORM, VERIFY_FORM, APPLICATION_FORM, COMPLAINT_FORM, THEFT_FORM],
+                         ids=lambda f: f.name)
 def test_a_forms_interruptions_are_the_intents_its_free_text_slots_do_not_take(form):
     """FormSpec.interruptions mirror the domain's not_intent lists (one place to read them)."""
     lists = [set(m.get("not_intent") or []) for slot, spec in DOMAIN["slots"].items()
@@ -284,11 +286,12 @@ def test_a_forms_interruptions_are_the_intents_its_free_text_slots_do_not_take(f
     assert lists
     for not_intent in lists:
         assert not_intent <= form.interruptions, not_intent - form.interruptions
-    if form in (FAULT_FORM, VERIFY_FORM):  # one list for all its slots
+    if form in (FAULT_FORM, VERIFY_FORM, THEFT_FORM):  # one list for all its slots
         assert lists[0] == form.interruptions
 
 
-@pytest.mark.parametrize("form", [FAULT_FORM, VERIFY_FORM, APPLICATION_FORM, COMPLAINT_FORM], ids=lambda f: f.name)
+@pytest.mark.parametrize("form", [FAULT_FORM, VERIFY_FORM, APPLICATION_FORM, COMPLAINT_FORM, THEFT_FORM],
+                         ids=lambda f: f.name)
 def test_every_interruption_has_a_rule_in_the_form(form):
     """An interruption the form leaves alone must be answered by a rule, or the customer hears nothing."""
     rules = []

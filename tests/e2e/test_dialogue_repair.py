@@ -80,7 +80,6 @@ def test_english_gets_a_chinese_and_english_note_with_95598(stack):
 
 
 @pytest.mark.parametrize("question", [
-    "电费突然很高是不是电表有问题",
     "我怀疑电表走得太快了，想申请校验电表",
     "我家电压180V正常吗",
     "家里总闸推不上去，一推就跳",
@@ -95,6 +94,14 @@ def test_core_95598_questions_go_to_the_knowledge_base(stack, question):
     # No verification asked for (an article may name the 户号 among the materials), no intent
     # clarification, no list of services.
     assert "身份核验" not in reply and "您是想" not in reply and "办理哪一项" not in reply
+
+
+def test_a_high_bill_gets_the_article_then_a_verification_to_look_at_the_own_meter(stack):
+    """Issue 14: 电费突然很高 is ask_bill_increase — the general article at once, no intent
+    clarification, then the verification that opens the customer's own bills and meter record."""
+    reply = texts(stack.say(new_sender(), "电费突然很高是不是电表有问题"))
+    assert "——来源" in reply and "核验" in reply and "户号" in reply
+    assert "您是想" not in reply and "办理哪一项" not in reply
 
 
 def test_a_ticket_is_shown_only_to_its_own_chat(stack):
