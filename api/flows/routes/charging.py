@@ -1,0 +1,42 @@
+"""HTTP of the staff charging page's live views (/charging): the board (stations, connectors, queues, faults)
+and each transformer area's power against its limit with the scheduler's allocation (agents and supervisors
+read them; the flows are in api/flows/charging_board.py); and customers' charger fault reports (the bot).
+"""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Path, Query, status
+
+from api.charging.board import BoardRead
+from api.core.deps import NowDep, SessionDep, require_roles, require_service
+from api.flows import charging_board
+from api.flows.charging import customer_charger_report
+from api.flows.charging_board import AreaLoad
+from api.tickets.schemas import ChargerReportCreate, TicketRead
+
+STAFF = require_roles("agent", "supervisor")
+District = Query(default=None, max_length=16)
+
+charging_board_router = APIRouter(prefix="/api/charging", tags=["charging"], dependencies=[Depends(STAFF)])
+charger_reports_router = APIRouter(prefix="/api/charging", tags=["charging"], dependencies=[Depends(require_service)])
+
+
+@charging_board_router.get("/board", response_model=BoardRead)
+def board(session: SessionDep, now: NowDep, district: str | None = District) -> BoardRead:
+    """Every station's connectors with their state now, the running sessions, each station's queue, the faults."""
+    return charging_board.staff_board(session=session, now=now, district=district or None)
+
+
+@charging_board_router.get("/areas", response_model=list[AreaLoad])
+def areas(session: SessionDep, now: NowDep, district: str | None = District) -> list[AreaLoad]:
+    """Each area feeding a station: capacity, measured and assumed base load, charging now, the allocation."""
+    return charging_board.area_loads(session=session, now=now, district=district or None)
+
+
+@charger_reports_router.post("/stations/{code}/fault-reports", response_model=TicketRead,
+                             status_code=status.HTTP_201_CREATED)
+def report_charger_fault(body: ChargerReportCreate, session: SessionDep, now: NowDep,
+                         code: str = Path(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9_-]+$")) -> TicketRead:
+    """A customer's report of a broken charger (the bot files it): a 充电设施故障 ticket at the station, merged with
+    the station's open repair ticket when there is one (`attached_to_existing`, `parent`), else dispatched.
+    Idempotent by `idempotency_key`."""
+    return customer_charger_report(session=session, station_code=code, report=body, now=now)
