@@ -1,16 +1,16 @@
 """Chat over SMS: a late reply reaches the customer as an SMS, through the notify outbox.
 
 An SMS conversation's id is ``sms-<mobile>`` (the inbound SMS adapter names it so, with the
-service token). When a reply is ready only after the adapter was given the holding message, the
-gateway calls ``SmsReplies`` (its ``Outbound``); the SMS is queued once per turn (the key) and
-sent by the outbox worker with its retries.
+service token). When a reply is ready only after the adapter was given the holding message, or an
+agent answers, ``queue_sms_reply`` (an ``Outbound``) queues the SMS once per key in the caller's
+transaction; the outbox worker sends it with its retries.
 """
 from __future__ import annotations
 
 import logging
 import re
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from api.conversations.schemas import BotMessage
 from api.core.ids import mask_phone
@@ -32,19 +32,13 @@ def sms_text(messages: list[BotMessage]) -> str:
     return "\n".join(lines)[:MAX_SMS_CHARS]
 
 
-class SmsReplies:
-    """The gateway's push for SMS conversations (api.conversations.gateway.Outbound)."""
-
-    def __init__(self, sessionmaker: sessionmaker[Session]):
-        self._sessionmaker = sessionmaker
-
-    def __call__(self, *, conversation_id: str, channel: str, messages: list[BotMessage], key: str) -> None:
-        match = SMS_CONVERSATION.match(conversation_id)
-        body = sms_text(messages)
-        if channel != "sms" or match is None or not body:
-            return
-        with self._sessionmaker() as session:
-            notify.enqueue(session=session, key=key, channel="sms", recipient=match.group(1), audience="customer",
-                           body=body, now=utcnow())
-            session.commit()
-        log.info("late chat reply queued as SMS to %s", mask_phone(match.group(1)))
+def queue_sms_reply(*, session: Session, conversation_id: str, channel: str, messages: list[BotMessage],
+                    key: str) -> None:
+    """Lines to a customer chatting by SMS (api.conversations.desk.Outbound)."""
+    match = SMS_CONVERSATION.match(conversation_id)
+    body = sms_text(messages)
+    if channel != "sms" or match is None or not body:
+        return
+    notify.enqueue(session=session, key=key, channel="sms", recipient=match.group(1), audience="customer",
+                   body=body, now=utcnow())
+    log.info("chat lines queued as SMS to %s", mask_phone(match.group(1)))

@@ -3,7 +3,7 @@
 Routes
 ------
 ``GET /``                    the chat page (``api/web/templates/chat.html``).
-``GET /crew``, ``/agent``, ``/supervisor``  the staff pages (STAFF_PAGES; data needs sign-in).
+``GET /crew``, ``/agent``, ``/supervisor``, ``/forecast``, ``/audit``, ``/charging``  the staff pages (STAFF_PAGES; data needs sign-in).
 ``GET /static/<name>``       the pages' assets and ``vendor/`` libraries from ``api/web/static``.
 ``WS  /ws/chat/{sender_id}`` one socket per open page. ``sender_id`` is a web conversation id the
                               API issued (``POST /api/chat/conversations`` → ``{"conversation_id",
@@ -92,7 +92,8 @@ ASSET_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; chars
 ASSET_NAME = re.compile(r"^(?:vendor/)?[a-z0-9][a-z0-9_.\-]*\.(?:css|js|svg|png)$")
 # The staff pages: path → (template, what the page is); each checks its roles through the API.
 STAFF_PAGES = {"/crew": "crew.html", "/agent": "agent.html", "/supervisor": "supervisor.html",
-               "/forecast": "forecast.html", "/audit": "audit.html"}
+               "/forecast": "forecast.html", "/audit": "audit.html", "/charging": "charging.html",
+               "/dispatch": "dispatch.html"}
 
 CHANNEL = "web"
 SENDER_ID = re.compile(r"^(?=.{1,64}$)[A-Za-z0-9_.:\-]*[A-Za-z0-9][A-Za-z0-9_.:\-]*$")  # as api.conversations.schemas

@@ -5,7 +5,7 @@ import time
 
 from sqlalchemy import select
 
-from api.channels.sms import SmsReplies, sms_text
+from api.channels.sms import queue_sms_reply, sms_text
 from api.conversations.schemas import BotMessage, Button
 from api.notify.models import OutboxMessage
 from tests.conftest import TEST_TOKEN
@@ -14,7 +14,7 @@ ADAPTER = {"Authorization": f"Bearer {TEST_TOKEN}"}
 
 
 def test_the_late_reply_goes_out_as_an_sms(chat, rasa, session):
-    chat.app.state.gateway.outbound = SmsReplies(chat.app.state.sessionmaker)
+    chat.app.state.gateway.outbound = queue_sms_reply
     rasa.mode, rasa.delay = "slow", 1.0
     body = {"sender_id": "sms-13900000005", "text": "查一下电费", "channel": "sms", "client_msg_id": "SM1",
             "hold_after_ms": 300}

@@ -1,0 +1,63 @@
+"""docker-compose.yml holds the production layout: nginx the only published port, in front of two API
+replicas that each talk to their own Rasa replica, secrets required rather than defaulted, health checks,
+migrations once before the API starts, and Rasa's trackers and locks in Redis. `docker compose config`
+checks the file too where the docker CLI has compose."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+SERVICES = COMPOSE["services"]
+SECRETS = ("SERVICE_TOKEN", "STAFF_SECRET", "RASA_TOKEN", "METERING_TOKEN")
+
+
+def test_only_nginx_is_published_and_it_fronts_both_api_replicas():
+    assert [name for name, service in SERVICES.items() if service.get("ports")] == ["nginx"]
+    upstream = re.search(r"upstream zhidian_api \{(.*?)\}", (ROOT / "docker" / "nginx.conf").read_text(), re.S)
+    assert re.findall(r"server (\w+):8000", upstream.group(1)) == ["api1", "api2"]
+    assert {"api1", "api2"} <= set(SERVICES["nginx"]["depends_on"])
+
+
+def test_each_api_replica_has_its_own_rasa_and_every_rasa_shares_redis():
+    assert {SERVICES[api]["environment"]["RASA_URL"] for api in ("api1", "api2")} == {
+        "http://rasa1:5005", "http://rasa2:5005"}
+    for rasa in ("rasa1", "rasa2"):
+        assert "--endpoints docker/endpoints.yml" in SERVICES[rasa]["command"]
+    endpoints = yaml.safe_load((ROOT / "docker" / "endpoints.yml").read_text(encoding="utf-8"))
+    assert endpoints["tracker_store"]["type"] == endpoints["lock_store"]["type"] == "redis"
+
+
+def test_secrets_are_required_and_never_defaulted():
+    text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    for name in SECRETS:
+        assert re.search(rf"{name}: \"\$\{{{name}:\?", text), name
+        for api in ("api1", "api2", "worker"):
+            assert SERVICES[api]["environment"][name].startswith(f"${{{name}:?"), (api, name)
+    assert SERVICES["api1"]["environment"]["BACKGROUND_WORKERS"] == "false"  # the worker service runs them
+
+
+def test_health_checks_and_migrations_before_the_api():
+    for name in ("postgres", "redis", "api1", "api2", "actions", "rasa1", "rasa2"):
+        assert SERVICES[name].get("healthcheck", {}).get("test"), name
+    for api in ("api1", "api2", "worker"):
+        assert SERVICES[api]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+    assert SERVICES["migrate"]["command"].endswith("-m api migrate")
+    assert "api migrate" not in SERVICES["api1"]["command"]  # once per release, not per replica
+
+
+def test_docker_compose_config_accepts_the_file(tmp_path):
+    docker = shutil.which("docker")
+    if docker is None or subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
+        pytest.skip("needs the docker CLI with compose: `docker compose config` is not available here")
+    env = {name: "x" * 32 for name in (*SECRETS, "POSTGRES_PASSWORD", "ACTION_SERVER_TOKEN")}
+    env["PUBLIC_BASE_URL"] = "https://95598.example.cn"
+    result = subprocess.run([docker, "compose", "-f", str(ROOT / "docker-compose.yml"), "config", "--quiet"],
+                            capture_output=True, text=True, env={**env, "PATH": "/usr/bin:/bin:/usr/local/bin"})
+    assert result.returncode == 0, result.stderr
