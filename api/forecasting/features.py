@@ -1,10 +1,14 @@
 """Feature building for load forecasts: local calendar, lags, rolling statistics, weather, class.
 
 Times are UTC instants (numpy datetime64[s] without a zone, meaning UTC); every calendar feature
-is taken on the Asia/Shanghai wall clock, which has had no daylight saving since 1991, so a local
-day always has 24 hours. Holidays and the adjusted working days (调休) come from chinese_calendar;
-for years it has no table for yet (1.11 stops at 2026) Monday–Friday count as working days and a
-warning is logged once per year.
+is taken on the wall clock of the series' zone: Asia/Shanghai unless a panel says otherwise
+(`Panel.tz`, the backtest's --timezone). Shanghai has had no daylight saving since 1991, so its
+local day always has 24 hours; zones with daylight saving get 23- and 25-hour days and the local
+hour follows the clock change. Holidays follow the zone's country (`holiday_calendar`): in China
+the statutory holidays and adjusted working days (调休) come from chinese_calendar (for years it
+has no table for yet, 1.11 stops at 2026, Monday–Friday count as working days and a warning is
+logged once per year); elsewhere the public holidays of the `holidays` package when it is
+installed, else none (weekday and hour only). The Chinese calendar is never applied outside China.
 
 Two shapes of features live here:
 - per-series tables (`calendar_features`, `lag`, `rolling_mean`, …) for any model or analysis;
@@ -14,15 +18,21 @@ Two shapes of features live here:
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
 from api.core.time import LOCAL_TZ, day_info
 from api.core.vocabulary import CUSTOMER_CLASSES
 
+log = logging.getLogger(__name__)
+
+DEFAULT_TZ = LOCAL_TZ.key  # "Asia/Shanghai": the zone of every series unless a panel names another
 HEATING_BASE_C = 14.0  # below this the load grows with the cold (electric heating)
 COOLING_BASE_C = 24.0  # above this it grows with the heat (air conditioning)
 SECOND = np.timedelta64(1, "s")
@@ -42,61 +52,192 @@ def to_utc64(times) -> np.ndarray:
     return np.array(out, dtype="datetime64[s]")
 
 
-def _offset(epoch_seconds: int) -> int:
-    return int(datetime.fromtimestamp(epoch_seconds, timezone.utc).astimezone(LOCAL_TZ).utcoffset()
-               .total_seconds())
+@lru_cache(maxsize=64)
+def zone(tz: str | None = None) -> ZoneInfo:
+    """The ZoneInfo of an IANA name (default Asia/Shanghai); ValueError for an unknown name."""
+    name = tz or DEFAULT_TZ
+    if name == DEFAULT_TZ:
+        return LOCAL_TZ
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (an IANA name such as Asia/Shanghai or "
+                         "America/New_York)") from None
 
 
-def local_times(times_utc: np.ndarray) -> np.ndarray:
-    """The Asia/Shanghai wall clock (datetime64[s]) of UTC instants.
+def _offset(epoch_seconds: int, tz: ZoneInfo) -> int:
+    return int(datetime.fromtimestamp(epoch_seconds, timezone.utc).astimezone(tz).utcoffset().total_seconds())
 
-    The zone's offset is looked up at both ends of each UTC day and, should they ever differ (a
-    clock change), for every instant of that day; Shanghai's never do, but nothing assumes it.
+
+def local_times(times_utc: np.ndarray, tz: str | None = None) -> np.ndarray:
+    """The wall clock (datetime64[s]) of UTC instants in zone `tz` (default Asia/Shanghai).
+
+    The zone's offset is looked up at both ends of each UTC day and, where they differ (a clock
+    change), for every instant of that day; Shanghai's never do, but nothing assumes it.
     """
+    info = zone(tz)
     times_utc = to_utc64(times_utc)
     seconds = times_utc.astype(np.int64)
     days, inverse = np.unique(seconds // 86400, return_inverse=True)
     inverse = inverse.reshape(-1)
-    starts = [_offset(int(d) * 86400) for d in days]
-    ends = [_offset(int(d) * 86400 + 86399) for d in days]
+    starts = [_offset(int(d) * 86400, info) for d in days]
+    ends = [_offset(int(d) * 86400 + 86399, info) for d in days]
     offsets = np.array(starts, dtype=np.int64)[inverse]
     for i, (a, b) in enumerate(zip(starts, ends)):
         if a != b:
             for j in np.flatnonzero(inverse == i):
-                offsets[j] = _offset(int(seconds[j]))
+                offsets[j] = _offset(int(seconds[j]), info)
     return times_utc + offsets.astype("timedelta64[s]")
 
 
-def calendar_features(times_utc: np.ndarray) -> dict[str, np.ndarray]:
-    """Local hour, day of week (Mon=0), day of year, work/holiday flags, for each UTC instant."""
-    times_utc = to_utc64(times_utc)
-    if len(times_utc) > 2:
-        steps = np.diff(times_utc.astype(np.int64))
-        if np.all(steps == steps[0]):  # a regular grid: the same grid comes back often (cache it)
-            return _grid_calendar(int(times_utc[0].astype(np.int64)), len(times_utc), int(steps[0]))
-    return _calendar(times_utc)
+# ------------------------------------------------------------------------------ holidays per zone
+
+CHINA = "CN"
+# zones missing from zone.tab (old links) whose country is plain
+_ZONE_ALIASES = {"PRC": "CN", "Asia/Chongqing": "CN", "Asia/Chungking": "CN", "Asia/Harbin": "CN",
+                 "Asia/Kashgar": "CN", "US/": "US", "Canada/": "CA", "Australia/": "AU", "Brazil/": "BR",
+                 "Mexico/": "MX", "Europe/London": "GB", "GB": "GB", "Japan": "JP", "ROK": "KR",
+                 "Singapore": "SG", "Hongkong": "HK", "ROC": "TW"}
+
+
+@lru_cache(maxsize=1)
+def _zone_countries() -> dict[str, str]:
+    """IANA zone → ISO country code, from zone.tab of the tzdata package or the system."""
+    places = []
+    try:
+        from importlib.resources import files
+
+        places.append(Path(str(files("tzdata").joinpath("zoneinfo", "zone.tab"))))
+    except (ImportError, ModuleNotFoundError, TypeError):
+        pass
+    places.append(Path("/usr/share/zoneinfo/zone.tab"))
+    for place in places:
+        try:
+            lines = place.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            continue
+        out = {}
+        for line in lines:
+            if line and not line.startswith("#"):
+                parts = line.split("\t")
+                if len(parts) >= 3:
+                    out[parts[2]] = parts[0]
+        if out:
+            return out
+    return {}
+
+
+def zone_country(tz: str | None) -> str | None:
+    """The ISO country code of a zone (CN for Asia/Shanghai), None when the tz database does not say."""
+    name = tz or DEFAULT_TZ
+    if name in _ZONE_ALIASES:
+        return _ZONE_ALIASES[name]
+    found = _zone_countries().get(name)
+    if found:
+        return found
+    for prefix, country in _ZONE_ALIASES.items():
+        if prefix.endswith("/") and name.startswith(prefix):
+            return country
+    return None
+
+
+@dataclass(frozen=True)
+class HolidayCalendar:
+    """Where a zone's holidays come from: `source` is chinese_calendar, holidays or none."""
+
+    tz: str
+    country: str | None
+    source: str
+    note: str
+
+    def as_dict(self) -> dict:
+        return {"timezone": self.tz, "country": self.country, "source": self.source, "note": self.note}
+
+
+def _holidays_module():
+    try:
+        import holidays
+    except ImportError:
+        return None
+    return holidays
+
+
+@lru_cache(maxsize=32)
+def holiday_calendar(tz: str | None = None) -> HolidayCalendar:
+    """The holiday calendar of a zone's country: chinese_calendar in China, the `holidays` package
+    elsewhere when installed and it knows the country, else none (weekday and hour only)."""
+    name = tz or DEFAULT_TZ
+    zone(name)
+    country = zone_country(name)
+    if country == CHINA:
+        return HolidayCalendar(name, country, "chinese_calendar",
+                               "Chinese statutory holidays and adjusted working days (调休), chinese_calendar")
+    module = _holidays_module()
+    if country is None:
+        return HolidayCalendar(name, None, "none", f"no country known for {name}: no holidays, "
+                               "weekday and hour only")
+    if module is None:
+        return HolidayCalendar(name, country, "none", f"the holidays package is not installed: no {country} "
+                               "holidays, weekday and hour only")
+    try:
+        module.country_holidays(country, years=[2020])
+    except NotImplementedError:
+        return HolidayCalendar(name, country, "none", f"the holidays package has no calendar for {country}: "
+                               "weekday and hour only")
+    version = getattr(module, "__version__", "")
+    return HolidayCalendar(name, country, "holidays", f"{country} public holidays, holidays {version}".strip())
 
 
 @lru_cache(maxsize=64)
-def _grid_calendar(start: int, n: int, step: int) -> dict[str, np.ndarray]:
+def _foreign_holidays(country: str, year: int) -> frozenset[date]:
+    return frozenset(_holidays_module().country_holidays(country, years=[year]).keys())
+
+
+def _day_flags(days: np.ndarray, calendar: HolidayCalendar) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(workday, holiday, spring festival) flags of unique local dates."""
+    if calendar.source == "chinese_calendar":
+        info = [day_info(d.astype(object)) for d in days]
+        return (np.array([i.is_workday for i in info], dtype=np.float64),
+                np.array([i.is_holiday for i in info], dtype=np.float64),
+                np.array([i.is_spring_festival for i in info], dtype=np.float64))
+    weekday = ((days.astype("datetime64[D]").astype(np.int64) + 3) % 7) < 5
+    holiday = np.zeros(len(days), dtype=bool)
+    if calendar.source == "holidays":
+        as_dates = [d.astype(object) for d in days]
+        holiday = np.array([d in _foreign_holidays(calendar.country, d.year) for d in as_dates], dtype=bool)
+    return ((weekday & ~holiday).astype(np.float64), holiday.astype(np.float64), np.zeros(len(days)))
+
+
+def calendar_features(times_utc: np.ndarray, tz: str | None = None) -> dict[str, np.ndarray]:
+    """Local hour, day of week (Mon=0), day of year, work/holiday flags, for each UTC instant, on
+    the clock and holiday calendar of zone `tz` (default Asia/Shanghai)."""
+    times_utc = to_utc64(times_utc)
+    name = tz or DEFAULT_TZ
+    if len(times_utc) > 2:
+        steps = np.diff(times_utc.astype(np.int64))
+        if np.all(steps == steps[0]):  # a regular grid: the same grid comes back often (cache it)
+            return _grid_calendar(int(times_utc[0].astype(np.int64)), len(times_utc), int(steps[0]), name)
+    return _calendar(times_utc, name)
+
+
+@lru_cache(maxsize=64)
+def _grid_calendar(start: int, n: int, step: int, tz: str = DEFAULT_TZ) -> dict[str, np.ndarray]:
     times = (start + step * np.arange(n, dtype=np.int64)).astype("datetime64[s]")
-    out = _calendar(times)
+    out = _calendar(times, tz)
     for array in out.values():
         array.flags.writeable = False  # shared between callers
     return out
 
 
-def _calendar(times_utc: np.ndarray) -> dict[str, np.ndarray]:
-    local = local_times(times_utc)
+def _calendar(times_utc: np.ndarray, tz: str = DEFAULT_TZ) -> dict[str, np.ndarray]:
+    local = local_times(times_utc, tz)
     days = local.astype("datetime64[D]")
     hour = ((local - days).astype("timedelta64[s]").astype(np.int64) // 3600).astype(np.int64)
     dow = ((days.astype(np.int64) + 3) % 7).astype(np.int64)  # 1970-01-01 was a Thursday
     unique, inverse = np.unique(days, return_inverse=True)
-    info = [day_info(d.astype(object)) for d in unique]
     inverse = inverse.reshape(-1)
-    workday = np.array([i.is_workday for i in info], dtype=np.float64)[inverse]
-    holiday = np.array([i.is_holiday for i in info], dtype=np.float64)[inverse]
-    spring = np.array([i.is_spring_festival for i in info], dtype=np.float64)[inverse]
+    work_u, holiday_u, spring_u = _day_flags(unique, holiday_calendar(tz))
+    workday, holiday, spring = work_u[inverse], holiday_u[inverse], spring_u[inverse]
     doy = (days - days.astype("datetime64[Y]")).astype(np.int64) + 1
     return {"hour": hour, "dow": dow, "doy": doy, "is_workday": workday, "is_holiday": holiday,
             "is_spring_festival": spring, "local_day": days}
@@ -186,7 +327,8 @@ class Panel:
 
     `times` are the UTC instants of the grid; `step` its spacing (None for calendar frequencies
     such as months, where `freq` names a pandas offset). `temperature`, when given, may run past
-    the grid (S, T + H) to carry the weather of the forecast horizon.
+    the grid (S, T + H) to carry the weather of the forecast horizon. `tz` is the zone of its wall
+    clock and holiday calendar (Asia/Shanghai unless the data comes from elsewhere).
     """
 
     keys: list[str]
@@ -196,6 +338,7 @@ class Panel:
     classes: list[str | None] | None = None
     freq: str = "h"
     step: np.timedelta64 | None = field(default=None)
+    tz: str = DEFAULT_TZ
 
     def __post_init__(self) -> None:
         self.times = to_utc64(self.times)
@@ -272,7 +415,7 @@ class Panel:
             return self.times[-1] + self.step * np.arange(1, horizon + 1)
         import pandas as pd
 
-        last = pd.Timestamp(self.times[-1]).tz_localize("UTC").tz_convert(LOCAL_TZ)
+        last = pd.Timestamp(self.times[-1]).tz_localize("UTC").tz_convert(zone(self.tz))
         future = pd.date_range(last, periods=horizon + 1, freq=self.freq)[1:]
         return future.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[s]")
 
@@ -280,7 +423,7 @@ class Panel:
         """The panel cut after step `end` (exclusive): what was known at that origin."""
         temp = None if self.temperature is None else self.temperature
         return Panel(keys=self.keys, times=self.times[:end], y=self.y[:, :end], temperature=temp,
-                     classes=self.classes, freq=self.freq, step=self.step)
+                     classes=self.classes, freq=self.freq, step=self.step, tz=self.tz)
 
     def subset(self, rows: np.ndarray | list[int]) -> Panel:
         """Only the given series."""
@@ -288,13 +431,13 @@ class Panel:
         return Panel(keys=[self.keys[i] for i in rows], times=self.times, y=self.y[rows],
                      temperature=None if self.temperature is None else self.temperature[rows],
                      classes=None if self.classes is None else [self.classes[i] for i in rows],
-                     freq=self.freq, step=self.step)
+                     freq=self.freq, step=self.step, tz=self.tz)
 
 
 def grid_calendar(panel: Panel, horizon: int) -> dict[str, np.ndarray]:
     """Calendar features over the panel's grid plus `horizon` future steps."""
     times = np.concatenate([panel.times, panel.future_times(horizon)]) if horizon else panel.times
-    return calendar_features(times)
+    return calendar_features(times, panel.tz)
 
 
 def temperature_on_grid(panel: Panel, horizon: int) -> np.ndarray | None:
@@ -473,6 +616,7 @@ def from_utc64(value: np.datetime64) -> datetime:
                                                                           .astype(np.int64)))
 
 
-def local_iso(dt64: np.datetime64) -> str:
-    """A UTC datetime64 as an Asia/Shanghai ISO string, e.g. 2026-11-26T08:00:00+08:00."""
-    return from_utc64(dt64).astimezone(LOCAL_TZ).isoformat()
+def local_iso(dt64: np.datetime64, tz: str | None = None) -> str:
+    """A UTC datetime64 as an ISO string on the clock of `tz` (default Asia/Shanghai), e.g.
+    2026-11-26T08:00:00+08:00."""
+    return from_utc64(dt64).astimezone(zone(tz)).isoformat()

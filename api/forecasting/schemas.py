@@ -110,8 +110,9 @@ class OverloadWarning(BaseModel):
     feeder_code: str
     capacity_kva: float
     capacity_kw: float
-    forecast_peak_kw: float
+    forecast_peak_kw: float  # the load the ratio is of: the forecast peak, or the measured hour when higher
     peak_at: LocalDateTime
+    basis: Literal["forecast", "measured"] = "forecast"  # which of the two forecast_peak_kw is
     current_kw: float  # the last measured hour
     load_ratio: float
     severity: Literal["过载", "重载"]  # ≥ 100 % / ≥ threshold of capacity

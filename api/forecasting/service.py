@@ -1,5 +1,7 @@
 """Load forecasting rules: forecasts per level (cached for areas, feeders, the system), the model
-each level uses (chosen by backtest), the nightly refresh, and transformer overload warnings.
+each level uses (chosen by the backtest's rule: lowest mean RMSE over 28 day-ahead origins, or a
+simpler model that Diebold–Mariano cannot tell apart from it), the nightly refresh, and transformer
+overload warnings.
 
 Load of an area, a feeder or the system is the sum of its meters' mean power per hour; the
 metering domain owns the readings and sums them in SQL, and the flow (api.flows.load_forecasting)
@@ -67,7 +69,7 @@ TRAIN_DAYS = 56  # history the job trains and backtests on
 CACHE_MAX_AGE = timedelta(hours=24)  # a cached forecast serves while its data is at most a day old
 MODEL_MAX_AGE = timedelta(days=8)  # a stored global model older than this is not used
 CHOICE_MAX_AGE = timedelta(days=7)  # the job re-runs the backtests weekly
-CUSTOMER_SAMPLE = 300  # customers in the customer level's backtest
+CUSTOMER_SAMPLE = 100  # customers in the customer level's backtest (× 28 origins: more evidence than 300 × 4)
 CACHED_LEVELS = ("area", "feeder", "system")
 SYSTEM_KEY = "all"
 
@@ -267,7 +269,7 @@ def _predict(*, session: Session, level: str, panel: Panel, now: datetime, weath
         wanted = "statistical"
     if wanted == "seasonal_naive":
         return SeasonalNaive().fit(panel).predict(LONG_HORIZON), "seasonal_naive", source
-    return Statistical().fit(panel).predict(LONG_HORIZON), "statistical", source
+    return Statistical(horizon=LONG_HORIZON).fit(panel).predict(LONG_HORIZON, exog), "statistical", source
 
 
 def train_global(*, session: Session, level: str, panel: Panel, now: datetime) -> GlobalGBM | None:
@@ -440,23 +442,33 @@ def refresh_level(*, session: Session, level: str, members: list[Member], panel:
 
 
 def choose_model(*, session: Session, level: str, panel: Panel, now: datetime, horizon: int = 24,
-                 origins: int = 7) -> dict | None:
+                 origins: int | str = "auto") -> dict | None:
     """Backtest every model on the level's recent history (`backtest_sample` over TRAIN_DAYS) and store
-    the one with the lowest MASE; None when the history is too short."""
+    the one the backtest's rule picks (`api.forecasting.backtest.choose`: lowest mean RMSE over the
+    origins, or a simpler model not significantly worse by Diebold–Mariano); None when too short."""
     try:
         result = bt.backtest(panel, horizon=horizon, origins=origins)
     except bt.TooShort as exc:
         log.warning("no backtest for %s: %s", level, exc)
         return None
     best = result["best"] or bt.BASELINE
+    metrics = {}
+    for name, m in result["models"].items():
+        spread = result["spread"].get(name, {})
+        dm = result["choice"]["dm_vs_best"].get(name, {})
+        metrics[name] = {**m, "RMSE_origin_mean": spread.get("mean"), "RMSE_origin_std": spread.get("std"),
+                         "RMSE_origin_iqr": spread.get("iqr"), "dm_p_vs_best": dm.get("p_value")}
+    for warning in result["warnings"]:
+        log.warning("model choice for %s: %s", level, warning)
+    log.info("model choice for %s: %s (%s)", level, best, result["choice"]["note"])
     row = _choice(session=session, level=level)
     if row is None:
         row = ForecastModelChoice(level=level)
         session.add(row)
     row.model, row.chosen_at, row.horizon = best, now, horizon
-    row.origins, row.series, row.metrics = result["origins"], panel.n_series, result["models"]
+    row.origins, row.series, row.metrics = result["origins"], panel.n_series, metrics
     session.commit()
-    return {"model": best, "metrics": result["models"]}
+    return {"model": best, "metrics": metrics, "note": result["choice"]["note"]}
 
 
 def area_forecasts(*, session: Session, keys: list[str], now: datetime) -> dict[str, LoadForecastRead | None]:
@@ -491,7 +503,8 @@ def overload_warnings(*, forecasts: dict[str, LoadForecastRead], measured: dict[
         warnings.append(OverloadWarning(
             area_code=code, area_name=fc.name, district=state.district, feeder_code=state.feeder_code,
             capacity_kva=fc.capacity_kva, capacity_kw=round(capacity_kw, 1), forecast_peak_kw=round(peak_kw, 1),
-            peak_at=peak_at, current_kw=round(current, 1), load_ratio=round(ratio, 3), severity=severity,
+            peak_at=peak_at, basis="measured" if is_measured else "forecast", current_kw=round(current, 1),
+            load_ratio=round(ratio, 3), severity=severity,
             message=message, made_at=fc.made_at))
     return sorted(warnings, key=lambda w: -w.load_ratio)
 

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Numeric,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -92,8 +93,10 @@ class MeterEvent(Base):
 
     __tablename__ = "meter_events"
     __table_args__ = (
-        Index("ix_meter_events_meter_ts", "meter_id", "ts"),
         Index("ix_meter_events_kind_ts", "kind", "ts"),
+        # one event per meter, time, kind and phase (a re-sent batch from the metering system is ignored);
+        # it also serves a meter's events in a time range
+        Index("uq_meter_events_key", "meter_id", "ts", "kind", text("coalesce(phase, '')"), unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -119,3 +119,23 @@ class LoadPoint(BaseModel):
 
     ts: LocalDateTime
     kw: float
+
+
+class IntakeErrorRead(BaseModel):
+    """Why one row was not kept."""
+
+    row: int
+    meter_no: str | None = None
+    field: str | None = None
+    message: str
+
+
+class IntakeRead(BaseModel):
+    """What became of a batch from the metering system."""
+
+    stored: int
+    duplicates: int
+    rejected: int
+    errors: list[IntakeErrorRead]
+    alerts_raised: int = 0  # proactive-service alerts the batch raised
+    detection_deferred: bool = False  # detection failed after storing: the every-minute pass retries it

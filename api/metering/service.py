@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -13,7 +14,14 @@ from api.core.errors import NotFound
 from api.core.time import LOCAL_TZ, local_day_sql, local_days, local_hour_sql, local_midnight
 from api.metering.models import Feeder, Meter, MeterEvent, Reading, TransformerArea, WeatherHour
 from api.metering.schemas import (
-    AreaState, DailyUsage, MeterEventRead, MeterSnapshot, PeriodTotal, ReadingCoverage, ReadingRead, UsageRead,
+    AreaState,
+    DailyUsage,
+    MeterEventRead,
+    MeterSnapshot,
+    PeriodTotal,
+    ReadingCoverage,
+    ReadingRead,
+    UsageRead,
 )
 
 LOSS_KINDS = ("失压", "停电")
@@ -472,3 +480,123 @@ def kwh_in_windows(*, session: Session, windows: dict[str, tuple[datetime, datet
     names = list(windows)
     return {meter_id: {name: (float(sums[2 * i] or 0), int(sums[2 * i + 1] or 0)) for i, name in enumerate(names)}
             for meter_id, *sums in session.execute(query.group_by(Reading.meter_id))}
+
+
+SUPPLY_KINDS = (*LOSS_KINDS, RESTORE_KIND)
+
+
+@dataclass(frozen=True)
+class MeterSupply:
+    """A meter's supply as its latest 停电/失压/上电 event in the look-back says: off since when, or on."""
+
+    meter_id: int
+    meter_no: str
+    customer_id: int
+    transformer_area_id: int
+    off_since: datetime | None  # the loss event's time while the latest supply event is a loss
+
+
+def meter_supply(*, session: Session, now: datetime, lookback: timedelta,
+                 area_ids: list[int] | None = None) -> dict[int, list[MeterSupply]]:
+    """Every meter of the areas (all areas when None) by area, with its supply from its events in
+    (now - lookback, now]; a meter with no such event counts as supplied."""
+    meters = select(Meter.id, Meter.meter_no, Meter.customer_id, Meter.transformer_area_id)
+    events = select(MeterEvent.meter_id, MeterEvent.ts, MeterEvent.kind).where(
+        MeterEvent.kind.in_(SUPPLY_KINDS), MeterEvent.ts > now - lookback, MeterEvent.ts <= now)
+    if area_ids is not None:
+        meters = meters.where(Meter.transformer_area_id.in_(area_ids))
+        events = events.where(MeterEvent.meter_id.in_(
+            select(Meter.id).where(Meter.transformer_area_id.in_(area_ids))))
+    latest: dict[int, tuple[datetime, int, str]] = {}
+    for meter_id, ts, kind in session.execute(events):
+        # at the same instant a 上电 wins: the meter reports the loss and the return in that order
+        rank = (ts, 1 if kind == RESTORE_KIND else 0)
+        if meter_id not in latest or rank >= latest[meter_id][:2]:
+            latest[meter_id] = (ts, rank[1], kind)
+    by_area: dict[int, list[MeterSupply]] = defaultdict(list)
+    for meter_id, meter_no, customer_id, area_id in session.execute(meters.order_by(Meter.id)):
+        last = latest.get(meter_id)
+        off = last[0] if last is not None and last[2] in LOSS_KINDS else None
+        by_area[area_id].append(MeterSupply(meter_id, meter_no, customer_id, area_id, off))
+    return by_area
+
+
+@dataclass(frozen=True)
+class AreaHour:
+    """One transformer area in one hour, from its meters' readings: load, worst voltages, phase currents."""
+
+    transformer_area_id: int
+    ts: datetime
+    meters_reporting: int
+    load_kw: float
+    phase_amps: tuple[float, float, float]  # summed over its three-phase meters
+    low_meters: tuple[str, ...]  # meter numbers reading under the low limit (but supplied)
+    high_meters: tuple[str, ...]  # meter numbers reading over the high limit
+
+
+def area_hours(*, session: Session, area_ids: list[int], start: datetime, end: datetime, low_volts: float,
+               high_volts: float) -> dict[int, list[AreaHour]]:
+    """The areas' hours with readings in [start, end), oldest first."""
+    rows = session.execute(
+        select(Meter.transformer_area_id, Meter.meter_no, Reading.ts, Reading.kw, Reading.voltage_a,
+               Reading.voltage_b, Reading.voltage_c, Reading.current_a, Reading.current_b, Reading.current_c,
+               Meter.phases, Meter.ct_ratio)
+        .join(Meter, Meter.id == Reading.meter_id)
+        .where(Meter.transformer_area_id.in_(area_ids), Reading.ts >= start, Reading.ts < end))
+    acc: dict[tuple[int, datetime], dict] = {}
+    for area_id, meter_no, ts, kw, va, vb, vc, ia, ib, ic, phases, ct in rows:
+        hour = acc.setdefault((area_id, ts), {"n": 0, "kw": 0.0, "amps": [0.0, 0.0, 0.0], "low": [], "high": []})
+        hour["n"] += 1
+        hour["kw"] += float(kw)
+        volts = [float(v) for v in (va, vb, vc) if v is not None]
+        live = [v for v in volts if v >= DEAD_VOLTS]
+        if live and min(live) < low_volts:
+            hour["low"].append(meter_no)
+        if volts and max(volts) > high_volts:
+            hour["high"].append(meter_no)
+        if phases == 3 and ib is not None and ic is not None:
+            ratio = ct or 1
+            for i, amps in enumerate((ia, ib, ic)):
+                hour["amps"][i] += float(amps) * ratio
+    out: dict[int, list[AreaHour]] = defaultdict(list)
+    for (area_id, ts), h in sorted(acc.items(), key=lambda kv: kv[0][1]):
+        out[area_id].append(AreaHour(area_id, ts, h["n"], round(h["kw"], 2), tuple(round(a, 1) for a in h["amps"]),
+                                     tuple(h["low"]), tuple(h["high"])))
+    return out
+
+
+def list_fault_events(*, session: Session, meter_ids: list[int], start: datetime, end: datetime) -> list[MeterEvent]:
+    """The metering hardware's faults in (start, end]: 断相, and 失压 on one or two phases of a three-phase meter.
+
+    A 失压 on a single-phase meter, on all three phases at once, or within POWER_CUT_GAP of a 停电 is the
+    supply going off (an outage), not a fault; 反向电量 is left to the audit rules (it may be theft)."""
+    three_phase = set(session.scalars(select(Meter.id).where(Meter.id.in_(meter_ids), Meter.phases == 3)))
+    events = session.scalars(select(MeterEvent).where(
+        MeterEvent.meter_id.in_(meter_ids), MeterEvent.ts > start - POWER_CUT_GAP, MeterEvent.ts <= end + POWER_CUT_GAP,
+        MeterEvent.kind.in_(("断相", "失压", POWER_CUT_KIND))).order_by(MeterEvent.ts, MeterEvent.id)).all()
+    cuts: dict[int, list[datetime]] = defaultdict(list)
+    phases_at: dict[tuple[int, datetime], set[str]] = defaultdict(set)
+    for e in events:
+        if e.kind == POWER_CUT_KIND:
+            cuts[e.meter_id].append(e.ts)
+        elif e.kind == "失压":
+            phases_at[(e.meter_id, e.ts)].add(e.phase or "ABC")
+    faults = []
+    for e in events:
+        if not start < e.ts <= end or e.kind == POWER_CUT_KIND:
+            continue
+        if e.kind == "失压" and (e.meter_id not in three_phase or e.phase is None
+                                 or len(phases_at[(e.meter_id, e.ts)]) >= 3
+                                 or any(abs(e.ts - cut) <= POWER_CUT_GAP for cut in cuts[e.meter_id])):
+            continue
+        faults.append(e)
+    return faults
+
+
+def area_ids_of_meters(*, session: Session, meter_ids: Iterable[int]) -> list[int]:
+    """The transformer areas these meters are in."""
+    ids = sorted(set(meter_ids))
+    found: set[int] = set()
+    for i in range(0, len(ids), 900):
+        found.update(session.scalars(select(Meter.transformer_area_id).where(Meter.id.in_(ids[i:i + 900]))))
+    return sorted(found)

@@ -3,13 +3,18 @@ real Rasa, action server and API, and the tickets appear in GET /api/tickets."""
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import func, select
 
+from api.db import make_engine, make_sessionmaker
 from api.demo.showcase import EXTRA_ACCOUNTS, SHOWCASE
-from tests.conftest import new_context
+from api.metering.models import Meter, MeterEvent
+from api.notify.models import OutboxMessage
+from tests.conftest import TEST_METERING_TOKEN, new_context
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
@@ -96,3 +101,37 @@ def test_household_outage_elsewhere_gets_its_own_ticket(stack, browser):
     assert ticket["diagnosis"]["code"] == "household_outage"
     assert "分钟内到达现场" in done
     page.context.close()
+
+
+def test_an_outage_the_meters_report_is_told_before_the_customer_reports_it(stack, browser):
+    """Issue 15: the metering system posts an area's 停电 events; the customer opens the web chat from the
+    notice's link and is told of the outage and its repair first, then a report attaches to that ticket."""
+    now = datetime.now(timezone.utc)
+    engine = make_engine(stack.settings.database_url)
+    with make_sessionmaker(engine)() as session:
+        busy = set(session.scalars(select(Meter.transformer_area_id).join(MeterEvent, MeterEvent.meter_id == Meter.id)
+                                   .where(MeterEvent.ts >= now - timedelta(days=2))))
+        sizes = session.execute(select(Meter.transformer_area_id, func.count()).group_by(Meter.transformer_area_id)
+                                .order_by(Meter.transformer_area_id)).all()
+        area_id = next(a for a, n in sizes if a not in busy and n >= 4)
+        meters = session.scalars(select(Meter.meter_no).where(Meter.transformer_area_id == area_id)).all()
+    rows = [{"meter_no": m, "ts": (now - timedelta(minutes=4)).isoformat(), "kind": "停电"} for m in meters]
+    posted = stack.http.post("/api/metering/events", json={"events": rows},
+                             headers={"Authorization": f"Bearer {TEST_METERING_TOKEN}"}).json()
+    assert posted["alerts_raised"] == 1, posted
+    with make_sessionmaker(engine)() as session:
+        sms = session.scalar(select(OutboxMessage).where(OutboxMessage.key.like("alert:%:outage:%"),
+                                                         OutboxMessage.body.contains("/?n=")).order_by(OutboxMessage.id.desc()))
+    engine.dispose()
+    link = sms.body.split("/?n=")[1].split(" ")[0]
+
+    context = new_context(browser, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    with page.expect_response(lambda r: r.url.endswith("/api/chat/notice"), timeout=30_000) as answered:
+        page.goto(stack.api_url + "/?n=" + link)
+    assert answered.value.status == 200, answered.value.text()
+    greeting = page.locator(".row--bot .bubble").filter(has_text="无需再报修")
+    expect(greeting).to_be_visible(timeout=15_000)
+    assert "停电" in greeting.inner_text()
+    page.wait_for_timeout(800)  # the bubble's fade-in
+    page.screenshot(path=str(SCREENSHOTS / "web-chat-proactive-outage.png"))

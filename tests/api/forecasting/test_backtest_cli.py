@@ -41,7 +41,13 @@ def check_result(result: dict, models=("seasonal_naive", "statistical", "global_
             assert value is not None and math.isfinite(value), (name, metric, value)
         assert result["models"][name]["points"] > 0
     assert set(result["vs_baseline"]) == set(models) - {"seasonal_naive"}
-    assert result["best"] in models
+    assert result["best"] in models and result["best"] == result["choice"]["model"]
+    # the spread across origins and the significance of the best against the runner-up
+    assert set(result["spread"]) == set(models)
+    assert all(len(s["per_origin_RMSE"]) == result["origins"] for s in result["spread"].values())
+    sig = result["significance"]
+    assert sig["best"] == result["choice"]["lowest_rmse"] and sig["runner_up"] in models
+    assert 0.0 <= sig["p_value"] <= 1.0 and isinstance(sig["significant"], bool)
 
 
 def test_one_series_with_and_without_weather(tmp_path):
@@ -113,6 +119,17 @@ def test_daily_frequency_and_a_model_subset(tmp_path):
     check_result(result, models=("seasonal_naive", "statistical"))
     assert result["input"]["freq"] == "D"
     assert result["models"]["statistical"]["points"] == 21
+
+
+def test_default_origins_are_auto_with_a_warning_when_the_history_is_short(tmp_path):
+    csv = tmp_path / "short.csv"
+    hourly_frame(20, seed=3).to_csv(csv, index=False)
+    run = run_cli("--csv", str(csv), "--time-col", "时间", "--target-col", "kw", "--freq", "H", "--horizon", "24",
+                  "--models", "seasonal_naive")
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["origins"] == 6  # 20 days − 14 of training
+    assert "28" in result["warnings"][0] and "warning: history allows 6 origin(s)" in run.stderr
 
 
 def test_bad_column_is_exit_2_with_a_clear_message(tmp_path):

@@ -14,6 +14,7 @@ from api.core.time import LOCAL_TZ
 from api.customers.models import Customer
 from api.demo.showcase import SHOWCASE
 from api.flows import load_forecasting as service
+from api.forecasting.backtest import SIMPLICITY
 from api.forecasting.features import Panel
 from api.forecasting.forecasters import GBMConfig, GlobalGBM
 from api.forecasting.models import ForecastModel, ForecastModelChoice, LoadForecast
@@ -127,6 +128,11 @@ def test_overload_warning_for_the_overloaded_area_only(session, now):
     assert w.capacity_kw == pytest.approx(float(overloaded.capacity_kva) * 0.9)
     assert w.load_ratio >= 1.0 and w.severity == "过载"
     assert w.forecast_peak_kw == pytest.approx(w.load_ratio * w.capacity_kw, rel=1e-2)
+    # the peak is the forecast's, or the measured hour when that is higher, and says which
+    if w.basis == "measured":
+        assert w.forecast_peak_kw == w.current_kw
+    else:
+        assert w.forecast_peak_kw >= w.current_kw
     assert w.area_name == overloaded.name and overloaded.code in w.message and "过载" in w.message
     assert w.peak_at.utcoffset() == timedelta(hours=8)
     # a stricter threshold keeps it, an impossible one drops everything
@@ -142,8 +148,15 @@ def test_choose_models_stores_backtest_metrics_per_level(session, now):
         row = session.scalar(select(ForecastModelChoice).where(ForecastModelChoice.level == level))
         assert row.model == choice["model"]
         assert row.metrics["seasonal_naive"]["MASE"] is not None
-        best = row.metrics[row.model]
-        assert all(best["MASE"] <= m["MASE"] for m in row.metrics.values() if m.get("MASE") is not None)
+        # the backtest's rule: lowest mean RMSE over the origins, unless a simpler model is not
+        # significantly worse (Diebold–Mariano p ≥ 0.05)
+        means = {n: m["RMSE_origin_mean"] for n, m in row.metrics.items() if m.get("RMSE_origin_mean") is not None}
+        lowest = min(means, key=means.get)
+        assert row.metrics[lowest]["dm_p_vs_best"] is None
+        if row.model != lowest:
+            assert SIMPLICITY.index(row.model) < SIMPLICITY.index(lowest)
+            assert row.metrics[row.model]["dm_p_vs_best"] >= 0.05
+        assert choice["note"]
     result = service.get_load_forecast(session=session, level="system", key=None, now=now)
     assert result.metrics is not None and result.metrics.origins == 2
     assert result.model in (chosen["system"]["model"], "statistical")
