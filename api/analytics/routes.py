@@ -72,7 +72,6 @@ def export_csv(name: str, session: SessionDep, now: NowDep, filters: service.Fil
                article_title=Depends(article_titles)) -> Response:
     """One table of the page (dashboard, 经营成果 or 工作质量) as a CSV download with Chinese headers."""
     table = export.table(session=session, name=name, filters=filters, now=now, article_title=article_title)
-    filename = service.export_filename(name=name, filters=filters)
-    return Response(content=service.to_csv(table).encode("utf-8"), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
+    return Response(content=service.to_csv(table, filters).encode("utf-8"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": service.content_disposition(name=name, filters=filters),
                              "Cache-Control": "no-store"})

@@ -38,6 +38,7 @@ class KpisRead(BaseModel):
     sla_breaches: int
     sla_pending: int = Field(description="commitment neither kept nor missed yet (open, or cancelled)")
     sla_compliance: float | None = Field(description="met / (met + breaches), %")
+    # over the same tickets: on-site work resolved with every stage recorded (dispatch ≤ arrival ≤ resolution)
     mean_dispatch_minutes: float | None = Field(description="creation → (latest) dispatch to a crew")
     mean_arrive_minutes: float | None = Field(description="creation → crew on site")
     mean_resolve_minutes: float | None = Field(description="creation → resolved")
@@ -57,6 +58,9 @@ class KpisRead(BaseModel):
     kb_helpful: int
     kb_not_helpful: int
     kb_helpful_rate: float | None
+    agent_replies: int = Field(description="agents' replies sent in the range")
+    suggestion_used_rate: float | None = Field(description="replies that started from a suggestion / all replies, %")
+    suggestion_as_is_rate: float | None = Field(description="of those, sent as offered (not edited), %")
 
 
 class ColumnRead(BaseModel):

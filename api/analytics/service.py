@@ -14,19 +14,26 @@ Definitions (the dashboard's notes say the same in Chinese):
   resolution for the others. Breached: a breach was recorded, or the commitment was done after the
   due time. Met: done by the due time, no breach recorded. Compliance = met / (met + breached);
   tickets not decided yet (open and not due, or cancelled) count in neither.
-- Durations: creation → latest dispatch, → arrival on site, → resolved.
+- Durations: creation → latest dispatch, → arrival on site, → resolved, each averaged over the same
+  tickets: work tickets resolved with every stage recorded (dispatched; on site too for the on-site
+  types), so for every type dispatch ≤ arrival ≤ resolution. The headline figures are those of the
+  on-site types (the field service); a ticket still on its way counts once it is resolved.
 - Backlog: work tickets open now (OPEN_STATUSES) created before the end of the range, aged from
   creation to now.
 - Crew utilisation: busy minutes (accepted → resolved, closed or now; the part inside the range)
   over on-shift minutes (CrewShift, the part inside the range). Tickets held at the same time add
   up, so a crew can pass 100 %. With a district filter: the crews based in that district.
-- Conversations (the district and type filters do not apply): contained = no handoff asked and no
-  agent joined; transfers = conversations with a "queued" event, by its note (the reason).
+- Conversations: contained = no handoff asked and no agent joined; transfers = conversations with a
+  "queued" event, by its note (the reason). With a district filter, the conversations of that district's
+  customers (the account the chat verified, or a ticket it filed in the district); with a type filter,
+  those that filed a ticket of that type; a chat whose customer is unknown counts only without filters.
+  KB votes follow their conversation.
+- Suggestions: agents' replies sent in the range (in conversations started in it), by the suggestion each
+  started from (a template for the conversation's state, a KB answer, the intent's template) or typed;
+  "as is" = sent with the suggestion's words unchanged.
 """
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections import defaultdict
 from collections.abc import Callable
@@ -44,11 +51,14 @@ from api.analytics.schemas import (
     ColumnRead, DashboardRead, FilterOptionsRead, FiltersRead, KpisRead, TableRead,
 )
 from api.conversations.handoff import REASONS as HANDOFF_REASONS
-from api.conversations.models import Conversation, ConversationEvent, Message
+from api.conversations.models import Conversation, ConversationEvent, Message, SuggestionUse
 from api.core.errors import Invalid, NotFound
+from api.core.exports import csv_document
+from api.core.headers import attachment
 from api.core.ids import DISTRICT_NAMES
 from api.core.time import local_day, local_day_sql, local_midnight, to_local
 from api.core.vocabulary import ON_SITE_TYPES, OPEN_STATUSES, TICKET_TYPES
+from api.customers.models import Customer
 from api.db import UTCDateTime
 from api.dispatch.models import Crew, CrewShift
 from api.kb.models import KbFeedback
@@ -64,6 +74,8 @@ NO_DISTRICT = "未识别区县"
 # Chinese names of the handoff reasons (api/conversations/handoff.py REASONS) and of the intents
 # (actions/common.py INTENT_TITLES; the API does not import the action server). Unknown codes show as is.
 REASON_LABELS = HANDOFF_REASONS
+# Where an agent's reply came from, in the order the dashboard lists them.
+SUGGESTION_SOURCES = {"situation": "按当前情况的话术", "kb": "知识库答案", "template": "意图话术模板", "typed": "坐席自行输入"}
 INTENT_LABELS = {
     "nlu_fallback": "未能识别",
     "greet": "打招呼", "goodbye": "结束咨询", "thank": "表示感谢", "affirm": "肯定", "deny": "否定",
@@ -72,7 +84,8 @@ INTENT_LABELS = {
     "query_balance": "查余额/是否欠费", "query_usage": "查用电量", "pay_bill": "交电费",
     "report_outage": "报停电故障", "report_hazard": "报安全隐患", "query_outage_notice": "查停电通知",
     "query_ticket_status": "查工单进度", "apply_service": "办理用电业务", "complaint": "投诉/意见",
-    "charging_find_station": "找充电站", "charging_book": "预约充电", "charging_status": "查充电状态",
+    "charging_find_station": "找充电站", "charging_book": "排队充电", "charging_status": "查充电状态",
+    "charging_cancel": "取消排队", "report_charger_fault": "充电桩报修",
     "forecast_bill": "电费走势", "energy_advice": "节电建议", "change_address": "修改报修地址",
     "stop_report": "退出报修", "start_application": "在线登记业务申请",
     "ask_bill_increase": "电费为什么变高/电表准不准", "report_theft": "举报窃电/私拉乱接",
@@ -221,6 +234,9 @@ def _count_if(condition):
 
 
 WORK = Ticket.parent_id.is_(None)
+# the tickets every duration is averaged over: work resolved with each of its stages recorded
+DURATION_COHORT = and_(Ticket.parent_id.is_(None), Ticket.assigned_at.is_not(None), Ticket.resolved_at.is_not(None),
+                       or_(Ticket.type.notin_(ON_SITE_TYPES), Ticket.arrived_at.is_not(None)))
 DONE_AT = case((Ticket.type.in_(ON_SITE_TYPES), Ticket.arrived_at), else_=Ticket.resolved_at)
 BREACHED = and_(WORK, or_(Ticket.sla_breached_at.is_not(None), DONE_AT > Ticket.arrive_by))
 MET = and_(WORK, Ticket.sla_breached_at.is_(None), DONE_AT.is_not(None), DONE_AT <= Ticket.arrive_by)
@@ -236,7 +252,22 @@ def _ticket_scope(f: Filters) -> list:
 
 
 def _conversation_scope(f: Filters) -> list:
-    return [Conversation.created_at >= f.start, Conversation.created_at < f.end]
+    """Conversations started in the range; with a district, those of its customers (the account the chat
+    verified, or a ticket it filed there); with a type, those that filed a ticket of that type."""
+    conditions = [Conversation.created_at >= f.start, Conversation.created_at < f.end]
+    if f.district:
+        customers = select(Customer.account_no).where(Customer.district == f.district)
+        filed = select(Ticket.conversation_id).where(Ticket.district == f.district, Ticket.conversation_id.is_not(None))
+        conditions.append(or_(Conversation.account_no.in_(customers), Conversation.id.in_(filed)))
+    if f.type:
+        conditions.append(Conversation.id.in_(select(Ticket.conversation_id).where(
+            Ticket.type == f.type, Ticket.conversation_id.is_not(None))))
+    return conditions
+
+
+def _conversation_ids(f: Filters):
+    """The conversations in scope, for rows that only name one (KB votes)."""
+    return select(Conversation.id).where(*_conversation_scope(f))
 
 
 def _message_scope(f: Filters) -> list:
@@ -325,12 +356,12 @@ def _tickets(ctx: QueryContext) -> Part:
         select(Ticket.type, Ticket.district, day.label("day"), func.count().label("tickets"),
                _count_if(WORK).label("work"), _count_if(MET).label("met"),
                _count_if(BREACHED).label("breached"),
-               func.sum(case((WORK, dispatch))).label("dispatch_sum"),
-               func.count(case((and_(WORK, Ticket.assigned_at.is_not(None)), 1))).label("dispatch_n"),
-               func.sum(case((WORK, arrive))).label("arrive_sum"),
-               func.count(case((and_(WORK, Ticket.arrived_at.is_not(None)), 1))).label("arrive_n"),
-               func.sum(case((WORK, resolve))).label("resolve_sum"),
-               func.count(case((and_(WORK, Ticket.resolved_at.is_not(None)), 1))).label("resolve_n"),
+               func.sum(case((DURATION_COHORT, dispatch))).label("dispatch_sum"),
+               _count_if(DURATION_COHORT).label("dispatch_n"),
+               func.sum(case((and_(DURATION_COHORT, Ticket.arrived_at.is_not(None)), arrive))).label("arrive_sum"),
+               _count_if(and_(DURATION_COHORT, Ticket.arrived_at.is_not(None))).label("arrive_n"),
+               func.sum(case((DURATION_COHORT, resolve))).label("resolve_sum"),
+               _count_if(DURATION_COHORT).label("resolve_n"),
                *(_count_if(Ticket.satisfaction == score).label(f"score_{score}") for score in SCORES))
         .where(*_ticket_scope(ctx.f)).group_by(Ticket.type, Ticket.district, day)).all()
     types, districts = _rollup(cells, "type"), _rollup(cells, "district")
@@ -378,11 +409,15 @@ def _tickets(ctx: QueryContext) -> Part:
         {"score": f"{s} 分", "tickets": total[f"score_{s}"], "share": _pct(total[f"score_{s}"], responses)}
         for s in SCORES])
     met, breached, work = total["met"], total["breached"], total["work"]
+    site = dict.fromkeys(SUMMED, 0)  # the headline durations: the field service's (on-site types)
+    for t in ON_SITE_TYPES:
+        for name in SUMMED:
+            site[name] += types.get(t, {}).get(name, 0)
     kpis = {"tickets": total["tickets"], "work_tickets": work, "sla_met": met, "sla_breaches": breached,
             "sla_pending": work - met - breached, "sla_compliance": _pct(met, met + breached),
-            "mean_dispatch_minutes": _mean(total["dispatch_sum"], total["dispatch_n"]),
-            "mean_arrive_minutes": _mean(total["arrive_sum"], total["arrive_n"]),
-            "mean_resolve_minutes": _mean(total["resolve_sum"], total["resolve_n"]),
+            "mean_dispatch_minutes": _mean(site["dispatch_sum"], site["dispatch_n"]),
+            "mean_arrive_minutes": _mean(site["arrive_sum"], site["arrive_n"]),
+            "mean_resolve_minutes": _mean(site["resolve_sum"], site["resolve_n"]),
             "satisfaction_mean": _mean(sum(s * total[f"score_{s}"] for s in SCORES), responses, 2),
             "satisfaction_responses": responses}
     return tables, kpis
@@ -552,6 +587,8 @@ def _fallback_texts(ctx: QueryContext) -> Part:
 def _kb(ctx: QueryContext) -> Part:
     """有帮助 / 没解决 votes: totals, and the most voted articles."""
     scope = [KbFeedback.created_at >= ctx.f.start, KbFeedback.created_at < ctx.f.end]
+    if ctx.f.district or ctx.f.type:
+        scope.append(KbFeedback.conversation_id.in_(_conversation_ids(ctx.f)))
     helpful, unhelpful = KbFeedback.helpful.is_(True), KbFeedback.helpful.is_(False)
     totals = ctx.session.execute(
         select(_count_if(helpful).label("helpful"), _count_if(unhelpful).label("not_helpful"))
@@ -572,15 +609,46 @@ def _kb(ctx: QueryContext) -> Part:
         "kb_helpful_rate": _pct(totals.helpful, totals.helpful + totals.not_helpful)}
 
 
+def _suggestions(ctx: QueryContext) -> Part:
+    """Agents' replies in the range and the suggestion each started from, if any: how often a suggestion is
+    used, and sent as offered or edited first (the suggestions' quality as the agents judge it)."""
+    source = case((SuggestionUse.id.is_(None), literal("typed")),
+                  (SuggestionUse.ref.like("situation.%"), literal("situation")), else_=SuggestionUse.kind)
+    replies = Message.__table__.join(Conversation.__table__, Conversation.id == Message.conversation_id) \
+        .outerjoin(SuggestionUse.__table__, SuggestionUse.message_id == Message.id)
+    rows = ctx.session.execute(
+        select(source.label("source"), func.count().label("replies"),
+               _count_if(SuggestionUse.edited.is_(False)).label("as_is"))
+        .select_from(replies).where(*_conversation_scope(ctx.f), Message.at >= ctx.f.start, Message.at < ctx.f.end,
+                                    Message.sender == "agent")
+        .group_by(source)).all()
+    by_source = {r.source: r for r in rows}
+    total = sum(r.replies for r in rows)
+    used = total - (by_source["typed"].replies if "typed" in by_source else 0)
+    as_is = sum(r.as_is for r in rows if r.source != "typed")
+    table = [{"source": SUGGESTION_SOURCES[key], "replies": by_source[key].replies,
+              "share": _pct(by_source[key].replies, total),
+              "as_is": by_source[key].as_is if key != "typed" else None,
+              "edited": by_source[key].replies - by_source[key].as_is if key != "typed" else None,
+              "as_is_rate": _pct(by_source[key].as_is, by_source[key].replies) if key != "typed" else None}
+             for key in SUGGESTION_SOURCES if key in by_source]
+    return {"suggestion_uses": _table("坐席回复与建议回复采用", [
+        ("source", "回复来源"), ("replies", "坐席回复数"), ("share", "占坐席回复（%）"), ("as_is", "原样发送"),
+        ("edited", "修改后发送"), ("as_is_rate", "原样发送占比（%）")], table)}, {
+        "agent_replies": total, "suggestion_used_rate": _pct(used, total), "suggestion_as_is_rate": _pct(as_is, used)}
+
+
 # The dashboard's queries by name (bench/analytics.py times each), and which one makes each table.
 QUERIES: dict[str, Callable[[QueryContext], Part]] = {
     "tickets": _tickets, "backlog": _backlog, "crews": _crews, "containment": _containment,
-    "transfers": _transfers, "turns": _turns, "fallback_texts": _fallback_texts, "kb": _kb}
+    "transfers": _transfers, "turns": _turns, "fallback_texts": _fallback_texts, "kb": _kb,
+    "suggestions": _suggestions}
 TABLE_PART: dict[str, Callable[[QueryContext], Part]] = {
     "volume_by_type": _tickets, "volume_by_district": _tickets, "volume_by_day": _tickets,
     "sla_by_type": _tickets, "durations": _tickets, "backlog_ageing": _backlog, "crew_utilisation": _crews,
     "transfers_by_reason": _transfers, "top_intents": _turns, "fallbacks": _turns,
     "fallback_texts": _fallback_texts, "kb_feedback": _kb, "satisfaction": _tickets,
+    "suggestion_uses": _suggestions,
 }
 TABLES = tuple(TABLE_PART)
 
@@ -628,25 +696,29 @@ def filter_options(*, session: Session, now: datetime) -> FilterOptionsRead:
                              default_to=today, max_days=MAX_DAYS)
 
 
-def _cell(value: Any) -> Any:
-    """A CSV cell; text that a spreadsheet would run as a formula is quoted with a leading apostrophe."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+def filters_line(filters: Filters) -> str:
+    """The filters a figure was made with, in words: 2026-06-01 至 2026-06-07；区县 全部；工单类型 全部."""
+    return (f"{filters.date_from.isoformat()} 至 {filters.date_to.isoformat()}；区县 {filters.district or '全部'}；"
+            f"工单类型 {filters.type or '全部'}")
 
 
-def to_csv(table: TableRead) -> str:
-    """The table as CSV with Chinese headers and a UTF-8 BOM (so Excel reads the Chinese right)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([c.label for c in table.columns])
-    for row in table.rows:
-        writer.writerow([_cell(row.get(c.key)) for c in table.columns])
-    return "\ufeff" + out.getvalue()
+def to_csv(table: TableRead, filters: Filters | None = None) -> str:
+    """The table as CSV with Chinese headers and a UTF-8 BOM (so Excel reads the Chinese right); with
+    `filters`, a first line says which filters made it. Supervisors' figures need no customer's mobile, ID
+    or house number: masked in every cell (api.core.exports); 户号 and 表号 stay, to follow a meter or a bill up."""
+    title = [[f"{table.title}（筛选条件：{filters_line(filters)}）"]] if filters is not None else []
+    return csv_document([*title, [c.label for c in table.columns],
+                         *([row.get(c.key) for c in table.columns] for row in table.rows)])
 
 
 def export_filename(*, name: str, filters: Filters) -> str:
     """analytics-<table>-<from>_<to>.csv (ASCII, safe in a Content-Disposition header)."""
     return f"analytics-{name}-{filters.date_from.isoformat()}_{filters.date_to.isoformat()}.csv"
+
+
+def content_disposition(*, name: str, filters: Filters) -> str:
+    """An attachment named for the table and every filter: the ASCII name, and (RFC 6266) the full name with
+    the district and ticket type, which browsers prefer."""
+    base = export_filename(name=name, filters=filters)
+    full = base.removesuffix(".csv") + "".join(f"-{v}" for v in (filters.district, filters.type) if v) + ".csv"
+    return attachment(full, fallback=base)

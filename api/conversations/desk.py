@@ -7,6 +7,8 @@ carry a frame to the customer's chat socket on whichever API process holds it.
 """
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -15,21 +17,32 @@ from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from api.conversations import handoff
 from api.conversations.handoff import Agent
 from api.conversations.live import LiveBus
 from api.conversations.models import Conversation, Message
-from api.conversations.schemas import AgentTurn, BotMessage, QueueState, SuggestionRef, TeamRead
-from api.core.errors import Invalid
+from api.conversations.schemas import AgentOverviewRead, AgentTurn, BotMessage, QueueState, SuggestionRef, TeamRead
+from api.core.errors import Invalid, NotFound
 from api.core.ids import normalize_text
 from api.core.time import to_local, utcnow
+
+log = logging.getLogger(__name__)
 
 
 class AgentRoster(Protocol):
     """Who the agents are: the active staff with the agent role (the app factory passes the staff domain's)."""
 
     def __call__(self, *, session: Session) -> Sequence[Agent]: ...
+
+
+class Outbound(Protocol):
+    """A channel's push of lines to a customer not on a socket (SMS, WeChat), queued in the caller's
+    transaction (`session`) so it goes out exactly when the lines are stored; idempotent by `key`."""
+
+    def __call__(self, *, session: Session, conversation_id: str, channel: str, messages: list[BotMessage],
+                 key: str) -> None: ...
 
 
 def no_agents(*, session: Session) -> Sequence[Agent]:
@@ -76,8 +89,11 @@ class AgentDesk:
 
     def __init__(self, *, sessionmaker: sessionmaker[Session], bus: LiveBus, presence_seconds: int = 90,
                  default_limit: int = 5, roster: AgentRoster = no_agents,
-                 office_hours: tuple[time, time] = handoff.DEFAULT_OFFICE_HOURS):
+                 office_hours: tuple[time, time] = handoff.DEFAULT_OFFICE_HOURS, outbound: Outbound | None = None,
+                 reply_minutes: int = 5):
         self._sessionmaker = sessionmaker
+        self.outbound = outbound  # agents' lines to customers on SMS and WeChat
+        self.reply_minutes = reply_minutes  # a held customer unanswered this long goes back to the queue
         self.bus = bus
         self._presence = presence_seconds
         self._limit = default_limit
@@ -147,11 +163,14 @@ class AgentDesk:
                          "owner": conversation.owner, "turn": turn_payload(notice)})
         self._push_to_customer(changes, conversation, notice, handled_by="system")
 
-    @staticmethod
-    def _push_to_customer(changes: Changes, conversation: Conversation, message: Message, *,
+    def _push_to_customer(self, changes: Changes, conversation: Conversation, message: Message, *,
                           handled_by: str) -> None:
-        """A stored line to the customer's chat page (web chat; other channels read the history)."""
+        """A stored line to the customer: to the chat page (web chat), or queued to the channel (SMS,
+        WeChat) in the same transaction, so an agent's reply reaches customers on every channel."""
         if conversation.channel != "web":
+            if self.outbound is not None:
+                self.outbound(session=changes.session, conversation_id=conversation.id, channel=conversation.channel,
+                              messages=[BotMessage(text=message.text)], key=f"chat-line:{message.id}")
             return
         changes.publish({"topic": "customer", "sender_id": conversation.id, "frame": {
             "type": "reply", "handled_by": handled_by, "messages": [{"text": message.text, "buttons": []}],
@@ -216,10 +235,74 @@ class AgentDesk:
         if status == "online":
             self.assign_waiting()
 
+    def agent_left(self, *, username: str, reason: str, status: str = "offline") -> int:
+        """The agent signed out or their console went silent: marked `status`, their chats back at the front
+        of the queue with each customer told, then handed to whoever is present; how many moved."""
+        with self.transaction() as changes:
+            handoff.set_status(session=changes.session, username=username, status=status, now=utcnow())
+            moved = handoff.requeue_held(session=changes.session, username=username, now=utcnow(), reason=reason)
+            for conversation_id, notice in moved:
+                self._owner_changed(changes, conversation_id, notice)
+            changes.publish({"topic": "console", "type": "agents"})
+            changes.publish({"topic": "console", "type": "queue"})
+        if moved:
+            self.assign_waiting()
+        return len(moved)
+
+    def sweep_absent(self) -> int:
+        """Agents whose console went silent (or who hold chats while away) leave; how many chats moved."""
+        with self._sessionmaker() as session:
+            gone = handoff.absent_agents(session=session, now=utcnow(), presence_seconds=self._presence)
+        return sum(self.agent_left(username=username, reason="lost", status="away") for username in gone)
+
+    def sweep_unanswered(self) -> int:
+        """Customers an agent has left unanswered for `reply_minutes` go to the front of the queue, told, and
+        to whoever is free (the supervisor sees the move in the conversation's timeline); how many."""
+        with self.transaction() as changes:
+            now = utcnow()
+            late = handoff.unanswered(session=changes.session, now=now, minutes=self.reply_minutes)
+            moved = handoff.requeue_unanswered(session=changes.session, conversations=late, now=now,
+                                               minutes=self.reply_minutes)
+            for conversation_id, notice in moved:
+                self._owner_changed(changes, conversation_id, notice)
+            if moved:
+                changes.publish({"topic": "console", "type": "queue"})
+        if moved:
+            self.assign_waiting()
+        return len(moved)
+
+    async def run_presence_sweeper(self, every_seconds: float = 15.0) -> None:
+        """Sweep absent agents and unanswered customers now and then (a task of the app's lifespan)."""
+        while True:
+            await asyncio.sleep(every_seconds)
+            for sweep in (self.sweep_absent, self.sweep_unanswered):
+                try:
+                    await run_in_threadpool(sweep)
+                except Exception:
+                    log.exception("desk: %s failed", sweep.__name__)
+
     def heartbeat(self, *, username: str) -> None:
         """The console is open: keep the agent counted as present."""
         with self.transaction() as changes:
             handoff.seen(session=changes.session, username=username, now=utcnow())
+
+    def agents(self) -> list[AgentOverviewRead]:
+        """Every agent for the supervisor: status, console present, chats and the longest unanswered wait."""
+        with self._sessionmaker() as session:
+            return handoff.overview(session=session, agents=self._roster(session=session), now=utcnow(),
+                                    presence_seconds=self._presence, default_limit=self._limit)
+
+    def transfer(self, *, conversation_id: str, to: str, actor: str, reason: str) -> None:
+        """A supervisor moves a chat to an agent (NotFound for someone who is not an agent)."""
+        with self.transaction() as changes:
+            agent = next((a for a in self._roster(session=changes.session) if a.username == to), None)
+            if agent is None:
+                raise NotFound("agent_not_found", "没有这位坐席")
+            notice = handoff.transfer(session=changes.session, conversation_id=conversation_id, to=agent,
+                                      actor=actor, now=utcnow(), reason=reason)
+            self._owner_changed(changes, conversation_id, notice)
+            changes.publish({"topic": "console", "type": "queue"})
+            changes.publish({"topic": "console", "type": "agents"})
 
     def teams(self) -> list[TeamRead]:
         """Agent teams and whether their conversations are assigned automatically."""

@@ -45,14 +45,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from api.conversations import service
-from api.conversations.desk import AgentDesk, Changes, transaction
+from api.conversations.desk import AgentDesk, Changes, Outbound, transaction
 from api.conversations.models import Conversation, Message
 from api.conversations.rasa import BotAnswer, BotUnavailable, RasaClient
 from api.conversations.schemas import BotMessage, Button, ChatIssued, ChatReply
@@ -127,12 +126,6 @@ class ChatLimits:
                 Rule("chat.new", self.new_per_address_hour, self.hour))
 
 
-class Outbound(Protocol):
-    """A channel's push of a late reply to a customer not on a socket (SMS); idempotent by `key`."""
-
-    def __call__(self, *, conversation_id: str, channel: str, messages: list[BotMessage], key: str) -> None: ...
-
-
 OnHold = Callable[[ChatReply], Awaitable[None]]
 
 
@@ -173,6 +166,7 @@ class _Turn:
     hold_text: str
     task: asyncio.Task | None = None
     push: bool = False  # a caller was given the holding message: push the reply when it is ready
+    asks_bot: bool = False  # this process stored the turn and asks the bot (else it watches the database)
 
 
 class ChatGateway:
@@ -256,11 +250,14 @@ class ChatGateway:
             if claim.reply is not None:
                 return claim.reply
             turn = self._turns.get(claim.message_id)
-            if turn is None:
-                turn = _Turn(claim.message_id, sender_id, channel, cleaned, client_msg_id, claim.hold_text)
+            # The copy that stored the turn always asks the bot, even when a duplicate's claim came back
+            # first and is already watching the database for the answer (it then finds it there).
+            if turn is None or (claim.fresh and not turn.asks_bot):
+                turn = _Turn(claim.message_id, sender_id, channel, cleaned, client_msg_id, claim.hold_text,
+                             asks_bot=claim.fresh)
                 self._turns[turn.message_id] = turn
                 turn.task = asyncio.create_task(self._run(turn, claim.metadata) if claim.fresh else self._watch(turn))
-                turn.task.add_done_callback(partial(self._forget, turn.message_id))
+                turn.task.add_done_callback(partial(self._forget, turn))
             return await self._wait(turn, hold_seconds, on_hold)
         except (DomainError, asyncio.CancelledError):
             raise
@@ -268,10 +265,11 @@ class ChatGateway:
             log.exception("gateway: the turn of %s failed", sender_id)
             raise Unavailable("chat_unavailable", MSG_UNAVAILABLE) from exc
 
-    def _forget(self, message_id: int, task: asyncio.Task) -> None:
-        self._turns.pop(message_id, None)
+    def _forget(self, turn: _Turn, task: asyncio.Task) -> None:
+        if self._turns.get(turn.message_id) is turn:  # not a newer task of the same turn
+            del self._turns[turn.message_id]
         if not task.cancelled() and task.exception() is not None:
-            log.error("gateway: turn %s failed", message_id, exc_info=task.exception())
+            log.error("gateway: turn %s failed", turn.message_id, exc_info=task.exception())
 
     async def _wait(self, turn: _Turn, hold_seconds: float | None, on_hold: OnHold | None) -> ChatReply:
         """The turn's reply; past `hold_seconds` a holding message first (to `on_hold`, or as the answer)."""
@@ -452,8 +450,13 @@ class ChatGateway:
                 "handled_by": reply.handled_by, "messages": [m.model_dump(mode="json") for m in reply.messages],
                 "at": to_local(utcnow()).isoformat(timespec="milliseconds")}})
         elif self.outbound is not None:
-            await run_in_threadpool(self.outbound, conversation_id=turn.sender_id, channel=turn.channel,
-                                    messages=reply.messages, key=f"chat-reply:{turn.message_id}")
+            await run_in_threadpool(self._push_to_channel, turn, reply)
+
+    def _push_to_channel(self, turn: _Turn, reply: ChatReply) -> None:
+        with self._sessionmaker() as session:
+            self.outbound(session=session, conversation_id=turn.sender_id, channel=turn.channel,
+                          messages=reply.messages, key=f"chat-reply:{turn.message_id}")
+            session.commit()
 
     def sweep_stale(self, *, now: datetime | None = None) -> int:
         """Answer turns left pending by a process that died (fallback, a person asked for); how many."""

@@ -34,6 +34,7 @@ from api.conversations.models import (
 from api.conversations.schemas import (
     AgentConversationRead,
     AgentMeRead,
+    AgentOverviewRead,
     AgentTurn,
     BotMessage,
     Button,
@@ -60,6 +61,10 @@ STATUSES = {"online": "在线", "away": "小休", "offline": "离线"}
 JOINED_NOTICE = "您好，人工客服{name}已接入，很高兴为您服务，请问有什么可以帮您？"
 LEFT_NOTICE = "人工客服已结束本次服务，接下来由智能客服继续为您服务。如需人工帮助，随时回复“转人工”。"
 QUEUED_NOTICE = "非常抱歉给您带来不便，正在为您转接人工客服，请稍候。"
+REQUEUED_NOTICE = ("非常抱歉，刚才为您服务的客服暂时离开了。已为您排在等待队列的最前面，"
+                   "其他人工客服会尽快接入，请稍候；您也可以先把问题留言给我们。")
+UNANSWERED_NOTICE = ("非常抱歉让您久等了。已为您排在等待队列的最前面，"
+                     "马上为您转接其他人工客服，请稍候；您也可以先把问题留言给我们。")
 DEFAULT_OFFICE_HOURS = (time(8, 0), time(20, 0))  # when agents answer chats, Beijing time, every day
 HANDLING_SAMPLE_DAYS, HANDLING_SAMPLE_SIZE = 7, 50  # recent chats whose length estimates the wait
 # The customer's two ways out of a queue nobody is working: a call-back ticket, or the bot.
@@ -348,6 +353,52 @@ def seen(*, session: Session, username: str, now: datetime) -> None:
     session.execute(update(AgentPresence).where(AgentPresence.username == username).values(last_seen_at=now))
 
 
+def overview(*, session: Session, agents: Sequence[Agent], now: datetime, presence_seconds: int,
+             default_limit: int) -> list[AgentOverviewRead]:
+    """Every agent for the supervisor: status, present or not, chats held and the longest unanswered wait."""
+    rows = {r.username: r for r in session.scalars(select(AgentPresence))}
+    fresh = now - timedelta(seconds=presence_seconds)
+    waits: dict[str, int] = {}
+    for conversation in unanswered(session=session, now=now, minutes=0):
+        username = conversation.owner.removeprefix("agent:")
+        since = session.scalar(select(func.max(Message.at)).where(Message.conversation_id == conversation.id))
+        waits[username] = max(waits.get(username, 0), int((now - since).total_seconds()))
+    out = []
+    for agent in agents:
+        row = rows.get(agent.username) or AgentPresence(username=agent.username, status="offline")
+        out.append(AgentOverviewRead(
+            username=agent.username, display_name=agent.display_name, team=agent.team, status=row.status,
+            status_label=STATUSES.get(row.status, row.status),
+            present=row.last_seen_at is not None and row.last_seen_at >= fresh,
+            open_chats=open_chats(session=session, username=agent.username),
+            max_chats=row.max_chats or default_limit, longest_wait_seconds=waits.get(agent.username)))
+    return sorted(out, key=lambda a: (a.status != "online", -(a.longest_wait_seconds or 0), a.username))
+
+
+TRANSFERRED_NOTICE = "已为您转接人工客服{name}，请稍候，马上为您服务。"
+
+
+def transfer(*, session: Session, conversation_id: str, to: Agent, actor: str, now: datetime,
+             reason: str = "") -> Message:
+    """A supervisor moves a chat (held by an agent, or waiting) to another agent; the customer is told."""
+    conversation = service.get_row(session=session, conversation_id=conversation_id)
+    target = agent_owner(to.username)
+    if conversation.owner == target:
+        raise Conflict("already_there", f"该会话已由{to.display_name}接待")
+    if not (conversation.owner.startswith("agent:") or conversation.queued_at is not None):
+        raise Conflict("not_with_a_person", "该会话正由机器人接待，请先接入或等客户转人工")
+    holder = conversation.owner  # read before the update changes it in the session too
+    changed = session.execute(update(Conversation).where(
+        Conversation.id == conversation_id, Conversation.owner == holder).values(
+        owner=target, queued_at=None, human_involved=True)).rowcount
+    if not changed:
+        raise AlreadyTaken(session.scalar(select(Conversation.owner).where(Conversation.id == conversation_id)))
+    session.add(ConversationEvent(conversation_id=conversation_id, at=now, actor=actor, action="transferred",
+                                  note=f"{holder} → {to.username}" + (f"：{reason}" if reason else "")))
+    return service.record_notice(session=session, conversation_id=conversation_id, now=now,
+                                 text=TRANSFERRED_NOTICE.format(name=to.display_name))
+
+
 def me(*, session: Session, agent: Agent, default_limit: int) -> AgentMeRead:
     """An agent's status, load and limit as the console shows them."""
     row = presence(session=session, username=agent.username)
@@ -417,6 +468,66 @@ def assign_waiting(*, session: Session, agents: Sequence[Agent], now: datetime, 
             continue
         assigned.append((conversation.id, notice))
     return assigned
+
+
+def absent_agents(*, session: Session, now: datetime, presence_seconds: int) -> list[str]:
+    """Agents whose console has not been heard from for `presence_seconds` (closed, the network lost) while
+    they are marked 在线 or hold chats. An agent on 小休 with the console open keeps the chats they hold."""
+    stale = now - timedelta(seconds=presence_seconds)
+    holding = select(func.substr(Conversation.owner, 7)).where(Conversation.owner.like("agent:%"))
+    return sorted(session.scalars(select(AgentPresence.username).where(
+        (AgentPresence.last_seen_at.is_(None)) | (AgentPresence.last_seen_at < stale),
+        (AgentPresence.status == "online") | AgentPresence.username.in_(holding))))
+
+
+def requeue_held(*, session: Session, username: str, now: datetime, reason: str) -> list[tuple[str, Message]]:
+    """An agent has gone: their chats go back to the front of the queue, each customer told; (id, notice) each."""
+    waiting_longest_first = list(reversed(held_by(session=session, username=username)))
+    return _to_front(session=session, conversations=waiting_longest_first, now=now, reason=reason,
+                     notice=REQUEUED_NOTICE)
+
+
+def unanswered(*, session: Session, now: datetime, minutes: int) -> list[Conversation]:
+    """Conversations an agent holds whose customer has waited `minutes` since their last message, unanswered."""
+    held = select(Conversation.id).where(Conversation.owner.like("agent:%"))
+    last = (select(Message.conversation_id, func.max(Message.id).label("last_id"))
+            .where(Message.conversation_id.in_(held)).group_by(Message.conversation_id).subquery())
+    return list(session.scalars(
+        select(Conversation).join(last, last.c.conversation_id == Conversation.id)
+        .join(Message, Message.id == last.c.last_id)
+        .where(Conversation.owner.like("agent:%"), Message.sender == "customer",
+               Message.at < now - timedelta(minutes=minutes))
+        .order_by(Message.at)))
+
+
+def requeue_unanswered(*, session: Session, conversations: list[Conversation], now: datetime,
+                       minutes: int) -> list[tuple[str, Message]]:
+    """Customers left unanswered go to the front of the queue (another agent, or the same when back), told."""
+    return _to_front(session=session, conversations=conversations, now=now, notice=UNANSWERED_NOTICE,
+                     reason=f"unanswered {minutes} min")
+
+
+def _to_front(*, session: Session, conversations: list[Conversation], now: datetime, reason: str,
+              notice: str) -> list[tuple[str, Message]]:
+    """Back to the bot, at the front of the queue in the given order, each customer told; (id, notice) each."""
+    if not conversations:
+        return []
+    oldest = session.scalar(select(func.min(Conversation.queued_at)).where(
+        Conversation.owner == "bot", Conversation.queued_at.is_not(None)))
+    front = min(oldest, now) if oldest is not None else now
+    moved = []
+    for rank, conversation in enumerate(reversed(conversations), 1):  # the first given is first in line
+        holder = conversation.owner
+        changed = session.execute(update(Conversation).where(
+            Conversation.id == conversation.id, Conversation.owner == holder).values(
+            owner="bot", queued_at=front - timedelta(seconds=rank), handoff_requested=True)).rowcount
+        if not changed:
+            continue
+        session.add(ConversationEvent(conversation_id=conversation.id, at=now, actor="system", action="requeued",
+                                      note=f"{holder.removeprefix('agent:')}: {reason}"))
+        moved.append((conversation.id, service.record_notice(session=session, conversation_id=conversation.id,
+                                                             text=notice, now=now)))
+    return moved
 
 
 # ---- what the console lists and shows ----

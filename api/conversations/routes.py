@@ -4,20 +4,20 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, Depends, Header, Path, Request, WebSocket, WebSocketDisconnect, status
 from starlette.concurrency import run_in_threadpool
 
-from api.conversations import handoff, service, suggestions
+from api.conversations import handoff, service
 from api.conversations.desk import AgentDesk
 from api.conversations.gateway import ChatGateway
-from api.conversations.rasa import RasaClient
 from api.conversations.schemas import (
     CONVERSATION_ID_PATTERN,
     AgentConversationRead,
     AgentMeRead,
     AgentMessageCreate,
+    AgentOverviewRead,
     AgentStatusUpdate,
     AgentTurn,
     ChatIssued,
@@ -25,10 +25,10 @@ from api.conversations.schemas import (
     ChatReply,
     ConversationRead,
     ConversationSummary,
-    SuggestionsRead,
     TeamRead,
     TeamUpdate,
     TicketDraft,
+    TransferCreate,
 )
 from api.core.deps import (
     Credentials,
@@ -47,8 +47,6 @@ from api.core.time import utcnow
 ConversationId = Annotated[str, Path(min_length=1, max_length=64, pattern=CONVERSATION_ID_PATTERN)]
 Gateway = Annotated[ChatGateway, app_part("gateway")]
 Desk = Annotated[AgentDesk, app_part("desk")]
-Bot = Annotated[RasaClient, app_part("bot")]
-KbHolder = Annotated[Any, app_part("kb")]
 AgentCaller = Annotated[StaffRead, Depends(require_roles("agent", "supervisor"))]
 Supervisor = Annotated[StaffRead, Depends(require_roles("supervisor"))]
 
@@ -187,13 +185,18 @@ def agent_ticket_draft(conversation_id: ConversationId, caller: AgentCaller,
     return service.ticket_draft(session=session, conversation_id=conversation_id)
 
 
-@agent_router.get("/suggestions", response_model=SuggestionsRead)
-async def agent_suggestions(caller: AgentCaller, bot: Bot, kb: KbHolder,
-                            text: str = Query(..., min_length=1, max_length=1000),
-                            intent: str | None = Query(None, max_length=64)) -> SuggestionsRead:
-    """Suggested replies to a customer's words: KB answers and the template for the intent."""
-    live_kb = kb.current if kb is not None else None  # None while no index is loaded
-    return await suggestions.for_text(text=text, intent=intent, bot=bot, kb=live_kb)
+@agent_router.get("/agents", response_model=list[AgentOverviewRead])
+def agent_overview(caller: Supervisor, desk: Desk) -> list[AgentOverviewRead]:
+    """Every agent: status, console present, chats held and the longest a customer of theirs has waited."""
+    return desk.agents()
+
+
+@agent_router.post("/conversations/{conversation_id}/transfer", response_model=AgentConversationRead)
+def agent_transfer(conversation_id: ConversationId, body: TransferCreate, caller: Supervisor, desk: Desk,
+                   session: SessionDep) -> AgentConversationRead:
+    """A supervisor moves a chat (held, or waiting) to an agent; the customer is told who serves them now."""
+    desk.transfer(conversation_id=conversation_id, to=body.to, actor=actor_name(caller), reason=body.reason)
+    return handoff.for_agent(session=session, conversation_id=conversation_id)
 
 
 @agent_router.get("/teams", response_model=list[TeamRead])

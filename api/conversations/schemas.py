@@ -178,12 +178,18 @@ class KbSuggestion(BaseModel):
     rank: int
     article_id: str
     title: str
-    text: str
+    text: str  # the article's answer, as the customer may be told it
+    notice: str = ""  # the region's disclaimer when the answer quotes its figures: for the agent, not sent
     confident: bool  # the KB would answer this on its own
 
 
 class TemplateSuggestion(BaseModel):
-    intent: str
+    """A reply template: for the intent, or for the conversation's state (`situation.*`), blanks filled
+    where the system knows the answer (【…】 left are the agent's to fill)."""
+
+    ref: str  # the template's key: an intent, or situation.<name>
+    intent: str | None = None  # the intent it answers (None for a situation)
+    title: str | None = None  # what a situation template is for, as the console labels it
     text: str
 
 
@@ -193,7 +199,8 @@ class SuggestionsRead(BaseModel):
     text: str
     intent: str | None
     kb: list[KbSuggestion]
-    template: TemplateSuggestion | None
+    templates: list[TemplateSuggestion]  # the conversation's situation first, then the intent's
+    lead: Literal["templates", "kb"]  # after the situation's templates: the intent's template first for small talk
     kb_available: bool
 
 
@@ -210,6 +217,27 @@ class AgentMeRead(BaseModel):
     open_chats: int
     max_chats: int
     auto_assign: bool
+
+
+class AgentOverviewRead(BaseModel):
+    """An agent as the supervisor sees them: status, whether the console is there, chats and the longest wait."""
+
+    username: str
+    display_name: str
+    team: str | None
+    status: str
+    status_label: str
+    present: bool  # the console was heard from within AGENT_PRESENCE_SECONDS
+    open_chats: int
+    max_chats: int
+    longest_wait_seconds: int | None  # the longest a customer they hold has waited for an answer now
+
+
+class TransferCreate(BaseModel):
+    """A supervisor moves a chat to an agent."""
+
+    to: str = Field(min_length=1, max_length=32)
+    reason: str = Field(default="", max_length=200)
 
 
 class TeamRead(BaseModel):

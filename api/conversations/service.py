@@ -11,11 +11,11 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.conversations.models import ChatKey, Conversation, Message
+from api.conversations.models import ChatKey, Conversation, ConversationEvent, Message
 from api.conversations.schemas import BotMessage, Button, ConversationRead, TicketDraft, TurnRead
 from api.core.errors import NotFound
 from api.core.ids import MOBILE_IN_TEXT
@@ -55,6 +55,18 @@ def get_row(*, session: Session, conversation_id: str) -> Conversation:
     if conversation is None:
         raise ConversationNotFound(conversation_id)
     return conversation
+
+
+def agent_has_spoken(*, session: Session, conversation_id: str) -> bool:
+    """Whether an agent has written in the conversation yet (their first words greet the customer)."""
+    return session.scalar(select(Message.id).where(Message.conversation_id == conversation_id,
+                                                   Message.sender == "agent").limit(1)) is not None
+
+
+def last_event_at(*, session: Session, conversation_id: str, action: str) -> datetime | None:
+    """When the conversation last had this event (e.g. "queued": the customer began waiting for a person)."""
+    return session.scalar(select(func.max(ConversationEvent.at)).where(
+        ConversationEvent.conversation_id == conversation_id, ConversationEvent.action == action))
 
 
 def find_customer_turn(*, session: Session, conversation_id: str, client_msg_id: str) -> Message | None:
@@ -213,7 +225,7 @@ def get_or_empty(*, session: Session, conversation_id: str) -> ConversationRead:
 
 TICKET_TYPE_BY_INTENT = {"report_outage": "故障报修", "report_hazard": "故障报修", "complaint": "投诉",
                          "apply_service": "业务办理", "start_application": "业务办理",
-                         "charging_status": "充电设施故障"}
+                         "report_charger_fault": "充电设施故障"}
 
 
 def ticket_draft(*, session: Session, conversation_id: str) -> TicketDraft:
@@ -231,3 +243,14 @@ def ticket_draft(*, session: Session, conversation_id: str) -> TicketDraft:
                        contact_phone=phone.group(0) if phone else None,
                        description="；".join(words)[-1000:] or "（客户未留言）", conversation_id=conversation_id,
                        channel=conversation.channel)
+
+
+def live_for_accounts(*, session: Session, account_nos: list[str], since: datetime) -> dict[str, str]:
+    """户号 → the web chat of that (verified) customer active since `since`, the latest one."""
+    found: dict[str, str] = {}
+    for i in range(0, len(account_nos), 900):
+        rows = session.execute(select(Conversation.account_no, Conversation.id).where(
+            Conversation.account_no.in_(account_nos[i:i + 900]), Conversation.channel == "web",
+            Conversation.last_active_at >= since).order_by(Conversation.last_active_at))
+        found.update({account_no: conversation_id for account_no, conversation_id in rows})
+    return found

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.core.errors import NotFound
+from api.core.errors import Conflict, NotFound
 from api.core.ids import CITY_CENTRE, DISTRICTS
+from api.core.time import LOCAL_TZ
 from api.dispatch import optimizer
 from api.dispatch.models import Crew, CrewMember, CrewShift, TicketAssignment
-from api.dispatch.schemas import CrewRead
+from api.dispatch.schemas import CrewDutyRead, CrewRead, OpenTicketRead
 
 # The skill a ticket needs, by type; fault tickets by diagnosis.
 SKILL_BY_TYPE = {"故障报修": "低压抢修", "安全隐患": "低压抢修", "充电设施故障": "充电设施运维",
@@ -83,13 +84,69 @@ def crew_states(*, session: Session, now: datetime, loads: dict[str, int],
         for c in crews if c.id not in exclude]
 
 
-def list_crews(*, session: Session, now: datetime, loads: dict[str, int]) -> list[CrewRead]:
-    """Crews with their load and whether they are on shift."""
-    states = {s.id: s for s in crew_states(session=session, now=now, loads=loads)}
-    crews = session.scalars(select(Crew).where(Crew.active.is_(True)).order_by(Crew.id))
+def list_crews(*, session: Session, now: datetime, loads: dict[str, int],
+               include_inactive: bool = False) -> list[CrewRead]:
+    """Crews with their load, whether they are on shift and when that changes (include_inactive: also the
+    crews taken out of dispatch, for the supervisor who may bring them back)."""
+    query = select(Crew).order_by(Crew.id)
+    if not include_inactive:
+        query = query.where(Crew.active.is_(True))
+    ends = dict(session.execute(select(CrewShift.crew_id, func.max(CrewShift.ends_at)).where(
+        CrewShift.starts_at <= now, CrewShift.ends_at > now).group_by(CrewShift.crew_id)).all())
+    starts = dict(session.execute(select(CrewShift.crew_id, func.min(CrewShift.starts_at)).where(
+        CrewShift.starts_at > now).group_by(CrewShift.crew_id)).all())
     return [CrewRead(id=c.id, name=c.name, skills=c.skills, districts=c.districts, experience=c.experience,
-                     capacity=c.capacity, load=states[c.id].load, on_shift=states[c.id].on_shift,
-                     lat=c.lat, lon=c.lon) for c in crews]
+                     capacity=c.capacity, load=loads.get(c.id, 0), on_shift=c.id in ends, lat=c.lat, lon=c.lon,
+                     active=c.active, shift_ends_at=_local(ends.get(c.id)),
+                     next_shift_starts_at=None if c.id in ends else _local(starts.get(c.id)))
+            for c in session.scalars(query)]
+
+
+def _local(at: datetime | None) -> datetime | None:
+    """A stored UTC instant in Beijing time."""
+    return at.astimezone(LOCAL_TZ) if at is not None else None
+
+
+def set_available(*, session: Session, crew_id: str, now: datetime, hours: int | None) -> Crew:
+    """Bring a crew back to dispatch; with hours, also put it on call from now for that long (a shift row).
+
+    Conflict when there is nothing to do: the crew is in dispatch already and no on-call time is asked."""
+    crew = session.get(Crew, crew_id)
+    if crew is None:
+        raise NoSuchCrew(crew_id)
+    if crew.active and hours is None:
+        raise Conflict("crew_available", f"{crew.name}没有暂停派单，无需恢复")
+    crew.active = True
+    if hours is not None:
+        session.add(CrewShift(crew_id=crew.id, starts_at=now, ends_at=now + timedelta(hours=hours)))
+    session.flush()
+    return crew
+
+
+def open_ticket(ticket, *, crew: Crew | None, now: datetime) -> OpenTicketRead:
+    """The dispatch screen's row of an open work ticket (`ticket`: a tickets row, read only)."""
+    located = ticket.lat is not None and ticket.lon is not None
+    lat, lon = (ticket.lat, ticket.lon) if located else DISTRICTS.get(ticket.district or "", CITY_CENTRE)
+    overdue = ticket.status in ("新建", "已派单", "已接单", "退单") and ticket.arrive_by <= now
+    return OpenTicketRead(
+        number=ticket.number, type=ticket.type, priority=ticket.priority, status=ticket.status,
+        district=ticket.district, address_text=ticket.address_text, lat=lat, lon=lon, located=located,
+        skill=skill_for(ticket), crew_id=ticket.crew_id, crew=crew.name if crew else None,
+        crew_eta=_local(ticket.crew_eta), arrive_by=_local(ticket.arrive_by), arrived_at=_local(ticket.arrived_at),
+        overdue=overdue, escalation_level=ticket.escalation_level, created_at=_local(ticket.created_at))
+
+
+def duty(*, session: Session, crew_id: str, now: datetime) -> CrewDutyRead:
+    """Whether the crew is on shift now, and when that changes (times in Beijing time)."""
+    crew = require_active_crew(session=session, crew_id=crew_id)
+    current = session.scalar(select(CrewShift).where(CrewShift.crew_id == crew_id, CrewShift.starts_at <= now,
+                                                     CrewShift.ends_at > now).order_by(CrewShift.ends_at.desc()))
+    upcoming = None if current is not None else session.scalar(
+        select(CrewShift).where(CrewShift.crew_id == crew_id, CrewShift.starts_at > now)
+        .order_by(CrewShift.starts_at))
+    return CrewDutyRead(id=crew.id, name=crew.name, on_shift=current is not None,
+                        shift_ends_at=current.ends_at.astimezone(LOCAL_TZ) if current else None,
+                        next_shift_starts_at=upcoming.starts_at.astimezone(LOCAL_TZ) if upcoming else None)
 
 
 def tried_crews(*, session: Session, ticket_id: int) -> set[str]:

@@ -19,7 +19,8 @@ from fastapi import FastAPI
 from api.conversations.rasa import BotAnswer, BotUnavailable
 from api.conversations.schemas import BotMessage, Button
 from api.settings import Settings
-from tests.conftest import ALL_DAY, ThreadedUvicorn, free_port, new_context
+from tests.conftest import ALL_DAY, TEST_TOKEN, ThreadedUvicorn, free_port, new_context
+from tests.fakes.rasa import FakeRasa
 
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 REPLY_TIMEOUT_MS = 1500  # the page's "slow reply" notice, shortened for the tests (default 8 s)
@@ -148,6 +149,19 @@ def mobile(browser):
                        is_mobile=True, has_touch=True)
     yield context
     context.close()
+
+
+@pytest.fixture
+def rasa():
+    """The local FakeRasa (tests/fakes/rasa.py): echoes, intents, a handoff on 人工."""
+    with FakeRasa() as fake:
+        yield fake
+
+
+def fake_bot_settings(db_url: str, kb_home: Path, rasa) -> Settings:
+    """As tests/conftest.py's settings, but the bot is the FakeRasa."""
+    return Settings(database_url=db_url, service_token=TEST_TOKEN, rasa_url=rasa.url,
+                    rasa_timeout_seconds=1.0, kb_dir=kb_home, background_workers=False)
 
 
 @pytest.fixture

@@ -20,9 +20,8 @@ from api.billing.models import Bill
 from api.customers.models import Customer
 from api.settings import Settings
 from api.tickets.models import Ticket
-from tests.browser.conftest import sign_in
-from tests.conftest import TEST_TOKEN, new_context
-from tests.fakes.rasa import FakeRasa
+from tests.browser.conftest import fake_bot_settings, sign_in
+from tests.conftest import new_context
 
 pytestmark = pytest.mark.browser
 
@@ -40,16 +39,9 @@ def kb_home(built_kb, tmp_path):
 
 
 @pytest.fixture
-def rasa():
-    with FakeRasa() as fake:
-        yield fake
-
-
-@pytest.fixture
 def settings(db_url, kb_home, rasa) -> Settings:
     """As tests/conftest.py, but the bot is the FakeRasa (echoes, intents, handoff on 人工)."""
-    return Settings(database_url=db_url, service_token=TEST_TOKEN, rasa_url=rasa.url,
-                    rasa_timeout_seconds=1.0, kb_dir=kb_home, background_workers=False)
+    return fake_bot_settings(db_url, kb_home, rasa)
 
 
 @pytest.fixture
@@ -179,12 +171,16 @@ def test_agent_takes_over_a_queued_chat_answers_with_a_suggestion_and_hands_back
     expect(agent.locator("#chat-sub")).to_contain_text("由我接待")
     expect(agent.locator("#c360-body .c360-name")).to_contain_text("马兵仁")
 
-    # the suggestions for the tariff question: KB answers first, then the template
+    # the suggestions for the tariff question: nothing said to the customer yet, so the greeting that fits the
+    # handoff comes first (in the agent's own name), then the KB answers, then the intent's template
     question = transcript.locator(".turn--customer").filter(has_text="峰谷电价")
     question.get_by_role("button", name="建议回复").click()
     suggest = question.locator(".suggest")
     expect(suggest.locator(".sugg--kb")).to_have_count(3)
-    expect(suggest.locator(".sugg--template")).to_have_count(1)
+    expect(suggest.locator(".sugg--template")).to_have_count(2)
+    expect(suggest.locator(".sugg").first).to_have_class(re.compile("sugg--situation"))
+    expect(suggest.locator(".sugg").first.locator(".sugg-text")).to_contain_text("您好，我是人工客服王丽")
+    expect(suggest.locator(".sugg").last).to_have_attribute("data-kind", "template")
     best = suggest.locator(".sugg--kb").first
     expect(best).to_have_attribute("data-ref", "price-tou-periods-prices")
     answer = best.locator(".sugg-text").text_content()
@@ -316,7 +312,8 @@ def test_hotline_lookup_shows_the_customer_360_and_suggestions(agent_ctx, api_se
     suggest = agent.locator("#hotline-suggestions .suggest")
     expect(suggest.locator(".sugg--kb").first).to_be_visible()
     expect(suggest.locator(".suggest-head .intent")).to_have_text("意图：查询电费")
-    expect(suggest.locator(".sugg--template")).to_contain_text("【户号】")
+    # the caller's account is known: the template says it, leaving the month and amounts to the agent
+    expect(suggest.locator(".sugg--template")).to_contain_text(f"户号{ACCOUNT}【月份】")
     first = suggest.locator(".sugg--kb").first
     text = first.locator(".sugg-text").text_content()
     first.get_by_role("button", name="插入").first.click()
@@ -445,3 +442,53 @@ def test_online_agent_gets_waiting_customers_automatically(agent_ctx, customer_c
     expect(agent.locator("#chat-sub")).to_contain_text("由我接待")  # opened for the agent at once
     expect(conv_item(agent, "queue-list", sender)).to_have_count(0)
     assert agent.errors == [] and chat.errors == []  # type: ignore[attr-defined]
+
+
+# ---------- an agent who signs out leaves no customer behind ----------
+
+def test_signing_out_hands_the_agents_chat_to_the_front_of_the_queue_and_the_customer_is_told(
+        agent_ctx, customer_ctx, browser, api_server, rasa, screenshots):
+    agent = console(agent_ctx, api_server, "agent01", "Demo-agent-01")
+    chat = open_chat(customer_ctx, api_server)
+    sender = sender_of(chat)
+    say_to_bot(chat, "我要转人工")
+    conv_item(agent, "queue-list", sender).get_by_role("button", name=re.compile("^接入")).click()
+    expect(chat.locator(".notice--system").filter(has_text="人工客服王丽已接入")).to_be_visible()
+
+    agent.locator("#logout").click()  # without choosing 离线 first
+    expect(agent.locator("#login-view")).to_be_visible()
+    expect(chat.locator(".notice--system").filter(has_text="刚才为您服务的客服暂时离开了")).to_be_visible()
+
+    other_ctx = new_context(browser, viewport={"width": 1366, "height": 768})
+    try:
+        other = console(other_ctx, api_server, "agent02", "Demo-agent-02")
+        waiting = conv_item(other, "queue-list", sender)
+        expect(waiting).to_be_visible()
+        expect(other.locator("#queue-list .conv").first).to_have_attribute("data-id", sender)  # at the front
+        chat.screenshot(path=str(screenshots / "chat-agent-signed-out.png"))
+    finally:
+        other_ctx.close()
+    assert not agent.errors and not chat.errors
+
+
+# ---------- the supervisor sees every agent and moves a chat ----------
+
+def test_the_supervisor_sees_the_agents_and_moves_a_waiting_chat_to_one(
+        agent_ctx, customer_ctx, api_server, rasa, screenshots):
+    supervisor = console(agent_ctx, api_server, "supervisor01", "Demo-supervisor-01")
+    agents = supervisor.locator("#agents-list")
+    expect(agents.locator('[data-username="agent02"] .agent-status')).to_have_text("离线")
+    chat = open_chat(customer_ctx, api_server)
+    sender = sender_of(chat)
+    say_to_bot(chat, "我要转人工")
+    conv_item(supervisor, "queue-list", sender).click()
+    expect(supervisor.locator("#transfer")).to_be_visible()
+    supervisor.locator("#transfer-to").select_option("agent02")
+    supervisor.locator("#transfer-go").click()
+    expect(chat.locator(".notice--system").filter(has_text="已为您转接人工客服李娜")).to_be_visible()
+    expect(agents.locator('[data-username="agent02"] .agent-load')).to_have_text("1/5")
+    expect(conv_item(supervisor, "queue-list", sender)).to_have_count(0)
+    expect(supervisor.locator("#chat-sub")).to_contain_text("坐席 李娜 接待中")
+    expect(supervisor.locator(".toast").last).to_contain_text("已转给 李娜")
+    supervisor.screenshot(path=str(screenshots / "agent-console-supervisor-transfer.png"))
+    assert not supervisor.errors and not chat.errors

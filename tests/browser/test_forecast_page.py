@@ -2,6 +2,8 @@
 forecast vs actual chart, the overload list, and a ticket opened from it."""
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 from playwright.sync_api import expect
@@ -36,6 +38,7 @@ def test_forecast_chart_overloads_and_a_ticket_from_the_page(desktop, api_server
     expect(page.locator("#fc-title")).to_have_text("全网 · 负荷预测", timeout=SLOW)
     expect(page.locator("#fc-chart canvas")).to_have_count(1)
     expect(page.locator("#fc-figures")).to_contain_text("未来48小时预测峰值")
+    expect(page.locator("#fc-figures")).to_have_text(re.compile(r"预计用电 \d{1,3}(,\d{3})+ 千瓦时"))  # grouped
 
     page.locator("#fc-level").select_option("area")
     page.locator("#fc-key").select_option(warnings[0]["area_code"])
@@ -46,6 +49,8 @@ def test_forecast_chart_overloads_and_a_ticket_from_the_page(desktop, api_server
     expect(rows).to_have_count(len(warnings), timeout=SLOW)
     row = page.locator(f'#ov-rows tr[data-area="{warnings[0]["area_code"]}"]')
     expect(row.locator(".sev")).to_have_text(warnings[0]["severity"])
+    basis = "实测" if warnings[0]["basis"] == "measured" else "预测"
+    expect(row.locator("td").nth(3)).to_have_text(re.compile(rf"^[\d,]+\.\d kW（{basis}）$"))
     page.screenshot(path=str(screenshots / "forecast-page.png"), full_page=True)
     row.get_by_role("button", name="派单").click()
     expect(row.locator(".done")).to_contain_text("已派单 GD", timeout=SLOW)

@@ -10,10 +10,10 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, update
 
 from api.core.time import LOCAL_TZ
-from api.conversations.models import Conversation
+from api.conversations.models import Conversation, Message
 from api.core.vocabulary import ON_SITE_TYPES, OPEN_STATUSES
 from api.demo.history import FALLBACK_TEXTS, seed_history
 from api.tickets.models import Ticket
@@ -139,6 +139,10 @@ def test_dashboard_charts_and_figures_match_sql(desktop, api_server, session, sc
             created = http.post("/api/tickets/faults", json={"kind": "outage", "description": "家里没电",
                                                              "channel": "hotline", "account_no": account})
             assert created.status_code == 201, created.text
+    long_text = "我家那个电表从上个月开始就一直在响，" * 50  # a customer who wrote a whole letter
+    first = session.scalar(select(Message.id).where(Message.intent == "nlu_fallback").order_by(Message.id))
+    session.execute(update(Message).where(Message.id == first).values(text=long_text))
+    session.commit()
     sql = Sql(session, now)
 
     page = open_dashboard(desktop, api_server)
@@ -161,8 +165,11 @@ def test_dashboard_charts_and_figures_match_sql(desktop, api_server, session, sc
         assert painted_pixels(page, table) > 2000, f"{table} chart is empty"
         expect(page.locator(f'.panel[data-table="{table}"] .chart-empty')).to_be_hidden()
     texts = page.locator('.panel[data-table="fallback_texts"] tbody tr')
+    long_cell = page.locator('.panel[data-table="fallback_texts"] td.long')
+    expect(long_cell).to_have_attribute("title", long_text)  # whole on hover, cut short in the card
+    assert len(long_cell.inner_text()) <= 61 and long_cell.inner_text().endswith("…")
     shown = texts.count()
-    assert 0 < shown <= len(FALLBACK_TEXTS)
+    assert 0 < shown <= len(FALLBACK_TEXTS) + 1  # and the long one
     district_panel = page.locator('.panel[data-table="volume_by_district"]')
     district_panel.locator("summary").click()
     shown = {row.locator('[data-key="district"]').inner_text(): int(row.locator('[data-key="tickets"]').inner_text())
@@ -195,6 +202,9 @@ def test_filters_change_the_figures_as_sql_does(desktop, api_server, session):
     assert kpi(page, "sla_breaches") == f"{breached:,}"
     assert kpi(page, "sla_compliance") == pct(met, met + breached)
     assert kpi(page, "backlog") == f"{sql.backlog(district='西吉县'):,}"
+    for bot_figure in ("containment_rate", "transfers", "fallback_rate"):  # only chats known to be the district's
+        expect(page.locator(f'[data-kpi="{bot_figure}"] .kpi-note--scope')).to_have_text("仅统计已识别客户或已报工单的会话")
+    expect(page.locator('[data-kpi="tickets"] .kpi-note--scope')).to_have_count(0)
 
     page.locator("#type").select_option("故障报修")
     page.get_by_role("button", name="查询").click()
@@ -232,8 +242,10 @@ def test_csv_export_downloads_the_rows_sql_counts(desktop, api_server, session):
         raw = handle.read()
     assert raw.startswith("\ufeff".encode())
     lines = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert lines[0] == ["区县", "工单数", "占比（%）", "超时工单", "时限达标率（%）"]
-    assert {row[0]: int(row[1]) for row in lines[1:]} == sql.by_district()
+    assert lines[0] == [f"工单量（按区县）（筛选条件：{(today - timedelta(days=29)).isoformat()} 至 {today.isoformat()}；"
+                        "区县 全部；工单类型 全部）"]
+    assert lines[1] == ["区县", "工单数", "占比（%）", "超时工单", "时限达标率（%）"]
+    assert {row[0]: int(row[1]) for row in lines[2:]} == sql.by_district()
 
 
 @pytest.mark.parametrize("username, password", [
@@ -410,7 +422,8 @@ def test_business_and_quality_sections(browser, business_server, screenshots):
         with page.expect_download() as info:
             page.locator('.panel[data-table="arrears_ageing"] a.csv').click()
         lines = list(csv.reader(io.StringIO(open(info.value.path(), "rb").read().decode("utf-8-sig"))))
-        assert lines[0] == ["逾期天数", "欠费户数", "欠费账单数", "欠费金额（元）", "金额占比（%）"] and len(lines) == 5
+        assert lines[0][0].startswith("欠费账龄（按逾期天数）（筛选条件：") and len(lines) == 6
+        assert lines[1] == ["逾期天数", "欠费户数", "欠费账单数", "欠费金额（元）", "金额占比（%）"]
         assert violations == [] and page.errors == []  # type: ignore[attr-defined]
     finally:
         context.close()

@@ -8,6 +8,7 @@
  *   GET  /api/agent/teams, PUT /api/agent/teams/{team}      auto-assignment switches (supervisors)
  *   GET  /api/customers/search?q=, /api/customers/{no}/overview   客户360
  *   POST /api/tickets/faults, /api/tickets                   tickets from the console
+ *   GET  /api/tickets/{number}                               an area ticket's progress (客户360, 关联)
  *   WS   /api/agent/live   console events in; {"type":"ping"} every 20 s keeps the agent present.
  */
 (function () {
@@ -29,12 +30,13 @@
     forecast_bill: "电费预估", energy_advice: "节能建议", query_outage_notice: "停电通知",
     report_outage: "停电报修", report_hazard: "安全隐患", query_ticket_status: "工单进度",
     complaint: "投诉", apply_service: "业务咨询", start_application: "业务申请",
-    charging_find_station: "查找充电站", charging_status: "充电状态", charging_book: "预约充电",
+    charging_find_station: "查找充电站", charging_status: "充电状态", charging_book: "排队充电",
+    charging_cancel: "取消排队", report_charger_fault: "充电桩报修",
     faq: "常见问题", nlu_fallback: "未能理解", out_of_scope: "非供电业务", bot_challenge: "询问人工"
   };
   var TICKET_BY_INTENT = {
     report_outage: "故障报修", report_hazard: "故障报修", complaint: "投诉", apply_service: "业务办理",
-    start_application: "业务办理", charging_status: "充电设施故障"
+    start_application: "业务办理", report_charger_fault: "充电设施故障"
   };
   var FIELD_NAMES = {
     type: "工单类型", kind: "故障类别", account_no: "户号", phone: "联系电话", address_text: "地址",
@@ -60,11 +62,14 @@
     deniedView: $("denied-view"), deniedError: $("denied-error"),
     console: $("console"), consoleError: $("console-error"), tabChat: $("tab-chat"), tabHotline: $("tab-hotline"),
     teams: $("teams"), teamSwitches: $("team-switches"),
+    agentsBlock: $("agents-block"), agentsList: $("agents-list"), agentsCount: $("agents-count"),
+    transfer: $("transfer"), transferTo: $("transfer-to"), transferGo: $("transfer-go"),
     queueList: $("queue-list"), queueCount: $("queue-count"), mineList: $("mine-list"), mineCount: $("mine-count"),
     botList: $("bot-list"), botCount: $("bot-count"),
     chatPane: $("chat-pane"), chatEmpty: $("chat-empty"), chat: $("chat"), chatTitle: $("chat-title"),
     chatSub: $("chat-sub"), join: $("join"), ticket: $("ticket"), release: $("release"),
-    transcript: $("transcript"), composer: $("composer"), source: $("source"), sourceText: $("source-text"),
+    transcript: $("transcript"), newBelow: $("new-below"), composer: $("composer"), source: $("source"),
+    sourceText: $("source-text"),
     sourceClear: $("source-clear"), reply: $("reply"), composerHint: $("composer-hint"), counter: $("counter"),
     send: $("send"), sendError: $("send-error"),
     hotlinePane: $("hotline-pane"), lookupForm: $("lookup-form"), lookup: $("lookup"), lookupError: $("lookup-error"),
@@ -105,7 +110,8 @@
       source: null,           // the suggestion the reply box started from
       pending: null,          // {conversation, text, id}: a send to retry with the same client_msg_id
       drafts: {},             // conversation id → {text, source}
-      unread: {},
+      unread: {},             // conversation id → customer lines not read (mine and waiting, not open)
+      newBelow: 0, atBottom: true, // lines arrived below the open transcript's view
       joining: {},            // conversations this console is taking over right now
       mode: "chat",
       chatAccounts: {},       // conversation id → account_no looked up by the agent
@@ -245,8 +251,9 @@
     renderChat();
     render360();
     els.teams.hidden = !isSupervisor();
+    els.agentsBlock.hidden = !isSupervisor();
     refreshLists();
-    if (isSupervisor()) loadTeams();
+    if (isSupervisor()) { loadTeams(); loadAgents(); }
     connect();
   }
 
@@ -387,6 +394,9 @@
       state.mine = results[1].data || [];
       state.bot = results[2].data || [];
       state.fetchedAt = Date.now();
+      Object.keys(state.unread).forEach(function (id) { // taken by someone else or closed: nothing to read here
+        if (!inQueue(id) && !state.mine.some(function (c) { return c.conversation_id === id; })) delete state.unread[id];
+      });
       renderLists();
       if (state.current) renderChatHead();
       if (state.refreshAgain) { state.refreshAgain = false; refreshLists(); }
@@ -439,9 +449,10 @@
     }
     li.appendChild(open);
 
-    if (kind === "mine" && state.unread[id]) {
+    if ((kind === "mine" || kind === "queue") && state.unread[id]) {
       var badge = node("span", "unread", String(state.unread[id]));
-      badge.title = "未读消息";
+      badge.title = state.unread[id] + "条未读消息";
+      badge.setAttribute("aria-label", badge.title);
       li.appendChild(badge);
     }
     if (kind === "queue" || kind === "bot") {
@@ -539,7 +550,7 @@
     var parts = [(CHANNELS[c.channel] || c.channel) + "渠道"];
     var owner;
     if (c.owner === myOwner()) owner = "由我接待";
-    else if (c.owner.indexOf("agent:") === 0) owner = "坐席 " + c.owner.slice(6) + " 接待中";
+    else if (c.owner.indexOf("agent:") === 0) owner = "坐席 " + agentName(c.owner.slice(6)) + " 接待中";
     else if (inQueue(c.conversation_id)) owner = "排队等待人工";
     else owner = "智能客服接待中";
     parts.push(owner);
@@ -548,7 +559,60 @@
     els.chat.setAttribute("data-owner", c.owner === myOwner() ? "me" : (c.owner === "bot" ? "bot" : "other"));
     els.join.hidden = c.owner !== "bot";
     els.release.hidden = !(isMine() || (isSupervisor() && c.owner.indexOf("agent:") === 0));
+    renderTransfer(c);
     renderComposer();
+  }
+
+  // ---------- every agent, and moving a chat (supervisors) ----------
+
+  function loadAgents() {
+    api("GET", "/api/agent/agents").then(function (result) {
+      if (expired(result) || !result.ok || !state.running) return;
+      state.agents = result.data || [];
+      renderAgents();
+      if (state.current) renderTransfer(state.current);
+    });
+  }
+
+  function renderAgents() {
+    var list = state.agents || [];
+    els.agentsList.textContent = "";
+    els.agentsCount.textContent = String(list.filter(function (a) { return a.status === "online"; }).length);
+    list.forEach(function (a) {
+      var absent = !a.present && a.status !== "offline";  // marked 在线/小休 but the console is gone
+      var li = node("li", "agent agent--" + a.status + (absent ? " agent--absent" : ""));
+      li.setAttribute("data-username", a.username);
+      li.appendChild(node("span", "agent-name", a.display_name));
+      li.appendChild(node("span", "agent-status", absent ? a.status_label + "（未在线）" : a.status_label));
+      li.appendChild(node("span", "agent-load", a.open_chats + "/" + a.max_chats));
+      if (a.longest_wait_seconds !== null && a.longest_wait_seconds !== undefined) {
+        var wait = node("span", "agent-wait" + (a.longest_wait_seconds >= 180 ? " agent-wait--late" : ""),
+                        "客户已等 " + clock(a.longest_wait_seconds));
+        li.appendChild(wait);
+      }
+      els.agentsList.appendChild(li);
+    });
+  }
+
+  function renderTransfer(c) {
+    var movable = isSupervisor() && (c.owner.indexOf("agent:") === 0 || inQueue(c.conversation_id));
+    els.transfer.hidden = !movable;
+    if (!movable) return;
+    var chosen = els.transferTo.value;
+    els.transferTo.textContent = "";
+    (state.agents || []).forEach(function (a) {
+      if (c.owner === "agent:" + a.username) return;
+      var option = node("option", null, a.display_name + "（" + a.status_label + " " + a.open_chats + "/" + a.max_chats + "）");
+      option.value = a.username;
+      els.transferTo.appendChild(option);
+    });
+    if (chosen) els.transferTo.value = chosen;
+    els.transferGo.disabled = !els.transferTo.options.length;
+  }
+
+  function clock(seconds) {
+    var m = Math.floor(seconds / 60), s = seconds % 60;
+    return (m < 10 ? "0" : "") + m + ":" + (s < 10 ? "0" : "") + s;
   }
 
   function renderComposer() {
@@ -590,11 +654,14 @@
     (state.current.turns || []).forEach(function (t) { list.appendChild(turnItem(t)); });
     renderSuggestionSlot();
     list.scrollTop = list.scrollHeight;
+    state.atBottom = true;
+    clearNewBelow();
   }
 
   function agentName(username) {
     if (state.me && username === state.me.username) return state.me.display_name;
-    return username || "";
+    var known = (state.agents || []).filter(function (a) { return a.username === username; })[0];  // supervisors
+    return known ? known.display_name : (username || "");
   }
 
   function turnItem(t) {
@@ -615,10 +682,14 @@
       meta.appendChild(intent);
     }
     li.appendChild(meta);
-    li.appendChild(node("div", "bubble", t.text || ""));
-    if (t.buttons && t.buttons.length) {
+    var image = turnImage(t.image);
+    if (t.text || !image) li.appendChild(node("div", "bubble turn-text", t.text || ""));
+    if (image) li.appendChild(image);
+    if (t.buttons && t.buttons.length) { // what the customer was offered to tap (not buttons for the agent)
       var chips = node("div", "turn-buttons");
-      t.buttons.forEach(function (b) { chips.appendChild(node("span", "chip", b.title)); });
+      chips.setAttribute("aria-label", "客户看到的选项");
+      chips.appendChild(node("span", "turn-buttons-label", "选项："));
+      t.buttons.forEach(function (b) { if (b && b.title) chips.appendChild(node("span", "chip", b.title)); });
       li.appendChild(chips);
     }
     if (t.sender === "customer" && t.text) {
@@ -629,12 +700,68 @@
     return li;
   }
 
+  /* An http(s) URL of an image, relative ones against this page (the bot's charts are signed links here). */
+  function imageUrl(src) {
+    if (typeof src !== "string" || !src) return null;
+    try {
+      var url = new URL(src, window.location.href);
+      return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+    } catch (e) { return null; }
+  }
+
+  /* The image the customer was shown, as a link to it full size (a chart link expires after a week). */
+  function turnImage(src) {
+    var url = imageUrl(src);
+    if (!url) return null;
+    var link = node("a", "turn-image");
+    link.href = url;
+    link.target = "_blank";
+    link.rel = "noopener";
+    link.title = "点击查看原图";
+    var img = node("img");
+    img.alt = "客户看到的图片";
+    img.decoding = "async";
+    img.addEventListener("load", function () {
+      if (state.atBottom) els.transcript.scrollTop = els.transcript.scrollHeight; // it grew: stay at the end
+    });
+    img.addEventListener("error", function () {
+      link.classList.add("turn-image--broken");
+      link.textContent = "图片无法显示（链接可能已过期），点击尝试打开";
+    });
+    img.src = url;
+    link.appendChild(img);
+    return link;
+  }
+
   function nearBottom(list) { return list.scrollHeight - list.scrollTop - list.clientHeight < 80; }
+
+  /* "N条新消息 ↓": lines that arrived below while the agent reads further up; gone at the bottom. */
+  function showNewBelow() {
+    els.newBelow.hidden = !state.newBelow;
+    els.newBelow.textContent = state.newBelow + "条新消息 ↓";
+  }
+
+  function clearNewBelow() {
+    state.newBelow = 0;
+    showNewBelow();
+  }
+
+  els.transcript.addEventListener("scroll", function () {
+    state.atBottom = nearBottom(els.transcript);
+    if (state.atBottom && state.newBelow) clearNewBelow();
+  });
+
+  els.newBelow.addEventListener("click", function () {
+    els.transcript.scrollTop = els.transcript.scrollHeight;
+    state.atBottom = true;
+    clearNewBelow();
+  });
 
   function appendTurn(turn) {
     var c = state.current;
     if (!c || !turn || c.turns.some(function (t) { return t.id === turn.id; })) return;
-    var stick = nearBottom(els.transcript) || turn.sender === "agent";
+    // at the end (not scrolled away since, whatever grew meanwhile), or the agent's own line: follow it
+    var stick = state.atBottom || nearBottom(els.transcript) || turn.sender === "agent";
     c.turns.push(turn);
     c.turns.sort(function (a, b) { return a.id - b.id; });
     var item = turnItem(turn);
@@ -650,7 +777,14 @@
     } else if (state.selected && !els.transcript.querySelector(".suggest")) {
       renderSuggestionSlot();
     }
-    if (stick) els.transcript.scrollTop = els.transcript.scrollHeight;
+    if (stick) {
+      els.transcript.scrollTop = els.transcript.scrollHeight;
+      state.atBottom = true;
+      clearNewBelow();
+    } else {
+      state.newBelow += 1;
+      showNewBelow();
+    }
   }
 
   // ---------- suggestions ----------
@@ -696,7 +830,8 @@
     box.appendChild(node("p", "suggest-loading", "正在生成建议回复…"));
     if (cached && cached.loading) return;
     state.suggestions[turn.id] = { loading: true };
-    var query = "text=" + encodeURIComponent(turn.text) + (turn.intent ? "&intent=" + encodeURIComponent(turn.intent) : "");
+    var query = "text=" + encodeURIComponent(turn.text) + (turn.intent ? "&intent=" + encodeURIComponent(turn.intent) : "") +
+        "&conversation_id=" + encodeURIComponent(state.current.conversation_id);
     api("GET", "/api/agent/suggestions?" + query).then(function (result) {
       if (expired(result)) return;
       if (!result.ok) {
@@ -714,29 +849,39 @@
     });
   }
 
-  /* KB answers and the template as cards with 插入; `insert(s)` gets {kind, ref, rank, text, label}. */
+  /* The templates the conversation's state calls for, then the KB answers and the intent's template in the order
+     the server says (`lead`), as cards with 插入; `insert(s)` gets {kind, ref, rank, text, label}. */
   function fillSuggestions(box, data, insert, enabled) {
     box.textContent = "";
     var head = node("div", "suggest-head");
     head.appendChild(node("span", "suggest-title", "建议回复"));
     if (data.intent) head.appendChild(node("span", "intent", "意图：" + (INTENTS[data.intent] || data.intent)));
     box.appendChild(head);
-    var kb = data.kb || [];
-    kb.forEach(function (k) {
-      box.appendChild(card({
-        kind: "kb", ref: k.article_id, rank: k.rank, text: k.text,
-        label: "知识库建议 " + k.rank + "《" + k.title + "》"
-      }, "知识库 " + k.rank, k.title, k.confident, insert, enabled));
-    });
-    if (!kb.length) {
-      box.appendChild(node("p", "suggest-none", data.kb_available ? "知识库中没有找到相关答案" : "知识库暂不可用，仅提供话术模板"));
-    }
-    if (data.template) {
-      box.appendChild(card({
-        kind: "template", ref: data.template.intent, rank: 0, text: data.template.text,
-        label: "话术模板《" + (INTENTS[data.template.intent] || data.template.intent) + "》"
-      }, "话术模板", INTENTS[data.template.intent] || data.template.intent, false, insert, enabled));
-    }
+    var templates = function (situational) {
+      (data.templates || []).filter(function (t) { return !!t.title === situational; }).forEach(function (t) {
+        var name = t.title || INTENTS[t.intent] || t.intent || t.ref;
+        var c = card({ kind: "template", ref: t.ref, rank: 0, text: t.text, label: "话术模板《" + name + "》" },
+                     t.title ? "按当前情况" : "话术模板", name, false, insert, enabled);
+        if (t.title) c.classList.add("sugg--situation");
+        box.appendChild(c);
+      });
+    };
+    var kbAnswers = function () {
+      var kb = data.kb || [];
+      kb.forEach(function (k) {
+        var c = card({
+          kind: "kb", ref: k.article_id, rank: k.rank, text: k.text,
+          label: "知识库建议 " + k.rank + "《" + k.title + "》"
+        }, "知识库 " + k.rank, k.title, k.confident, insert, enabled);
+        if (k.notice) c.appendChild(node("p", "sugg-notice", "仅供坐席参考：" + k.notice));
+        box.appendChild(c);
+      });
+      if (!kb.length && data.lead !== "templates") {
+        box.appendChild(node("p", "suggest-none", data.kb_available ? "知识库中没有找到相关答案" : "知识库暂不可用，仅提供话术模板"));
+      }
+    };
+    templates(true);  // what the conversation's state calls for comes first
+    if (data.lead === "templates") { templates(false); kbAnswers(); } else { kbAnswers(); templates(false); }
   }
 
   function card(s, tag, title, confident, insert, enabled) {
@@ -866,6 +1011,28 @@
 
   els.join.addEventListener("click", function () { if (state.current) joinConversation(state.current.conversation_id); });
 
+  els.transferGo.addEventListener("click", function () {
+    var c = state.current;
+    var to = els.transferTo.value;
+    if (!c || !to) return;
+    var name = agentName(to);
+    els.transferGo.disabled = true;
+    api("POST", "/api/agent/conversations/" + encodeURIComponent(c.conversation_id) + "/transfer",
+        { to: to, reason: "值班长调配" }).then(function (result) {
+      els.transferGo.disabled = false;
+      if (expired(result)) return;
+      if (!result.ok) {
+        toast(message(result, "转接失败，请稍后重试"), "error");
+        reloadCurrent();
+        return;
+      }
+      if (state.current && state.current.conversation_id === c.conversation_id) showConversation(result.data);
+      toast("已转给 " + name);
+      scheduleRefresh();
+      loadAgents();
+    });
+  });
+
   els.release.addEventListener("click", function () {
     var c = state.current;
     if (!c) return;
@@ -971,7 +1138,8 @@
         if (here) {
           c.owner = event.owner || c.owner;
           appendTurn(event.turn);
-        } else if (event.turn && event.turn.sender === "customer" && event.owner === myOwner()) {
+        } else if (event.turn && event.turn.sender === "customer" &&
+                   (event.owner === myOwner() || inQueue(event.conversation_id))) {
           state.unread[event.conversation_id] = (state.unread[event.conversation_id] || 0) + 1;
         }
         scheduleRefresh();
@@ -990,7 +1158,7 @@
         break;
       case "agents":
         refreshMe();
-        if (isSupervisor()) loadTeams();
+        if (isSupervisor()) { loadTeams(); loadAgents(); }
         break;
       default:
         break;
@@ -1078,7 +1246,9 @@
     if (!text) { show(els.askError, "请输入客户的问题"); return; }
     els.hotlineSuggestions.textContent = "";
     els.hotlineSuggestions.appendChild(node("p", "suggest-loading", "正在生成建议回复…"));
-    api("GET", "/api/agent/suggestions?text=" + encodeURIComponent(text)).then(function (result) {
+    var account = state.hotlineCustomer && state.hotlineCustomer.account_no;
+    api("GET", "/api/agent/suggestions?text=" + encodeURIComponent(text) +
+        (account ? "&account_no=" + encodeURIComponent(account) : "")).then(function (result) {
       if (expired(result)) return;
       if (!result.ok) {
         hotlineHint();
@@ -1358,7 +1528,10 @@
         row.appendChild(node("span", "tag", t.type));
         row.appendChild(node("span", "tag " + (t.open ? "tag--open" : "tag--done"), t.status));
         li.appendChild(row);
+        var told = toldLine(t.status, t.status_told);
+        if (told) li.appendChild(told);
         li.appendChild(node("p", "ticket-sum", fmt(dayFmt, t.created_at) + " · " + t.summary));
+        if (t.parent) li.appendChild(parentTicket(t.parent));
         tl.appendChild(li);
       });
       tk.appendChild(tl);
@@ -1366,6 +1539,60 @@
     body.appendChild(tk);
 
     drawLoad(chart, o.load || []);
+  }
+
+  /* What the customer was told of a status (api.core.vocabulary.TICKET_STATUS_TOLD), next to the status. */
+  function toldLine(status, told) {
+    if (!told || told === status) return null;
+    var p = node("p", "ticket-told", "客户看到：");
+    p.appendChild(node("b", null, told));
+    return p;
+  }
+
+  /* The area ticket a report was attached to: number, status, crew and deadline; the number opens its timeline. */
+  function parentTicket(parent) {
+    var box = node("div", "ticket-parent");
+    box.setAttribute("data-parent", parent.number);
+    var head = node("div", "ticket-parent-head");
+    head.appendChild(node("span", "ticket-parent-label", "已并入区域抢修工单"));
+    var open = button("ticket-parent-no", parent.number, function () { toggleParentEvents(box, parent.number, open); });
+    open.setAttribute("aria-expanded", "false");
+    open.title = "查看区域工单进展";
+    head.appendChild(open);
+    head.appendChild(node("span", "tag", parent.status));
+    box.appendChild(head);
+    var told = toldLine(parent.status, parent.status_told);
+    if (told) box.appendChild(told);
+    var work = [parent.crew ? "处理班组：" + parent.crew.name : "尚未派给班组"];
+    if (parent.crew_eta) work.push("预计 " + fmt(dayFmt, parent.crew_eta) + " 到达");
+    work.push("最迟 " + fmt(dayFmt, parent.arrive_by) + " 到场");
+    box.appendChild(node("p", "ticket-parent-line", work.join(" · ")));
+    return box;
+  }
+
+  function toggleParentEvents(box, number, toggle) {
+    var shown = box.querySelector(".ticket-parent-events");
+    if (shown) {
+      shown.remove();
+      toggle.setAttribute("aria-expanded", "false");
+      return;
+    }
+    var list = node("ul", "ticket-parent-events");
+    list.appendChild(node("li", "suggest-loading", "正在加载区域工单进展…"));
+    box.appendChild(list);
+    toggle.setAttribute("aria-expanded", "true");
+    api("GET", "/api/tickets/" + encodeURIComponent(number)).then(function (result) {
+      if (expired(result) || !list.isConnected) return;
+      list.textContent = "";
+      if (!result.ok) { list.appendChild(node("li", "error", message(result, "区域工单加载失败，请稍后重试"))); return; }
+      (result.data.events || []).slice(-6).forEach(function (e) {
+        var li = node("li");
+        li.appendChild(node("time", null, fmt(dayFmt, e.at)));
+        li.appendChild(node("span", null, e.action + (e.note ? "：" + e.note : "")));
+        list.appendChild(li);
+      });
+      if (!list.children.length) list.appendChild(node("li", "none", "暂无进展记录"));
+    });
   }
 
   function disposeChart() {
@@ -1519,7 +1746,11 @@
       if (!result.ok) { show(els.ticketError, ticketError(result)); return; }
       var t = result.data;
       els.ticketNumber.textContent = t.number;
-      els.ticketStatus.textContent = "当前状态：" + t.status + (t.attached_to_existing ? "（已并入同一故障的在办工单）" : "");
+      var said = t.status_told && t.status_told !== t.status ? "（客户看到：" + t.status_told + "）" : "";
+      var area = t.parent ? "；已并入区域抢修工单 " + t.parent.number + "（" + t.parent.status + "），" +
+        (t.parent.crew ? "处理班组 " + t.parent.crew.name + "，" : "") + "最迟 " + fmt(dayFmt, t.parent.arrive_by) + " 到场"
+        : (t.attached_to_existing ? "（已并入同一故障的在办工单）" : "");
+      els.ticketStatus.textContent = "当前状态：" + t.status + said + area;
       els.ticketDone.hidden = false;
       els.ticketSubmit.hidden = true;
       els.ticketCancel.textContent = "关闭";

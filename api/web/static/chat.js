@@ -704,10 +704,30 @@
     });
   }
 
+  /* Opened from an outage notice's link (?n=…): the known outage is the chat's first words. */
+  var NOTICE_TOKEN = (function () {
+    var m = /[?&]n=(\d+\.\d+\.[0-9a-f]{16})(?:&|$)/.exec(window.location.search);
+    return m ? m[1] : null;
+  })();
+
+  function openNotice() {
+    if (!NOTICE_TOKEN || !chat) return;
+    var token = NOTICE_TOKEN;
+    NOTICE_TOKEN = null;
+    try { window.history.replaceState(null, "", window.location.pathname); } catch (e) { /* keep the URL */ }
+    window.fetch("/api/chat/notice", {
+      method: "POST", cache: "no-store",
+      headers: { "Content-Type": "application/json", Accept: "application/json", "X-Chat-Secret": chat.secret },
+      body: JSON.stringify({ conversation_id: chat.id, token: token })
+    }).then(function (res) { return res.ok ? res.json() : null; }).then(function (body) {
+      if (body && body.text) append(renderAnswer("bot", [{ text: body.text }], { at: Date.now() }), true);
+    }, function () { /* the notice stays in the SMS; the chat works as usual */ });
+  }
+
   /* Connect, first asking the API for a conversation when there is none yet. */
   function begin() {
-    if (chat) { connect(); return; }
-    newChat().then(function () { connect(); }, function () {
+    if (chat) { connect(); openNotice(); return; }
+    newChat().then(function () { connect(); openNotice(); }, function () {
       setStatus("offline");
       if (!els.messages.querySelector(".notice--start")) append(notice(START_FAILED, "start"), true);
       scheduleReconnect();

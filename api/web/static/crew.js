@@ -43,6 +43,9 @@
   var timeFmt = new Intl.DateTimeFormat("zh-CN", {
     timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", hour12: false
   });
+  var dayFmt = new Intl.DateTimeFormat("zh-CN", {
+    timeZone: "Asia/Shanghai", month: "long", day: "numeric", hour: "2-digit", minute: "2-digit", hour12: false
+  });
   var clockFmt = new Intl.DateTimeFormat("zh-CN", {
     timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false
   });
@@ -118,6 +121,20 @@
       render(result.data || []);
       els.updated.textContent = "更新于 " + clockFmt.format(new Date());
     });
+    loadDuty();
+  }
+
+  // Off shift, the list stays empty of new work: say so, and when the next shift starts.
+  function loadDuty() {
+    var duty = document.getElementById("duty");
+    api("GET", "/api/dispatch/crews/me").then(function (result) {
+      if (!result.ok || !result.data || result.data.on_shift) { duty.hidden = true; return; }
+      var next = result.data.next_shift_starts_at;
+      duty.textContent = "您的班组当前不在值班时间，系统不会派来新工单" +
+        (next ? "；下一班 " + dayFmt.format(new Date(next)) + " 开始。" : "，目前没有排班。") +
+        "手上已有的工单请继续处理完。";
+      duty.hidden = false;
+    });
   }
 
   function render(items) {
@@ -156,6 +173,23 @@
     return el;
   }
 
+  // A geo: link opens the phone's map app at the premises; the coordinates are shown to read out too.
+  function navigation(lat, lon, label) {
+    var wrap = node("span", "nav");
+    var link = node("a", "nav-link", "打开地图导航");
+    var point = lat.toFixed(6) + "," + lon.toFixed(6);
+    link.href = "geo:" + point + "?q=" + point + "(" + encodeURIComponent(label || "报修地点") + ")";
+    wrap.appendChild(link);
+    wrap.appendChild(node("span", "coords", "（" + lat.toFixed(5) + ", " + lon.toFixed(5) + "）"));
+    return wrap;
+  }
+
+  function items(className, texts) {
+    var list = node("ul", className);
+    texts.forEach(function (text) { list.appendChild(node("li", null, text)); });
+    return list;
+  }
+
   function field(dl, label, value) {
     dl.appendChild(node("dt", null, label));
     var dd = node("dd");
@@ -179,16 +213,28 @@
 
     var dl = node("dl", "fields");
     field(dl, "地址", t.address_text);
+    if (item.lat !== null && item.lat !== undefined && item.lon !== null && item.lon !== undefined) {
+      field(dl, "导航", navigation(item.lat, item.lon, t.address_text));
+    }
+    if (t.description) field(dl, "客户原话", "“" + t.description + "”");
     var phone = null;
     if (item.contact_phone) {
       phone = node("a", "phone", item.contact_phone);
       phone.href = "tel:" + item.contact_phone;
     }
     field(dl, "客户电话", phone);
-    field(dl, "故障研判", t.diagnosis && t.diagnosis.summary);
-    if (t.diagnosis && t.diagnosis.crew_note) field(dl, "先查", t.diagnosis.crew_note);
-    field(dl, "到场时限", deadline(t.sla && t.sla.arrive_by));
-    if (t.crew_eta) field(dl, "预计到达", timeFmt.format(new Date(t.crew_eta)));
+    // the diagnosis written for the crew; the customer's sentence (diagnosis.summary) is never shown here
+    var dx = t.diagnosis || {};
+    if (dx.likely_cause) field(dl, "故障研判", dx.likely_cause);
+    if (dx.meter_facts && dx.meter_facts.length) field(dl, "计量数据", items("facts", dx.meter_facts));
+    if (dx.bring && dx.bring.length) field(dl, "携带", items("bring", dx.bring));
+    if (dx.crew_note) field(dl, "先查", dx.crew_note);
+    if (item.arrived_at) {  // on site: when they arrived, not a countdown that no longer applies
+      field(dl, "已到达", timeFmt.format(new Date(item.arrived_at)));
+    } else {
+      field(dl, "到场时限", deadline(t.sla && t.sla.arrive_by));
+      if (t.crew_eta) field(dl, "预计到达", timeFmt.format(new Date(t.crew_eta)));
+    }
     article.appendChild(dl);
 
     var error = node("p", "error");

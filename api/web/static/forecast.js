@@ -17,6 +17,12 @@
 
   function fmt(ts) { return timeFmt.format(new Date(ts)); }
 
+  // 1,960,944 千瓦时: grouped digits, a fixed number of decimals
+  function num(value, digits) {
+    return new Intl.NumberFormat("zh-CN", { minimumFractionDigits: digits, maximumFractionDigits: digits })
+      .format(value);
+  }
+
   function failed(result) {
     if (result.status === 401) { session.signOut("登录已过期，请重新登录"); return true; }
     if (!result.ok) { show(els.error, message(result, "数据加载失败，请稍后重试")); return true; }
@@ -76,9 +82,9 @@
       xAxis: { type: "time" }, yAxis: { type: "value", name: "千瓦" }, series: series
     }, true);
     var peak = fc.points.reduce(function (a, p) { return p.p50 > a.p50 ? p : a; }, fc.points[0]);
-    els.figures.textContent = "未来48小时预测峰值 " + peak.p50.toFixed(1) + " 千瓦（" + fmt(peak.ts) + "）；未来7天预计用电 " +
-      fc.daily.reduce(function (s, d) { return s + d.p50; }, 0).toFixed(0) + " 千瓦时；下月预计 " +
-      fc.month.p50.toFixed(0) + " 千瓦时（" + fc.month.p10.toFixed(0) + "—" + fc.month.p90.toFixed(0) + "）。";
+    els.figures.textContent = "未来48小时预测峰值 " + num(peak.p50, 1) + " 千瓦（" + fmt(peak.ts) + "）；未来7天预计用电 " +
+      num(fc.daily.reduce(function (s, d) { return s + d.p50; }, 0), 0) + " 千瓦时；下月预计 " +
+      num(fc.month.p50, 0) + " 千瓦时（" + num(fc.month.p10, 0) + "—" + num(fc.month.p90, 0) + "）。";
   }
 
   function loadOverloads() {
@@ -91,8 +97,10 @@
       items.forEach(function (w) {
         var tr = document.createElement("tr");
         tr.dataset.area = w.area_code;
-        [w.area_name + "（" + w.area_code + "）", w.district, w.capacity_kva.toFixed(0) + " kVA",
-         w.forecast_peak_kw.toFixed(1) + " kW", fmt(w.peak_at), Math.round(w.load_ratio * 100) + "%"].forEach(function (text, i) {
+        // the peak the ratio is of: forecast, or the measured hour when that is already higher (said so)
+        [w.area_name + "（" + w.area_code + "）", w.district, num(w.capacity_kva, 0) + " kVA",
+         num(w.forecast_peak_kw, 1) + " kW（" + (w.basis === "measured" ? "实测" : "预测") + "）",
+         fmt(w.peak_at), Math.round(w.load_ratio * 100) + "%"].forEach(function (text, i) {
           var td = document.createElement("td");
           td.textContent = text;
           if (i >= 2) td.className = "num";

@@ -6,6 +6,8 @@
  * 工作质量 sections come from /api/analytics/business and /api/analytics/quality with the same query
  * (each says which filters it ignores); every table has a CSV at /api/analytics/export/<name>.csv with
  * the same query. The API decides who may see it (supervisor, admin): a 403 shows the API's message.
+ * The 主动发现告警 card (the proactive service's feed: what the meter data showed, the policy applied and
+ * what was done) is GET /api/monitoring/alerts?hours=24, independent of the filters, refreshed every 30 s.
  */
 (function () {
   "use strict";
@@ -63,6 +65,8 @@
     return n < 120 ? Number(n).toFixed(1) + " 分钟" : (n / 60).toFixed(1) + " 小时";
   }
   function score(n) { return n === null || n === undefined ? "—" : Number(n).toFixed(2) + " 分"; }
+  var LONG_CELL = 60;  // characters of a text cell shown before the rest goes to its tooltip
+
   function cell(v) {
     if (v === null || v === undefined || v === "") return "—";
     return typeof v === "number" ? v.toLocaleString("zh-CN", { maximumFractionDigits: 3 }) : String(v);
@@ -92,7 +96,7 @@
     { key: "sla_breaches", label: "超时工单", fmt: int, tone: "danger",
       note: function () { return "含系统记录的超时和迟到"; } },
     { key: "mean_dispatch_minutes", label: "平均派单用时", fmt: minutes,
-      note: function () { return "创建 → 派单"; } },
+      note: function () { return "现场工单 · 创建 → 派单"; } },
     { key: "mean_arrive_minutes", label: "平均到达用时", fmt: minutes,
       note: function () { return "创建 → 到达现场"; } },
     { key: "mean_resolve_minutes", label: "平均办结用时", fmt: minutes,
@@ -100,12 +104,15 @@
     { key: "backlog", label: "当前积压", fmt: int, tone: "warn",
       note: function (k) { return "其中 3 天以上 " + int(k.backlog_over_3d) + " 件"; } },
     { key: "crew_utilisation", label: "班组占用率", fmt: pct,
-      note: function () { return "作业时长 ÷ 在班时长"; } },
-    { key: "containment_rate", label: "机器人独立解决率", fmt: pct,
+      note: function (k) {
+        return k.crew_utilisation > 100 ? "超过100%：班组同时处理多张工单，作业时长累加"
+                                        : "作业时长 ÷ 在班时长";
+      } },
+    { key: "containment_rate", label: "机器人独立解决率", fmt: pct, bot: true,
       note: function (k) { return int(k.conversations) + " 个会话，独立解决 " + int(k.contained) + " 个"; } },
-    { key: "transfers", label: "转人工会话", fmt: int,
+    { key: "transfers", label: "转人工会话", fmt: int, bot: true,
       note: function (k) { return "占全部会话 " + pct(k.transfer_rate); } },
-    { key: "fallback_rate", label: "未识别率", fmt: pct,
+    { key: "fallback_rate", label: "未识别率", fmt: pct, bot: true,
       note: function (k) { return "未识别 " + int(k.fallbacks) + " 次 / 客户消息 " + int(k.customer_turns) + " 条"; } },
     { key: "satisfaction_mean", label: "客户满意度", fmt: score,
       note: function (k) {
@@ -116,6 +123,7 @@
   // ---------- views ----------
 
   function showLogin() {
+    stopAlerts();
     els.dashView.hidden = true;
     els.loginView.hidden = false;
   }
@@ -127,6 +135,7 @@
     show(els.dashError, "");
     els.refused.hidden = true;
     loadOptions();
+    startAlerts();
   }
 
   var session = ZhidianStaff.signIn({
@@ -143,9 +152,161 @@
     }
     show(els.dashError, message(result, MSG_FAILED));
     if (result.status === 403) {
+      stopAlerts();
       els.board.hidden = true;
       els.refused.hidden = false;
     }
+  }
+
+  // ---------- 主动发现告警: the alert feed, its own request every 30 s ----------
+
+  var ALERT_HOURS = 24;
+  var ALERT_ACTIVE_HOURS = 24 * 31;  // the most the API looks back
+  var ALERT_REFRESH_MS = 30000;
+  var ALERT_STATUS = { active: "进行中", cleared: "已恢复", merged: "已并入台区停电" };
+  var ALERT_ACTIONS = {
+    detected: "发现", ticket: "开单", dispatched: "已派单", queued: "待派", held: "挂起待确认",
+    notified: "已通知", cleared: "已清除", reopened: "再次出现", restored: "已恢复", closed: "已撤销",
+    merged: "并入台区停电"
+  };
+  var feed = {
+    box: document.getElementById("alerts"),
+    timer: null,
+    loading: 0,   // the latest request's number; older answers are dropped
+    open: {}      // alert id → its 处置记录 is unfolded (kept across refreshes)
+  };
+
+  function startAlerts() {
+    stopAlerts();
+    loadAlerts();
+    feed.timer = window.setInterval(loadAlerts, ALERT_REFRESH_MS);
+  }
+
+  function stopAlerts() {
+    if (feed.timer !== null) window.clearInterval(feed.timer);
+    feed.timer = null;
+    feed.loading++;
+  }
+
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden && feed.timer !== null) loadAlerts();  // a tab brought back shows the feed as it is now
+  });
+
+  /* The last 24 hours, and the alerts still active that were detected before them (the feed's window is by
+   * detection time, the active count is not): an outage that has lasted two days stays on the card. */
+  function loadAlerts() {
+    if (document.hidden) return;
+    var mine = ++feed.loading;
+    feed.box.setAttribute("aria-busy", "true");
+    Promise.all([
+      api("GET", "/api/monitoring/alerts?hours=" + ALERT_HOURS),
+      api("GET", "/api/monitoring/alerts?status=active&hours=" + ALERT_ACTIVE_HOURS + "&limit=500")
+    ]).then(function (results) {
+      if (mine !== feed.loading) return;
+      feed.box.removeAttribute("aria-busy");
+      var error = feed.box.querySelector("[data-error]");
+      var bad = results.filter(function (r) { return !r.ok; })[0];
+      if (bad) {
+        if (bad.status === 401) { failed(bad); return; }
+        if (bad.status === 403) stopAlerts();  // this account may not see the feed: no point asking again
+        show(error, message(bad, "告警加载失败，将在 30 秒后自动重试"));
+        return;
+      }
+      show(error, "");
+      var recent = results[0].data;
+      var seen = {};
+      recent.alerts.forEach(function (a) { seen[a.id] = true; });
+      var older = results[1].data.alerts.filter(function (a) { return !seen[a.id]; });
+      renderAlerts(recent, older);
+    });
+  }
+
+  function when(iso) { return iso ? clockFmt.format(new Date(iso)) : "—"; }
+
+  function renderAlerts(data, older) {
+    var alerts = data.alerts.concat(older);
+    var active = feed.box.querySelector("[data-active]");
+    active.textContent = "";
+    active.appendChild(document.createTextNode("进行中 "));
+    var count = node("strong", "alerts-count", int(data.active));
+    count.setAttribute("data-value", String(data.active));
+    active.appendChild(count);
+    active.appendChild(document.createTextNode(" 条"));
+    active.classList.toggle("alerts-active--on", data.active > 0);
+    feed.box.querySelector("[data-updated]").textContent = "最近" + ALERT_HOURS + "小时发现 " + int(data.alerts.length) +
+      " 条" + (older.length ? "，另有 " + int(older.length) + " 条更早发现、仍在进行中" : "") +
+      " · 更新于 " + when(data.as_of) + "（北京时间）· 每 30 秒自动刷新";
+
+    var list = feed.box.querySelector("[data-list]");
+    list.textContent = "";
+    alerts.forEach(function (a) { list.appendChild(alertItem(a)); });
+    list.hidden = !alerts.length;
+    feed.box.querySelector("[data-empty]").hidden = !!alerts.length;
+    feed.box.setAttribute("data-loaded", data.as_of);
+  }
+
+  function fact(box, key, label, text, className) {
+    var row = node("div", "alert-fact");
+    row.setAttribute("data-field", key);
+    row.appendChild(node("dt", null, label));
+    row.appendChild(node("dd", className || null, text));
+    box.appendChild(row);
+  }
+
+  function alertItem(a) {
+    var on = a.status === "active";
+    var li = node("li", "alert " + (on ? "alert--active" : "alert--cleared"));
+    li.setAttribute("data-alert-id", String(a.id));
+    li.setAttribute("data-kind", a.kind);
+    li.setAttribute("data-status", a.status);
+
+    var head = node("div", "alert-head");
+    head.appendChild(node("span", "alert-kind", a.kind_label));
+    head.appendChild(node("span", "alert-status", ALERT_STATUS[a.status] || a.status));
+    head.appendChild(node("span", "alert-subject", [a.subject, a.district].filter(Boolean).join(" · ")));
+    var detected = node("time", "alert-time", "发现于 " + when(a.detected_at));
+    detected.setAttribute("datetime", a.detected_at);
+    head.appendChild(detected);
+    li.appendChild(head);
+
+    li.appendChild(node("p", "alert-summary", a.summary));
+
+    var facts = node("dl", "alert-facts");
+    fact(facts, "policy", "处置策略", a.policy || "—");
+    fact(facts, "ticket", "工单", a.ticket_number || "未开工单", a.ticket_number ? "ticket-no" : "muted");
+    fact(facts, "notified", "已通知客户", int(a.customers_notified) + " 户");
+    fact(facts, "started", "开始时间", when(a.started_at));
+    if (a.cleared_at) fact(facts, "cleared", "恢复于", when(a.cleared_at));
+    li.appendChild(facts);
+
+    if (a.actions.length) li.appendChild(actionLog(a));
+    return li;
+  }
+
+  function actionLog(a) {
+    var details = node("details", "alert-log");
+    details.open = !!feed.open[a.id];
+    details.addEventListener("toggle", function () { feed.open[a.id] = details.open; });
+    details.appendChild(node("summary", null, "处置记录（" + a.actions.length + " 条）"));
+    var table = node("table", "data-table alert-actions");
+    var thead = node("thead");
+    var tr = node("tr");
+    ["时间", "处置", "执行", "说明"].forEach(function (label) { tr.appendChild(node("th", null, label)); });
+    thead.appendChild(tr);
+    table.appendChild(thead);
+    var tbody = node("tbody");
+    a.actions.forEach(function (act) {
+      var row = node("tr");
+      row.setAttribute("data-action", act.action);
+      row.appendChild(node("td", "at", when(act.at)));
+      row.appendChild(node("td", "action-name", ALERT_ACTIONS[act.action] || act.action));
+      row.appendChild(node("td", null, act.actor === "system" ? "系统" : act.actor));
+      row.appendChild(node("td", null, act.note || "—"));
+      tbody.appendChild(row);
+    });
+    table.appendChild(tbody);
+    details.appendChild(table);
+    return details;
   }
 
   // ---------- filters ----------
@@ -344,7 +505,7 @@
     els.updated.textContent = "统计 " + f.date_from + " 至 " + f.date_to + "（" + f.days + " 天）" +
       (f.district ? " · " + f.district : "") + (f.type ? " · " + f.type : "") +
       " · 更新于 " + clockFmt.format(new Date(data.generated_at));
-    renderKpis(data.kpis);
+    renderKpis(data.kpis, !!(f.district || f.type));
     Array.prototype.forEach.call(document.querySelectorAll(".panel[data-table]:not([data-source])"), function (panel) {
       var name = panel.getAttribute("data-table");
       if (data.tables[name]) renderPanel(panel, name, data.tables[name], q);
@@ -359,7 +520,8 @@
     return el;
   }
 
-  function renderKpis(k) {
+  // With a district or type filter the bot's figures cover only chats whose customer is known: they say so.
+  function renderKpis(k, filtered) {
     els.kpis.textContent = "";
     KPIS.forEach(function (spec) {
       var tile = node("div", "kpi" + (spec.tone && k[spec.key] ? " kpi--" + spec.tone : ""));
@@ -369,6 +531,7 @@
       tile.appendChild(node("span", "kpi-label", spec.label));
       tile.appendChild(value);
       tile.appendChild(node("span", "kpi-note", spec.note(k)));
+      if (spec.bot && filtered) tile.appendChild(node("span", "kpi-note kpi-note--scope", "仅统计已识别客户或已报工单的会话"));
       els.kpis.appendChild(tile);
     });
   }
@@ -429,7 +592,13 @@
       var r = node("tr");
       table.columns.forEach(function (c) {
         var numeric = typeof row[c.key] === "number" || (!!c.format && row[c.key] !== null && row[c.key] !== "");
-        var td = node("td", numeric ? "num" : null, formatted(row[c.key], c.format, row));
+        var text = formatted(row[c.key], c.format, row);
+        var td = node("td", numeric ? "num" : null, text);
+        if (!numeric && typeof text === "string" && text.length > LONG_CELL) {  // a customer's long message:
+          td.textContent = text.slice(0, LONG_CELL) + "…";  // the card keeps its shape, the whole text on hover
+          td.title = text;
+          td.className = "long";
+        }
         td.setAttribute("data-key", c.key);
         r.appendChild(td);
       });

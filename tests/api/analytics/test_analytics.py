@@ -9,10 +9,15 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select, update
 
 from api.analytics import service
 from api.analytics.schemas import ColumnRead, TableRead
-from api.conversations.models import Conversation, ConversationEvent, Message
+from api.core.ids import DISTRICTS
+from api.core.time import LOCAL_TZ, utcnow
+from api.customers.models import Customer
+from api.conversations.models import Conversation, ConversationEvent, Message, SuggestionUse
+from api.demo.history import seed_history
 from api.demo.staff import DEMO_STAFF
 from api.dispatch.models import Crew, CrewShift
 from api.kb.models import KbFeedback
@@ -182,12 +187,13 @@ def test_headline_figures_of_the_week(week, supervisor):
                                "days": 7}
     assert body["kpis"] == {
         "tickets": 9, "work_tickets": 8, "sla_met": 2, "sla_breaches": 3, "sla_pending": 3, "sla_compliance": 40.0,
-        "mean_dispatch_minutes": 6.3, "mean_arrive_minutes": 66.7, "mean_resolve_minutes": 167.5,
+        "mean_dispatch_minutes": 7.7, "mean_arrive_minutes": 66.7, "mean_resolve_minutes": 123.3,
         "backlog": 4, "backlog_over_3d": 2, "crew_utilisation": 52.9,
         "conversations": 6, "contained": 3, "containment_rate": 50.0, "transfers": 3, "transfer_rate": 50.0,
         "customer_turns": 10, "fallbacks": 5, "fallback_rate": 50.0,
         "satisfaction_mean": 3.5, "satisfaction_responses": 4,
         "kb_helpful": 3, "kb_not_helpful": 3, "kb_helpful_rate": 50.0,
+        "agent_replies": 0, "suggestion_used_rate": None, "suggestion_as_is_rate": None,
     }
     assert body["generated_at"].startswith("2026-06-07T12:00:00") and body["generated_at"].endswith("+08:00")
     assert list(body["tables"]) == list(service.TABLES)
@@ -212,7 +218,7 @@ def test_sla_and_durations_by_type(week, supervisor):
         ("故障报修", 4, 1, 2, 1, 33.3), ("安全隐患", 1, 0, 1, 0, 0.0), ("投诉", 1, 1, 0, 0, 100.0),
         ("业务办理", 1, 0, 0, 1, None), ("稽查任务", 1, 0, 0, 1, None)]
     assert rows(body, "durations", "type", "dispatch", "arrive", "resolve", "resolved") == [
-        ("故障报修", 7.0, 66.7, 123.3, 3), ("安全隐患", 5.0, None, None, 0), ("投诉", 5.0, None, 300.0, 1),
+        ("故障报修", 7.7, 66.7, 123.3, 3), ("安全隐患", None, None, None, 0), ("投诉", 5.0, None, 300.0, 1),
         ("业务办理", None, None, None, 0), ("稽查任务", None, None, None, 0)]
 
 
@@ -251,6 +257,64 @@ def test_conversation_tables(week, supervisor):
         ("5 分", 1, 25.0), ("4 分", 1, 25.0), ("3 分", 1, 25.0), ("2 分", 1, 25.0), ("1 分", 0, 0.0)]
 
 
+def test_agents_replies_by_the_suggestion_they_started_from(week, supervisor, session):
+    created = at(3, 10)
+    session.add_all(conversation("c-agent", created, handoff=True, human=True))
+    replies = [("template", "situation.handoff", False), ("kb", "price-tou-apply", True), ("kb", "billing-001", False),
+               (None, None, None)]
+    for k, (kind, ref, edited) in enumerate(replies):
+        message = Message(conversation_id="c-agent", at=created + minutes(5 + k), sender="agent", agent="agent01",
+                          text=f"回复{k}")
+        session.add(message)
+        session.flush()
+        if kind:
+            session.add(SuggestionUse(message_id=message.id, conversation_id="c-agent", agent="agent01", kind=kind,
+                                      ref=ref, rank=1, edited=edited, at=message.at))
+    session.commit()
+    body = get_dashboard(week, supervisor)
+    assert rows(body, "suggestion_uses", "source", "replies", "share", "as_is", "edited", "as_is_rate") == [
+        ("按当前情况的话术", 1, 25.0, 1, 0, 100.0), ("知识库答案", 2, 50.0, 1, 1, 50.0),
+        ("坐席自行输入", 1, 25.0, None, None, None)]
+    k = body["kpis"]
+    assert (k["agent_replies"], k["suggestion_used_rate"], k["suggestion_as_is_rate"]) == (4, 75.0, 66.7)
+
+
+def test_the_seeded_history_has_agents_replies_from_every_source(session):
+    now = utcnow()
+    seed_history(session, now=now)
+    day = now.astimezone(LOCAL_TZ).date()
+    body = service.dashboard(session=session, now=now, filters=service.Filters(
+        date_from=day - timedelta(days=29), date_to=day))
+    table = body.tables["suggestion_uses"].rows
+    assert [r["source"] for r in table] == list(service.SUGGESTION_SOURCES.values())
+    assert sum(r["replies"] for r in table) == body.kpis.agent_replies > 50
+    assert all(r["as_is"] + r["edited"] == r["replies"] for r in table if r["as_is"] is not None)
+    assert 0 < body.kpis.suggestion_as_is_rate < 100 and 0 < body.kpis.suggestion_used_rate < 100
+
+
+def test_the_bots_figures_follow_the_district_and_type_filters(week, supervisor, session):
+    """A chat belongs to a district by its verified account's customer or a ticket it filed there."""
+    xiji = session.scalar(select(Customer.account_no).where(Customer.district == "西吉县").order_by(Customer.id))
+    session.add_all([*conversation("c-xiji-known", at(3, 9), handoff=True, events=[(2, "queued", "request_human")]),
+                     *conversation("c-xiji-ticket", at(3, 10), turns=[(0, "report_outage", 0.9, "停电了")]),
+                     *conversation("c-elsewhere", at(3, 11))])
+    session.flush()
+    session.execute(update(Conversation).where(Conversation.id == "c-xiji-known").values(account_no=xiji))
+    filed = ticket(type="故障报修", district="西吉县", created=at(3, 10, 5), status="新建")
+    filed.conversation_id = "c-xiji-ticket"
+    session.add(filed)
+    session.add(KbFeedback(article_id="outage-002", conversation_id="c-xiji-ticket", helpful=True,
+                           created_at=at(3, 10, 6)))
+    session.commit()
+    k = get_dashboard(week, supervisor, district="西吉县")["kpis"]
+    assert (k["conversations"], k["contained"], k["transfers"], k["customer_turns"]) == (2, 1, 1, 1)
+    assert (k["kb_helpful"], k["kb_not_helpful"]) == (1, 0)
+    k = get_dashboard(week, supervisor, type="故障报修")["kpis"]
+    assert (k["conversations"], k["transfers"], k["customer_turns"], k["fallbacks"]) == (1, 0, 1, 0)
+    assert get_dashboard(week, supervisor, district="西吉县", type="投诉")["kpis"]["conversations"] == 0
+    assert get_dashboard(week, supervisor)["kpis"]["conversations"] == 6 + 3  # unfiltered: every chat
+
+
 def test_district_filter(week, supervisor):
     body = get_dashboard(week, supervisor, district="原州区")
     kpis = body["kpis"]
@@ -258,7 +322,7 @@ def test_district_filter(week, supervisor):
     assert (kpis["backlog"], kpis["crew_utilisation"]) == (3, 37.8)  # E, F and the paused one from May
     assert rows(body, "crew_utilisation", "crew_id") == [("T-01",)]
     assert rows(body, "volume_by_district", "district", "tickets") == [("原州区", 5)]
-    assert kpis["conversations"] == 6  # conversations have no district
+    assert kpis["conversations"] == 0  # none of the week's chats is known to be a 原州区 customer's
 
 
 def test_type_filter(week, supervisor):
@@ -323,19 +387,24 @@ def test_csv_export_of_every_table_matches_the_dashboard(week, supervisor):
         assert response.status_code == 200, name
         assert response.headers["content-type"] == "text/csv; charset=utf-8"
         assert response.headers["content-disposition"] == (
-            f'attachment; filename="analytics-{name}-2026-06-01_2026-06-07.csv"')
+            f'attachment; filename="analytics-{name}-2026-06-01_2026-06-07.csv"; '
+            f"filename*=UTF-8''analytics-{name}-2026-06-01_2026-06-07.csv")
         lines = read_csv(response)
-        assert lines[0] == [c["label"] for c in table["columns"]]
+        assert lines[0] == [f"{table['title']}（筛选条件：2026-06-01 至 2026-06-07；区县 全部；工单类型 全部）"]
+        assert lines[1] == [c["label"] for c in table["columns"]]
         expected = [["" if r[c["key"]] is None else str(r[c["key"]]) for c in table["columns"]] for r in table["rows"]]
-        assert lines[1:] == expected, name
+        assert lines[2:] == expected, name
 
 
 def test_csv_export_follows_the_filters(week, supervisor):
     response = week.get("/api/analytics/export/volume_by_day.csv", headers=supervisor,
                         params={"date_from": "2026-06-01", "date_to": "2026-06-03", "district": "原州区"})
-    assert read_csv(response) == [["日期", "新建工单", "其中超时"], ["2026-06-01", "3", "1"], ["2026-06-02", "0", "0"],
+    assert read_csv(response) == [["每日新建工单（筛选条件：2026-06-01 至 2026-06-03；区县 原州区；工单类型 全部）"],
+                                  ["日期", "新建工单", "其中超时"], ["2026-06-01", "3", "1"], ["2026-06-02", "0", "0"],
                                   ["2026-06-03", "0", "0"]]
-    assert "analytics-volume_by_day-2026-06-01_2026-06-03.csv" in response.headers["content-disposition"]
+    disposition = response.headers["content-disposition"]
+    assert 'filename="analytics-volume_by_day-2026-06-01_2026-06-03.csv"' in disposition
+    assert disposition.endswith("filename*=UTF-8''analytics-volume_by_day-2026-06-01_2026-06-03-%E5%8E%9F%E5%B7%9E%E5%8C%BA.csv")
 
 
 def test_unknown_table_is_a_chinese_404(week, supervisor):
@@ -388,3 +457,29 @@ def test_labels_follow_the_bot_and_the_handoff_codes():
 
     assert set(service.INTENT_LABELS) - {"nlu_fallback"} <= set(INTENT_TITLES)
     assert service.REASON_LABELS == REASONS
+
+
+def test_on_the_seeded_demo_dispatch_comes_before_arrival_before_resolution_for_every_filter(session):
+    """Each duration is averaged over the same tickets, so the order holds for the headline figures and every
+    type's row, whatever district or type is chosen (the demo's history, as `make demo` seeds it)."""
+    now = utcnow()
+    seed_history(session, now=now)
+    # and what a live day has: reports dispatched only after hours of waiting, the crews still on their way
+    session.add_all([ticket(type="故障报修", district="西吉县", created=now - timedelta(hours=6), status="已派单",
+                            assigned=300 + i) for i in range(30)])
+    session.commit()
+    day = now.astimezone(LOCAL_TZ).date()
+    choices = [(None, None), *((d, None) for d in DISTRICTS), (None, "故障报修"), ("西吉县", "故障报修")]
+    seen = 0
+    for district, kind in choices:
+        body = service.dashboard(session=session, now=now, filters=service.Filters(
+            date_from=day - timedelta(days=10), date_to=day, district=district, type=kind))
+        k = body.kpis
+        figures = [k.mean_dispatch_minutes, k.mean_arrive_minutes, k.mean_resolve_minutes]
+        if None not in figures:
+            seen += 1
+            assert figures == sorted(figures), (district, kind, figures)
+        for row in body.tables["durations"].rows:
+            stages = [row[c] for c in ("dispatch", "arrive", "resolve") if row.get(c) is not None]
+            assert stages == sorted(stages), (district, kind, row)
+    assert seen >= len(choices) // 2  # the demo has finished field work in most of them

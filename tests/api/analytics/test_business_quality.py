@@ -326,11 +326,12 @@ def test_the_new_tables_export_as_csv(world, supervisor):
         assert f'filename="analytics-{name}-{params["date_from"]}_{params["date_to"]}.csv"' in (
             response.headers["content-disposition"])
         lines = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
-        assert lines[0] == [c["label"] for c in table["columns"]]
-        assert lines[1:] == [["" if r[c["key"]] is None else str(r[c["key"]]) for c in table["columns"]]
+        assert lines[0][0].startswith(table["title"] + "（筛选条件：" + params["date_from"])
+        assert lines[1] == [c["label"] for c in table["columns"]]
+        assert lines[2:] == [["" if r[c["key"]] is None else str(r[c["key"]]) for c in table["columns"]]
                              for r in table["rows"]], name
     response = world.get("/api/analytics/export/arrears_ageing.csv", params=MARCH, headers=supervisor)
-    assert list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))[1] == [
+    assert list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))[2] == [
         "逾期1–30天", "2", "2", "255.00", "70.8"]
 
 

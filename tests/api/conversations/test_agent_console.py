@@ -6,13 +6,17 @@ and reports intents (投诉 → complaint, ？？ → nlu_fallback, 电费 → q
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
 
+from api.conversations import handoff
 from api.conversations.models import AgentPresence, Conversation, ConversationEvent, Message, SuggestionUse
+from api.notify.models import OutboxMessage
+from api.tickets.models import Ticket
 from api.core.time import utcnow
+from api.demo.showcase import SHOWCASE
 from tests.api.conversations.conftest import new_customer
 from tests.api.staff.test_staff_auth import bearer
 from tests.conftest import TEST_TOKEN
@@ -149,6 +153,29 @@ def test_agent_replies_keep_their_lines(app_client, agent01):
     assert sent.json()["text"] == "办理步骤：\n1.登录网上国网\n2. 选择峰谷电变更"
 
 
+@pytest.mark.parametrize("sender,channel,outbox_channel,recipient", [
+    ("sms-13900000007", "sms", "sms", "13900000007"),
+    ("wx-oAbCdEfGhIjKlMnOpQrStUvWxYz7", "wechat", "wechat", "oAbCdEfGhIjKlMnOpQrStUvWxYz7"),
+])
+def test_an_agents_replies_reach_customers_on_sms_and_wechat(app_client, agent01, session, sender, channel,
+                                                             outbox_channel, recipient):
+    """Customers on SMS or WeChat have no socket: the agent's joining and replies are queued to their channel."""
+    said = app_client.post("/api/chat/messages", headers=ADAPTER,
+                           json={"sender_id": sender, "text": "转人工", "channel": channel})
+    assert said.status_code == 200, said.text
+    assert app_client.post(f"/api/agent/conversations/{sender}/join", headers=agent01).status_code == 200
+    reply = {"text": "您好，我是人工客服，请问您家是整栋楼都停电了吗？", "client_msg_id": "agent-1"}
+    for _ in range(2):  # a retried send is one reply and one message out
+        sent = app_client.post(f"/api/agent/conversations/{sender}/messages", headers=agent01, json=reply)
+        assert sent.status_code == 201, sent.text
+    session.expire_all()
+    out = session.scalars(select(OutboxMessage).where(OutboxMessage.recipient == recipient)
+                          .order_by(OutboxMessage.id)).all()
+    assert [(m.channel, m.audience) for m in out] == [(outbox_channel, "customer")] * 2
+    assert "人工客服" in out[0].body and "接入" in out[0].body  # who joined
+    assert out[1].body == reply["text"]
+
+
 def test_second_agent_gets_409_and_cannot_reply_or_release(app_client, agent01, agent02):
     say(app_client, "web-409", "转人工")
     assert app_client.post("/api/agent/conversations/web-409/join", headers=agent01).status_code == 200
@@ -262,22 +289,211 @@ def test_no_auto_assignment_when_the_team_switch_is_off_or_the_agent_is_away_or_
     assert "web-gone" in queue_ids(app_client, agent01)
 
 
-def test_suggestions_give_kb_answers_and_the_intent_template(app_client, agent01):
-    response = app_client.get("/api/agent/suggestions", headers=agent01,
-                              params={"text": "峰谷电价几点开始算谷电？", "intent": "faq"})
+def test_signing_out_puts_the_agents_chats_at_the_front_of_the_queue_and_tells_the_customers(
+        app_client, agent01, agent02, session):
+    go_online(app_client, agent01)
+    say(app_client, "web-held", "转人工")  # agent01 takes it
+    app_client.put("/api/agent/me/status", headers=agent01, json={"status": "away"})
+    say(app_client, "web-waiting", "转人工")  # nobody online: it waits
+    assert app_client.post("/api/staff/logout", headers=agent01).status_code == 204
+    assert queue_ids(app_client, agent02) == ["web-held", "web-waiting"]  # the one already served goes first
+    assert history(app_client, "web-held")[-1]["text"] == handoff.REQUEUED_NOTICE
+    assert session.get(AgentPresence, "agent01").status == "offline"
+    go_online(app_client, agent02)  # the next agent present gets them, the front one first
+    session.expire_all()
+    assert session.get(Conversation, "web-held").owner == "agent:agent02"
+
+
+def test_a_console_gone_silent_gives_its_chats_back_but_a_break_with_the_console_open_does_not(
+        app_client, agent01, session):
+    desk = app_client.app.state.desk
+    go_online(app_client, agent01)
+    say(app_client, "web-silent", "转人工")
+    app_client.put("/api/agent/me/status", headers=agent01, json={"status": "away"})  # 小休, console open
+    assert desk.sweep_absent() == 0
+    assert session.get(Conversation, "web-silent").owner == "agent:agent01"
+    session.execute(update(AgentPresence).where(AgentPresence.username == "agent01")
+                    .values(last_seen_at=utcnow() - timedelta(seconds=desk._presence + 5)))  # the console went quiet
+    session.commit()
+    assert desk.sweep_absent() == 1 and desk.sweep_absent() == 0
+    session.expire_all()
+    assert session.get(Conversation, "web-silent").owner == "bot"
+    assert "web-silent" in queue_ids(app_client, agent01)
+    assert history(app_client, "web-silent")[-1]["text"] == handoff.REQUEUED_NOTICE
+    event = session.scalar(select(ConversationEvent).where(ConversationEvent.conversation_id == "web-silent",
+                                                           ConversationEvent.action == "requeued"))
+    assert event.note == "agent01: lost"
+
+
+def test_a_customer_an_agent_leaves_unanswered_goes_back_to_the_front_of_the_queue(app_client, agent01, session):
+    desk = app_client.app.state.desk
+    go_online(app_client, agent01)
+    say(app_client, "web-unanswered", "转人工")  # agent01 takes it
+    say(app_client, "web-answered", "转人工")
+    app_client.post("/api/agent/conversations/web-answered/messages", headers=agent01,
+                    json={"text": "您好，请讲。", "client_msg_id": "a-1"})
+    say(app_client, "web-unanswered", "有人吗？我家停电了")
+    assert desk.sweep_unanswered() == 0  # not yet
+    late = utcnow() - timedelta(minutes=desk.reply_minutes, seconds=5)
+    session.execute(update(Message).where(Message.conversation_id.in_(["web-unanswered", "web-answered"]))
+                    .values(at=late))
+    session.commit()
+    app_client.put("/api/agent/me/status", headers=agent01, json={"status": "away"})  # nobody to hand it to
+    assert desk.sweep_unanswered() == 1 and desk.sweep_unanswered() == 0  # the answered one stays
+    session.expire_all()
+    assert session.get(Conversation, "web-answered").owner == "agent:agent01"
+    assert queue_ids(app_client, agent01)[0] == "web-unanswered"
+    assert history(app_client, "web-unanswered")[-1]["text"] == handoff.UNANSWERED_NOTICE
+    event = session.scalar(select(ConversationEvent).where(ConversationEvent.conversation_id == "web-unanswered",
+                                                           ConversationEvent.action == "requeued"))
+    assert event.note == f"agent01: unanswered {desk.reply_minutes} min"
+
+
+def test_the_supervisor_sees_every_agent_and_moves_a_chat(app_client, agent01, agent02, session):
+    supervisor = bearer(app_client, "supervisor01")
+    go_online(app_client, agent01)
+    say(app_client, "web-moved", "转人工")  # agent01 takes it
+    say(app_client, "web-moved", "有人吗？我家停电了")
+    assert app_client.get("/api/agent/agents", headers=agent01).status_code == 403
+    agents = {a["username"]: a for a in app_client.get("/api/agent/agents", headers=supervisor).json()}
+    first = agents["agent01"]
+    assert (first["status_label"], first["present"], first["open_chats"]) == ("在线", True, 1)
+    assert first["longest_wait_seconds"] is not None and first["longest_wait_seconds"] >= 0
+    assert (agents["agent02"]["status"], agents["agent02"]["open_chats"]) == ("offline", 0)
+
+    moved = app_client.post("/api/agent/conversations/web-moved/transfer", headers=supervisor,
+                            json={"to": "agent02", "reason": "王丽忙不过来"})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["owner"] == "agent:agent02"
+    assert history(app_client, "web-moved")[-1]["text"] == handoff.TRANSFERRED_NOTICE.format(name="李娜")
+    event = session.scalar(select(ConversationEvent).where(ConversationEvent.conversation_id == "web-moved",
+                                                           ConversationEvent.action == "transferred"))
+    assert event.note == "agent:agent01 → agent02：王丽忙不过来" and event.actor == "supervisor:supervisor01"
+    again = app_client.post("/api/agent/conversations/web-moved/transfer", headers=supervisor, json={"to": "agent02"})
+    assert again.status_code == 409 and again.json()["detail"]["code"] == "already_there"
+    nobody = app_client.post("/api/agent/conversations/web-moved/transfer", headers=supervisor, json={"to": "crew.yz01"})
+    assert nobody.status_code == 404
+    say(app_client, "web-bot-only", "查电费")
+    with_bot = app_client.post("/api/agent/conversations/web-bot-only/transfer", headers=supervisor,
+                               json={"to": "agent01"})
+    assert with_bot.status_code == 409 and with_bot.json()["detail"]["code"] == "not_with_a_person"
+
+
+def suggestions(client, headers, **params):
+    response = client.get("/api/agent/suggestions", headers=headers, params=params)
     assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["kb_available"] is True and len(body["kb"]) == 3
+    return response.json()
+
+
+def test_suggestions_give_kb_answers_and_the_intent_template(app_client, agent01):
+    body = suggestions(app_client, agent01, text="峰谷电价几点开始算谷电？", intent="faq")
+    assert body["kb_available"] is True and len(body["kb"]) == 3 and body["lead"] == "kb"
     assert [s["rank"] for s in body["kb"]] == [1, 2, 3]
     assert "峰谷" in body["kb"][0]["title"]
-    assert body["template"]["intent"] == "faq" and "【答复内容】" in body["template"]["text"]
+    [template] = body["templates"]
+    assert template["ref"] == "faq" and "【答复内容】" in template["text"]
+    # what the agent may send is the article's answer; the region's disclaimer is a note for the agent
+    quoting = [k for k in body["kb"] if k["notice"]]
+    assert quoting and all(k["notice"] not in k["text"] for k in body["kb"])
 
 
-def test_hotline_suggestions_read_the_intent_with_the_nlu(app_client, agent01):
-    body = app_client.get("/api/agent/suggestions", headers=agent01, params={"text": "我家电费怎么这么高"}).json()
-    assert body["intent"] == "query_bill" and body["template"]["text"].startswith("您好，已为您查询到户号")
+def test_hotline_suggestions_read_the_intent_with_the_nlu_and_fill_the_callers_account(app_client, agent01):
+    body = suggestions(app_client, agent01, text="我家电费怎么这么高")
+    assert body["intent"] == "query_bill" and body["templates"][0]["text"].startswith("您好，已为您查询到户号【户号】")
+    account = SHOWCASE["normal"][0]
+    filled = suggestions(app_client, agent01, text="我家电费怎么这么高", account_no=account)
+    assert filled["templates"][0]["text"].startswith(f"您好，已为您查询到户号{account}【月份】")
     empty = app_client.get("/api/agent/suggestions", headers=agent01, params={"text": "   "})
     assert empty.status_code == 422 and empty.json()["detail"]["message"] == "请输入客户的问题"
+    bad = app_client.get("/api/agent/suggestions", headers=agent01, params={"text": "电费", "account_no": "12"})
+    assert bad.status_code == 422
+
+
+def know_account(session, conversation_id, role):
+    session.execute(update(Conversation).where(Conversation.id == conversation_id)
+                    .values(account_no=SHOWCASE[role][0]))
+    session.commit()
+
+
+def test_after_a_handoff_the_agents_first_words_greet_and_social_words_get_no_unrelated_articles(
+        app_client, agent01, session):
+    say(app_client, "web-greet", "我要转人工")
+    body = suggestions(app_client, agent01, text="我要转人工", intent="request_human", conversation_id="web-greet")
+    assert body["lead"] == "templates" and body["templates"][0]["ref"] == "situation.handoff"
+    assert body["templates"][0]["text"].startswith("您好，我是人工客服王丽，刚才您和智能客服的对话我都看过了")
+    assert all(k["confident"] for k in body["kb"])  # no 销户退费 or 临时用电 for asking for a person
+    app_client.post("/api/agent/conversations/web-greet/join", headers=agent01)
+    app_client.post("/api/agent/conversations/web-greet/messages", headers=agent01, json={"text": "您好，请讲。"})
+    later = suggestions(app_client, agent01, text="我要转人工", intent="request_human", conversation_id="web-greet")
+    assert "situation.handoff" not in [t["ref"] for t in later["templates"]]  # greeted once
+    say(app_client, "web-upset", "你们这什么破系统，气死我了")
+    upset = suggestions(app_client, agent01, text="气死我了", intent="complaint", conversation_id="web-upset")
+    assert upset["templates"][0]["ref"] == "situation.handoff_upset"
+
+
+def test_an_outage_question_gets_the_reply_for_the_customers_supply(app_client, agent01, session):
+    for conversation_id, role in (("web-dark", "area_outage"), ("web-lit", "normal"),
+                                  ("web-planned", "planned_outage")):
+        say(app_client, conversation_id, "我家停电了")
+        know_account(session, conversation_id, role)
+    dark = suggestions(app_client, agent01, text="我家停电了", intent="report_outage", conversation_id="web-dark")
+    refs = [t["ref"] for t in dark["templates"]]
+    assert refs[0].startswith("situation.area_fault_outage") and "situation.planned_outage" not in refs
+    assert "台区目前整片停电，是线路或台区设备故障" in dark["templates"][0]["text"]
+    assert "【台区】" not in dark["templates"][0]["text"]
+    filed = app_client.post("/api/tickets/faults", headers=ADAPTER, json={
+        "kind": "outage", "account_no": SHOWCASE["area_outage"][0], "description": "家里停电了",
+        "conversation_id": "web-dark"})
+    assert filed.status_code == 201, filed.text
+    area_ticket = filed.json()["parent_number"] or filed.json()["number"]
+    known = suggestions(app_client, agent01, text="还没来电", intent="report_outage", conversation_id="web-dark")
+    assert known["templates"][0]["ref"] == "situation.area_fault_outage"  # dispatched at once in the seeded world
+    assert f"抢修工单{area_ticket}已由" in known["templates"][0]["text"] and "到达现场" in known["templates"][0]["text"]
+    lit = suggestions(app_client, agent01, text="明天停电吗", intent="query_outage_notice", conversation_id="web-lit")
+    assert lit["templates"][0]["ref"] == "situation.no_outage"
+    assert "供电正常，近期也没有计划停电安排" in lit["templates"][0]["text"]
+    planned = suggestions(app_client, agent01, text="停电了", intent="query_outage_notice",
+                          conversation_id="web-planned")
+    [notice] = [t for t in planned["templates"] if t["ref"] == "situation.planned_outage"]
+    assert "【停电原因】" not in notice["text"] and "【停电时段】" not in notice["text"] and "月" in notice["text"]
+
+
+def test_an_open_ticket_fills_the_progress_reply_with_its_number_crew_and_deadline(app_client, agent01, session):
+    say(app_client, "web-ticket", "我家没电了")
+    know_account(session, "web-ticket", "household_outage")
+    filed = app_client.post("/api/tickets/faults", headers=ADAPTER, json={
+        "kind": "outage", "account_no": SHOWCASE["household_outage"][0], "description": "总闸推不上去",
+        "conversation_id": "web-ticket"})
+    assert filed.status_code == 201, filed.text
+    ticket = filed.json()
+    deadline = datetime.fromisoformat(ticket["sla"]["arrive_by"])
+
+    def progress_reply(status, crew_id):
+        session.execute(update(Ticket).where(Ticket.number == ticket["number"]).values(status=status, crew_id=crew_id))
+        session.commit()
+        body = suggestions(app_client, agent01, text="我报修的到哪了", intent="query_ticket_status",
+                           conversation_id="web-ticket")
+        assert "【工单号】" not in body["templates"][-1]["text"]  # the intent's template is filled too
+        return next(t for t in body["templates"] if t["ref"].startswith("situation.ticket_"))
+
+    given = progress_reply("已派单", "YZ-01")
+    assert given["ref"] == "situation.ticket_crew" and ticket["number"] in given["text"]
+    assert "原州城区抢修一班" in given["text"] and f"{deadline:%H:%M}前到达现场" in given["text"]
+    waiting = progress_reply("新建", None)
+    assert waiting["ref"] == "situation.ticket_new" and "正在安排处理人员" in waiting["text"]
+    assert f"{deadline:%H:%M}前到达现场" in waiting["text"]
+
+
+def test_a_customer_who_waited_long_for_a_person_hears_an_apology_first(app_client, agent01, session):
+    say(app_client, "web-waited", "我要转人工")
+    session.execute(update(ConversationEvent).where(ConversationEvent.conversation_id == "web-waited",
+                                                    ConversationEvent.action == "queued")
+                    .values(at=utcnow() - timedelta(minutes=8)))
+    session.commit()
+    app_client.post("/api/agent/conversations/web-waited/join", headers=agent01)  # joining clears queued_at
+    body = suggestions(app_client, agent01, text="我要转人工", intent="request_human", conversation_id="web-waited")
+    assert body["templates"][0]["ref"] == "situation.handoff_waited"
+    assert body["templates"][0]["text"].startswith("您好，我是人工客服王丽，让您久等了，非常抱歉。")
 
 
 def test_which_suggestion_was_used_is_recorded_with_whether_it_was_edited(app_client, agent01, session):

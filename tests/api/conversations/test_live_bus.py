@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 
 import pytest
@@ -11,15 +10,12 @@ from api.conversations.live import LiveBus
 from tests.conftest import run_coroutine
 
 
-def transports() -> list[str]:
-    return ["memory", "redis"] if os.environ.get("REDIS_URL") else ["memory"]
+@pytest.mark.parametrize("transport", ["memory", "redis"])
+def test_every_subscriber_of_every_bus_gets_each_event(transport, request):
+    url = request.getfixturevalue("redis_url") if transport == "redis" else None
 
-
-@pytest.mark.parametrize("transport", transports())
-def test_every_subscriber_of_every_bus_gets_each_event(transport):
     async def scenario():
         channel = f"zhidian:test:{uuid.uuid4().hex}"
-        url = os.environ["REDIS_URL"] if transport == "redis" else None
         buses = [LiveBus(url, channel=channel) for _ in range(2 if url else 1)]
         for bus in buses:
             await bus.start()

@@ -117,7 +117,9 @@ def test_an_unavailable_crew_hands_over_what_it_has_not_reached_and_keeps_what_i
         client.post(f"/api/tickets/{second['number']}/reassign", json={"crew_id": crew_id, "reason": "顺路"},
                     headers=auth)
     moved = client.post(f"/api/dispatch/crews/{crew_id}/unavailable", json={"reason": "抢修车故障"}, headers=auth)
-    assert moved.status_code == 200 and moved.json() == {"moved": 1}
+    assert moved.status_code == 200 and moved.json()["moved"] == 1 and moved.json()["unplaced"] == []
+    [move] = moved.json()["moves"]
+    assert (move["number"], move["from_crew_id"]) == (second["number"], crew_id) and move["to_crew_id"] != crew_id
     on_site = client.get(f"/api/tickets/{first['number']}", headers=auth).json()
     handed = client.get(f"/api/tickets/{second['number']}", headers=auth).json()
     assert (on_site["status"], on_site["crew"]["id"]) == ("已到达", crew_id)  # pinned
