@@ -52,7 +52,7 @@ CHANNELS = ("web", "wechat", "hotline", "sms")  # the channels a lead is accepte
 # same list as `not_intent`.
 THEFT_INTERRUPTIONS = COMMON_INTERRUPTIONS | {
     "kb_helpful", "kb_not_helpful", "report_outage", "apply_service", "complaint",
-    "charging_find_station", "charging_book", "charging_status", "change_address",
+    "charging_find_station", "charging_book", "charging_status", "charging_cancel", "report_charger_fault", "change_address",
 }
 
 THEFT_FORM = FormSpec(

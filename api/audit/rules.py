@@ -83,6 +83,7 @@ DEFAULT_NOMINAL = 220.0
 SECONDARY_VOLTAGE_BELOW = 120.0  # a nominal under this is a PT secondary: primary power needs pt_ratio
 NOMINAL_SAMPLES = 48  # readings per customer and phase the nominal voltage is the median of
 BLOCK = 1 << 18  # rows per block where a long array is processed piecewise to stay in cache
+STEADY_HOURS = 0.9  # share of hours registering energy for a low spell to hold a steady base load
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,6 +202,8 @@ class ZeroConsumption:
     seasonal_share: float
     voltage_present_ratio: float
     load_fraction: float
+    min_rhythm: float
+    idle_rhythm: float
     severity: str
     unknown_activity_severity: str
 
@@ -222,6 +225,10 @@ class SuddenDrop:
     report_recovered: bool
     visit_level: float
     visit_share: float
+    min_rhythm: float
+    idle_rhythm: float
+    same_level_days: int
+    same_level_tolerance: float
     severity: str
 
 
@@ -1528,10 +1535,53 @@ def _day_profile(s: _Scan, code: int, names: Iterable[str], how: str = "mean") -
     return out
 
 
+def _hour_of_day_profile(s: _Scan, code: int, days: np.ndarray) -> tuple[np.ndarray, float]:
+    """One customer's mean kWh per local hour of the day (24 values, NaN without data) over some
+    local days (column indexes of `s.daily`), and the share of those hours that registered energy."""
+    day0 = s.daily[0]
+    lo, hi = s.panel.offsets[code], s.panel.offsets[code + 1]
+    local = s.panel.hour[lo:hi].astype(np.int64) + UTC_OFFSET_HOURS
+    energy = s.energy[lo:hi].astype(np.float64)
+    take = np.isin(local // 24 - day0, days) & ~np.isnan(energy)
+    hod = local[take] % 24
+    total = np.bincount(hod, weights=energy[take], minlength=24)
+    count = np.bincount(hod, minlength=24)
+    registering = float((energy[take] > 0).mean()) if take.any() else 0.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / count, registering
+
+
+def _day_rhythm(profile: np.ndarray) -> float:
+    """How much of a day's load comes and goes: (max − min) / mean of its hour-of-day profile
+    (NaN when nothing registers)."""
+    mean = _nanmean(profile)
+    if not mean > 0:
+        return float("nan")
+    return float((np.nanmax(profile) - np.nanmin(profile)) / mean)
+
+
+def _shape_kept(s: _Scan, code: int, before: np.ndarray, during: np.ndarray, min_rhythm: float) -> float:
+    """The day rhythm left during a low spell as a share of the rhythm before it. A bypass, a shunt
+    or a slowed register scales every hour alike, so the shape stays (≈ 1); an empty home or a
+    closed plant keeps only its steady base load (fridge, 值守), so the rhythm goes (≪ 1). NaN when
+    it cannot tell: no steady load registers during the spell (a bypass or a stopped register
+    leaves nothing, or a creeping one ticks now and then) or the load had no rhythm of `min_rhythm`
+    to lose (a round-the-clock plant)."""
+    profile_before, _ = _hour_of_day_profile(s, code, before)
+    rhythm_before = _day_rhythm(profile_before)
+    if not rhythm_before >= min_rhythm:
+        return float("nan")
+    profile, registering = _hour_of_day_profile(s, code, during)
+    if registering < STEADY_HOURS:
+        return float("nan")
+    return _day_rhythm(profile) / rhythm_before
+
+
 def _zero_consumption(s: _Scan) -> list[Finding]:
     """Near-zero kWh for min_days at a premises that is energised and used to consume; quiet for
-    customers with repeated long empty spells (a holiday home) and for the same empty season a year
-    earlier (a seasonal business)."""
+    customers with repeated long empty spells (a holiday home), for the same empty season a year
+    earlier (a seasonal business) and for a steady base load without the day's rhythm (an idle
+    premises: a stopped register or a bypass leaves nothing, a slowed one keeps the shape)."""
     th = s.th.zero_consumption
     day0, kwh, _, _ = s.daily
     n, n_days = kwh.shape
@@ -1569,12 +1619,17 @@ def _zero_consumption(s: _Scan) -> list[Finding]:
                 continue  # the same season was empty last year
         days = np.arange(start, end)
         on_zero = zero[code, start:end]
+        shape_kept = _shape_kept(s, code, np.arange(max(0, start - th.baseline_days), start), days[on_zero],
+                                 th.min_rhythm)
+        if shape_kept <= th.idle_rhythm:
+            continue  # a steady base load still registers hour after hour, the day's rhythm gone (值守 at a
+            # plant out of season, a closed shop): idle, not a bypass or a stopped register
         profile = _day_profile(s, code, (*VOLTAGES, *CURRENTS, "kw"))
         volts = [profile[v][days][on_zero] for v in VOLTAGES if v in profile]
         evidence = {"zero_days": int(zero_days[i]), "days": end - start, "baseline_kwh_per_day": _num(baseline, 2),
                     "threshold_kwh_per_day": _num(threshold[code], 2),
                     "kwh_in_episode": _num(np.nansum(kwh[code, start:end]), 2),
-                    "same_days_last_year_kwh_per_day": _num(last_year, 2)}
+                    "same_days_last_year_kwh_per_day": _num(last_year, 2), "day_shape_kept": _num(shape_kept)}
         if volts:
             nominal = s.nominal[code] if np.isfinite(s.nominal[code]) else DEFAULT_NOMINAL
             present = np.nanmax(np.stack(volts), axis=0) >= th.voltage_present_ratio * nominal
@@ -1617,7 +1672,9 @@ def _window_means(matrix: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarr
 def _sudden_drop(s: _Scan) -> list[Finding]:
     """Daily kWh over window_days falls to ≤ (1 − drop) of the preceding baseline_days, while peers of
     the same class kept theirs (a holiday or cold snap moves everyone). Repeated drops are a pattern
-    (holiday home), not tampering; a drop around a change of contract is explained."""
+    (holiday home), not tampering; a drop around a change of contract is explained. So is a drop to a
+    steady base load (vacancy, closure: tampering scales the whole day, its shape stays) or back to a
+    level the premises already sat at for a week (a baseline inflated by a long holiday stay)."""
     th = s.th.sudden_drop
     day0, kwh, _, _ = s.daily
     n, n_days = kwh.shape
@@ -1689,6 +1746,16 @@ def _sudden_drop(s: _Scan) -> list[Finding]:
         if len(span) and (span >= th.visit_level * baseline).mean() >= th.visit_share:
             continue  # full days keep coming back (visits to a holiday home): fewer people, not a bypass,
             # which scales every day down
+        low_days = start + np.flatnonzero(kwh[code, start:end] <= limit * baseline)
+        shape_kept = float("nan")
+        if len(low_days) >= w // 2:  # enough low days for an hour-of-day profile
+            shape_kept = _shape_kept(s, code, np.arange(start - b, start), low_days, th.min_rhythm)
+        if shape_kept <= th.idle_rhythm:
+            continue  # only a steady base load is left (vacancy, closure, the season's end), not the
+            # same day scaled down
+        if _been_this_low(kwh[code, :start], kwh[code, low_days], limit * baseline, th.same_level_days,
+                          th.same_level_tolerance):
+            continue  # back to a level it already sat at for a week: its own empty spells, not new
         j = min(start - b, width - 1)
         after = _nanmean(kwh[code, end:end + w])
         recovered = np.isfinite(after) and after >= th.recovered_ratio * baseline
@@ -1703,7 +1770,8 @@ def _sudden_drop(s: _Scan) -> list[Finding]:
         evidence = {"baseline_kwh_per_day": _num(baseline, 2), "drop_kwh_per_day": _num(during, 2),
                     "ratio": _num(during / baseline), "worst_window_ratio": _num(worst[i]),
                     "peer_ratio": _num(peer[code, j]), "class": str(s.classes[code]),
-                    "days": end - start, "recovered": bool(recovered), "after_kwh_per_day": _num(after, 2)}
+                    "days": end - start, "recovered": bool(recovered), "after_kwh_per_day": _num(after, 2),
+                    "day_shape_kept": _num(shape_kept)}
         cls = s.classes[code] if len(groups.get(s.classes[code], ())) >= th.min_peers else None
         if cls not in profiles:
             profiles[cls] = _peer_profile(kwh, np.asarray(groups[cls]) if cls is not None else np.arange(n))
@@ -1715,6 +1783,22 @@ def _sudden_drop(s: _Scan) -> list[Finding]:
         evidence["limits"] = [_limit("基线日均电量", baseline, "kWh"), _limit("突降阈值", baseline * limit, "kWh")]
         out.append(s.finding(code, "sudden_drop", severity, _day_time(day0 + start), _day_time(day0 + end), evidence))
     return out
+
+
+def _been_this_low(before: np.ndarray, low: np.ndarray, level: float, days: int, tolerance: float) -> bool:
+    """Whether the days before a drop hold `days` consecutive days, each at or below the drop's
+    `level`, whose median is within `tolerance` of the drop's median low day: the premises has sat
+    at this level before (a holiday home between stays). A bypass brings a level of its own: an
+    earlier vacation sits far below a share of the whole load."""
+    target = float(np.nanmedian(low)) if np.isfinite(low).any() else float("nan")
+    if not target > 0 or len(before) < days:
+        return False
+    at_level = np.where(np.isnan(before), False, before <= level)
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], at_level.astype(np.int8), [0]))))
+    for first, stop in zip(edges[::2], edges[1::2]):
+        if stop - first >= days and abs(float(np.median(before[first:stop])) / target - 1) <= tolerance:
+            return True
+    return False
 
 
 def _peer_profile(kwh: np.ndarray, members: np.ndarray) -> np.ndarray | None:

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.audit import lineloss, rules, scoring
@@ -167,10 +168,15 @@ def report_lead(*, session: Session, data: LeadCreate, parser, now: datetime, ac
     row = tickets.get_for_update(session=session, number=ticket.number)
     task = session.query(AuditTask).filter(AuditTask.ticket_id == row.id).one_or_none()
     if task is None:  # not a retry of the same report
-        task = audit.create_task(session=session, ticket_id=row.id, ticket_number=row.number, theme=None,
-                                 customer_id=None, account_no=None, findings=[], source="customer_report",
-                                 actor=actor, now=now)
-        session.commit()
+        try:
+            with session.begin_nested():
+                task = audit.create_task(session=session, ticket_id=row.id, ticket_number=row.number, theme=None,
+                                         customer_id=None, account_no=None, findings=[],
+                                         source="customer_report", actor=actor, now=now)
+            session.commit()
+        except IntegrityError:  # a retry of the same report created the task first: answer with that one
+            session.rollback()
+            task = session.query(AuditTask).filter(AuditTask.ticket_id == row.id).one()
     return task_view(session=session, task=task, now=now)
 
 

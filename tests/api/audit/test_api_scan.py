@@ -33,6 +33,12 @@ def test_a_scan_keeps_each_finding_once_and_the_page_filters_them(client):
     assert exported.status_code == 200 and exported.text.startswith("\ufeff# 筛选条件：rule=" + rule)
     assert f"rule-{rule}" in exported.headers["content-disposition"]
     assert len(exported.text.strip().splitlines()) == 2 + first["by_rule"][rule]
+    # whatever a filter holds (Chinese, quotes, line breaks) cannot break the download's header
+    odd = client.get("/api/audit/findings.csv", params={"district": '西吉县"\r\nX-Evil: 1'}, headers=auditor)
+    assert odd.status_code == 200 and "x-evil" not in odd.headers
+    assert odd.headers["content-disposition"].startswith('attachment; filename="audit-findings_district-_X-Evil_1.csv"')
+    assert "filename*=UTF-8''audit-findings_district-%E8%A5%BF%E5%90%89%E5%8E%BF%22%0D%0AX-Evil%3A%201.csv" in \
+        odd.headers["content-disposition"]
 
     assert client.get("/api/audit/findings", headers=bearer(client, "agent01")).status_code == 403
     assert client.post("/api/audit/scan", json={"days": 0}, headers=auditor).status_code == 422

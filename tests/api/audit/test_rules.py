@@ -373,6 +373,67 @@ def test_fleet_wide_holiday_drop_is_quiet():
     assert scan(cust, pd.concat(frames), rules=["sudden_drop"]).findings == []
 
 
+# The idle-premises explanations switched off (a steady base load, the premises' own empty level).
+WITHOUT_IDLE = {"sudden_drop": {"idle_rhythm": -1.0, "same_level_days": 10_000},
+                "zero_consumption": {"idle_rhythm": -1.0}}
+
+
+def holiday_home(days: int, seed: int, occupied: set[int]) -> pd.DataFrame:
+    """A fridge (~1 kWh/day, flat) on empty days, a family's 12 kWh/day on the occupied ones."""
+    frame = residential("HH", days, seed, kwh_day=12.0)
+    d, _ = local(frame["ts"])
+    fridge = 0.04 * np.random.default_rng(seed).lognormal(0, 0.2, len(frame))
+    for c in ("kw", "kwh"):
+        frame[c] = np.where(np.isin(d, list(occupied)), frame[c], fridge)
+    frame["ia"] = frame["kw"] * 1000 / (frame["ua"] * PF)
+    return frame
+
+
+# Every other weekend, a 10-day stay (国庆), then one day (the other was a 调休 workday) and back to
+# every other weekend: the demo's holiday home around 国庆 2026.
+HOLIDAY_HOME_DAYS = {5, 6, 19, 20, 33, 34, 47, 48, *range(52, 62), 66, 77, 78, 91, 92, 105, 106, 119}
+
+
+def test_holiday_home_back_to_its_fridge_after_a_long_stay_is_quiet():
+    """The 28 days before include a 10-day stay (国庆): the fall back to the fridge halves the baseline,
+    but the day's rhythm is gone (a fridge, not the family's day scaled down) and the home sat at the
+    fridge's level for 12 days at a time before the stay. Each explanation alone keeps it quiet."""
+    frames = [holiday_home(120, 3, HOLIDAY_HOME_DAYS), *peers(12, 120)]
+    cust = customers({"customer_id": "HH", "contract_kva": 6, "class": "居民"},
+                     *({"customer_id": f"P{i:02d}", "contract_kva": 8, "class": "居民"} for i in range(12)))
+    readings = pd.concat(frames)
+    base = Thresholds.load()
+    gap = only(scan(cust, readings, thresholds=base.with_overrides(WITHOUT_IDLE), rules=["sudden_drop"]),
+               "sudden_drop", "HH")
+    assert gap.start == at(62)  # the case is one the old rule got wrong
+    assert scan(cust, readings, rules=["sudden_drop"]).findings == []
+    shape_only = base.with_overrides({"sudden_drop": {"same_level_days": 10_000}})
+    level_only = base.with_overrides({"sudden_drop": {"idle_rhythm": -1.0}})
+    assert scan(cust, readings, thresholds=shape_only, rules=["sudden_drop"]).findings == []
+    assert scan(cust, readings, thresholds=level_only, rules=["sudden_drop"]).findings == []
+
+
+def test_season_end_to_a_steady_standby_is_quiet_and_a_bypass_is_not():
+    """A plant whose season ends on day 60 keeps only a steady 值守 load (≈ 1 % of its season, flat);
+    a bypass leaving 1 % keeps the day's shape. Without last year's data only the shape tells them apart."""
+    plants = [business(f"B{i:02d}", 120, 200 + i, kw_mean=30) for i in range(8)]
+    season, bypass = plants[0], plants[1]
+    after = when(season, range(60, 120))
+    standby = 0.3 * np.random.default_rng(5).lognormal(0, 0.1, int(after.sum()))
+    season.loc[after, "kw"] = season.loc[after, "kwh"] = standby
+    for p in "abc":
+        season.loc[after, "i" + p] = currents_for(standby)
+    scale(bypass, when(bypass, range(60, 120)), 0.01)
+    cust = customers(*({"customer_id": f"B{i:02d}", "contract_kva": 80, "class": "一般工商业"} for i in range(8)))
+    readings = pd.concat(plants)
+    both = ["sudden_drop", "zero_consumption"]
+    result = scan(cust, readings, rules=both)
+    assert {(f.customer_id, f.rule) for f in result.findings} == {("B01", "sudden_drop"), ("B01", "zero_consumption")}
+    assert only(result, "sudden_drop", "B01").evidence["day_shape_kept"] == pytest.approx(1.0, abs=0.1)
+    old = scan(cust, readings, thresholds=Thresholds.load().with_overrides(WITHOUT_IDLE), rules=both)
+    assert {f.rule for f in old.findings if f.customer_id == "B00"} == set(both)  # what the old rules said
+
+
 # ---------------------------------------------------------------------------------------------
 # cover_open, billing_mismatch, low_power_factor
 
