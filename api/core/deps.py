@@ -106,6 +106,18 @@ def require_service(request: Request, credentials: Credentials) -> str:
     return SERVICE
 
 
+METERING: Literal["metering"] = "metering"
+
+
+def require_metering(request: Request, credentials: Credentials) -> str:
+    """Allow only the metering system (用电信息采集系统) with its own token: it writes meter data, nothing else."""
+    expected = request.app.state.settings.metering_token
+    if credentials is None or not hmac.compare_digest(credentials.credentials, expected):
+        raise Unauthorized("unauthorized", "missing or invalid bearer token (the metering system's METERING_TOKEN)")
+    request.state.actor = METERING  # for the access log
+    return METERING
+
+
 def current_staff(request: Request, credentials: HTTPAuthorizationCredentials | None) -> StaffRead | None:
     """The signed-in staff member of this request, or None (read once per request)."""
     if hasattr(request.state, "staff"):  # already read for this request (router + endpoint checks)

@@ -24,6 +24,15 @@ MOBILE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 TICKET_NO = re.compile(r"GD\d{8}-\d{4}", re.IGNORECASE)  # GD20261123-0042
 _ID_NUMBER_IN_TEXT = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")  # 18-digit resident ID
 _MOBILE_PARTS_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+# The numbers of a detailed address inside free text: after a street, village, estate … the house, building,
+# unit, room and village-group numbers (文化街12号3号楼2单元501, 龙王坝村三组). Not a 台区, line or station
+# named after a street (文化街1号台区), nor a date (12月10号: no place before it).
+_NUMERAL = r"[0-9０-９一二三四五六七八九十百零〇两]+"
+_ADDRESS_NUMBERS_IN_TEXT = re.compile(
+    r"(街道|大街|大道|街|路|巷|村|社区|小区|区|花园|家园|苑|园|庄|弄|大厦|公寓|院)"
+    rf"((?:{_NUMERAL}(?:[-－—]{_NUMERAL})?(?:号楼|号院|号|栋|幢|座|单元|室|楼|层|组|队|社))+(?:{_NUMERAL})?)"
+    r"(?![台变线杆站箱柜])")
+_NUMERAL_RUN = re.compile(_NUMERAL)
 _SEPARATORS = re.compile(r"[\s\-—_.()（）]+")
 
 # The service area: 固原市's district and counties, each with the seat of its government (lat, lon).
@@ -120,5 +129,18 @@ def mask_address(address: str, district: str, town: str) -> str:
 
 
 def mask_personal(text: str) -> str:
-    """Mask 18-digit ID numbers and 11-digit mobiles anywhere inside a text (logs, exports)."""
-    return _MOBILE_PARTS_IN_TEXT.sub(r"\1****\2", _ID_NUMBER_IN_TEXT.sub(r"\1********\2", text))
+    """Mask 18-digit ID numbers, 11-digit mobiles and the house/room numbers of addresses anywhere inside a
+    text (logs, exports): 640402********1234, 139****5678, 文化街**号**号楼**单元**."""
+    text = _MOBILE_PARTS_IN_TEXT.sub(r"\1****\2", _ID_NUMBER_IN_TEXT.sub(r"\1********\2", text))
+    return _ADDRESS_NUMBERS_IN_TEXT.sub(
+        lambda m: m.group(1) + _NUMERAL_RUN.sub("**", m.group(2)), text)
+
+
+def chat_address(conversation_id: str) -> tuple[str, str]:
+    """(outbox channel, recipient) of a conversation's notices: a WeChat user (wx-<openid>) by WeChat, an SMS
+    conversation (sms-<mobile>) by SMS, anything else into the web chat."""
+    if conversation_id.startswith("wx-"):
+        return "wechat", conversation_id[3:]
+    if conversation_id.startswith("sms-") and MOBILE.fullmatch(conversation_id[4:]):
+        return "sms", conversation_id[4:]
+    return "web", conversation_id

@@ -1,10 +1,12 @@
 """Rate limits every API process shares: counted in Redis when REDIS_URL is set, else in the database.
 
 A `Rule` is a budget: at most `limit` hits per fixed window of `window_seconds`, under a name
-("chat.sender", "staff.login" …). A subject spends it (a conversation id, an address, a user
+("chat.sender", "staff.login.pair" …). A subject spends it (a conversation id, an address, a user
 name). `hit` spends one and says whether it was within the budget; a caller over it refuses with
-`TooMany` and a Retry-After (`enforce`). Subjects are stored hashed: addresses, names and phone
-numbers are personal data, and a hash keeps every key the same short length.
+`TooMany` and a Retry-After (`enforce`). A rule with `look_back` keeps each window's count for one
+window more, so `peek(..., now=now - window)` reads the last one (staff sign-in remembers for 30 to
+60 days which addresses an account signed in from). Subjects are stored hashed: addresses, names
+and phone numbers are personal data, and a hash keeps every key the same short length.
 
 Fixed windows are simple and enough here: a burst across a window's edge can reach twice the
 limit, which is still a bound. Redis keys expire with their window; SQL rows are purged as new
@@ -46,6 +48,11 @@ class Rule:
     name: str
     limit: int
     window_seconds: int
+    look_back: bool = False  # keep a window's count one window longer (readable as the last window)
+
+    def kept_seconds(self, left: int) -> int:
+        """How long a count is kept when `left` seconds of its window remain."""
+        return left + (self.window_seconds if self.look_back else 0)
 
 
 @dataclass(frozen=True)
@@ -118,8 +125,9 @@ class SqlRateLimiter:
         key = counter_key(rule, subject)
         with self._sessionmaker() as session:
             insert = (postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert)(RateCounter)
+            expires_at = now + timedelta(seconds=rule.kept_seconds(left))
             statement = insert.values(key=key, window_start=start, count=1,
-                                      expires_at=now + timedelta(seconds=left)).on_conflict_do_update(
+                                      expires_at=expires_at).on_conflict_do_update(
                 index_elements=[RateCounter.key, RateCounter.window_start],
                 set_={"count": RateCounter.count + 1}).returning(RateCounter.count)
             count = session.execute(statement).scalar_one()
@@ -163,7 +171,7 @@ class RedisRateLimiter:
         try:
             pipe = self._redis.pipeline()
             pipe.incr(key)
-            pipe.expire(key, left + 5)
+            pipe.expire(key, rule.kept_seconds(left) + 5)
             count, _ = pipe.execute()
         except (redis.RedisError, OSError):
             log.warning("rate limit: Redis unavailable, counting %s in the database", rule.name)

@@ -1,6 +1,8 @@
 """Signed, expiring staff session tokens (JWT, HS256): issued at sign-in, read on every request."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from datetime import datetime, timedelta
 
@@ -22,3 +24,13 @@ def read_token(token: str, *, secret: str) -> dict | None:
         return jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "role", "jti"]})
     except jwt.PyJWTError:
         return None
+
+
+def sign(value: str, *, secret: str) -> str:
+    """A short HMAC-SHA256 signature of `value` (16 hex characters: short enough for a link in an SMS)."""
+    return hmac.new(secret.encode(), value.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def signature_ok(value: str, signature: str, *, secret: str) -> bool:
+    """Whether `signature` is `value`'s (constant-time)."""
+    return hmac.compare_digest(sign(value, secret=secret), signature or "")

@@ -1,13 +1,13 @@
-"""Staff accounts (坐席, 班长/主管, 抢修班组, 稽查, 管理员) and their sign-in attempts."""
+"""Staff accounts (坐席, 班长/主管, 抢修班组, 稽查, 管理员) and signed-out sessions (failed sign-ins are counted
+in the shared rate limiter, api.core.ratelimit)."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base, UTCDateTime
-
 
 
 class StaffUser(Base):
@@ -25,19 +25,6 @@ class StaffUser(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-class LoginAttempt(Base):
-    """Every sign-in attempt; recent failures per account and per address limit the next ones."""
-
-    __tablename__ = "staff_login_attempts"
-    __table_args__ = (Index("ix_login_attempts_user_at", "username", "at"), Index("ix_login_attempts_ip_at", "ip", "at"))
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(32))
-    ip: Mapped[str] = mapped_column(String(45))
-    at: Mapped[datetime] = mapped_column(UTCDateTime)
-    ok: Mapped[bool]
 
 
 class RevokedSession(Base):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
@@ -12,23 +13,29 @@ from api.core.deps import (
     NowDep,
     SessionDep,
     SettingsDep,
+    app_part,
     require_roles,
     session_claims,
 )
 from api.core.errors import Unauthorized
+from api.core.ratelimit import RateLimiter
 from api.core.security import issue_token
 from api.core.time import UTC
 from api.staff import service
 from api.staff.schemas import LoginCreate, LoginRead, StaffCreate, StaffRead
+
+class SignOutHook(Protocol):
+    def __call__(self, *, username: str, role: str) -> None: ...
+
 
 router = APIRouter(prefix="/api/staff", tags=["staff"])
 
 
 @router.post("/login", response_model=LoginRead)
 def login(data: LoginCreate, request: Request, response: Response, session: SessionDep, settings: SettingsDep,
-          now: NowDep) -> LoginRead:
-    """Sign in; sets the session cookie. Too many failures → 429 for a while."""
-    user = service.authenticate(session=session, username=data.username, password=data.password,
+          now: NowDep, limiter: RateLimiter = app_part("limiter")) -> LoginRead:
+    """Sign in; sets the session cookie. Too many failures → 429 with Retry-After (the shared rate limiter)."""
+    user = service.authenticate(session=session, limiter=limiter, username=data.username, password=data.password,
                                 ip=request.client.host if request.client else "-", now=now,
                                 max_failures=settings.login_max_failures,
                                 window=timedelta(minutes=settings.login_window_minutes))
@@ -43,12 +50,16 @@ def login(data: LoginCreate, request: Request, response: Response, session: Sess
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-def logout(request: Request, session: SessionDep, credentials: Credentials) -> Response:
-    """End the session: its token is refused from now on (bearer or cookie alike), the cookie forgotten."""
+def logout(request: Request, session: SessionDep, credentials: Credentials,
+           on_sign_out: SignOutHook | None = app_part("on_sign_out")) -> Response:
+    """End the session: its token is refused from now on (bearer or cookie alike), the cookie forgotten; what
+    else signing out means (an agent's chats go back to the queue) the app's `on_sign_out` does."""
     claims = session_claims(request, credentials)
     if claims is not None:
         service.revoke_session(session=session, token_id=claims["jti"],
                                expires_at=datetime.fromtimestamp(claims["exp"], UTC))
+        if on_sign_out is not None:
+            on_sign_out(username=claims.get("name", ""), role=claims.get("role", ""))
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     response.delete_cookie(COOKIE)
     return response

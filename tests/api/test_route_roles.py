@@ -15,9 +15,10 @@ from fastapi.routing import APIRoute, APIWebSocketRoute
 
 from api.demo.showcase import SHOWCASE
 from tests.api.staff.test_staff_auth import login
+from tests.conftest import TEST_METERING_TOKEN
 
-ANON, SERVICE, AGENT, SUPERVISOR, CREW, AUDITOR, ADMIN = CALLERS = (
-    "anonymous", "service", "agent", "supervisor", "crew", "auditor", "admin")
+ANON, SERVICE, METERING, AGENT, SUPERVISOR, CREW, AUDITOR, ADMIN = CALLERS = (
+    "anonymous", "service", "metering", "agent", "supervisor", "crew", "auditor", "admin")
 USERS = {AGENT: "agent01", SUPERVISOR: "supervisor01", CREW: "crew.yz01", AUDITOR: "auditor01", ADMIN: "admin"}
 EVERYONE = set(CALLERS)
 STAFF = {AGENT, SUPERVISOR, CREW, AUDITOR, ADMIN}
@@ -33,11 +34,17 @@ def roles(*names: str) -> set[str]:
 TABLE: dict[str, set[str]] = {
     # pages and their files are public; what they show needs sign-in (the APIs below)
     "GET /": EVERYONE, "GET /agent": EVERYONE, "GET /crew": EVERYONE, "GET /supervisor": EVERYONE,
-    "GET /forecast": EVERYONE, "GET /audit": EVERYONE, "GET /static/{name:path}": EVERYONE,
+    "GET /dispatch": EVERYONE,
+    "GET /forecast": EVERYONE, "GET /audit": EVERYONE, "GET /charging": EVERYONE, "GET /static/{name:path}": EVERYONE,
     "GET /healthz": EVERYONE,
+    # the API's documentation pages, public as FastAPI's own were (their files come from /static/vendor/)
+    "GET /docs": EVERYONE, "GET /docs/oauth2-redirect": EVERYONE, "GET /redoc": EVERYONE,
     # the customers' chat (anonymous by nature; its history needs the conversation's key)
     "POST /api/chat/conversations": EVERYONE, "POST /api/chat/messages": EVERYONE,
-    "GET /api/chat/{sender_id}/history": EVERYONE,
+    "GET /api/chat/{sender_id}/history": EVERYONE, "POST /api/chat/notice": EVERYONE,
+    # the metering system (its own token) writes meter data; staff read what the proactive service did
+    "POST /api/metering/readings": {METERING}, "POST /api/metering/events": {METERING},
+    "GET /api/monitoring/alerts": roles(SUPERVISOR, AGENT),
     "POST /api/chat/conversations/{conversation_id}/callback": EVERYONE,  # the conversation's key, as messages
     # public knowledge; feedback comes through the bot
     "GET /api/kb/search": EVERYONE, "GET /api/kb/status": EVERYONE, "GET /api/kb/articles/{article_id}": EVERYONE,
@@ -47,10 +54,13 @@ TABLE: dict[str, set[str]] = {
     "GET /api/staff/me": roles(AGENT, SUPERVISOR, CREW, AUDITOR), "POST /api/staff/users": roles(),
     # Twilio's webhooks are checked by their signature instead of a role
     "POST /api/notify/twilio/status": EVERYONE, "POST /api/notify/twilio/inbound": EVERYONE,
+    # WeChat's server URL: WeChat's signature over our token decides, not a role (tests/api/channels)
+    "GET /wechat": EVERYONE, "POST /wechat": EVERYONE,
     "GET /api/notify/dead-letters": BOT | roles(SUPERVISOR),
     "POST /api/notify/dead-letters/{message_id}/retry": BOT | roles(SUPERVISOR),
     # customers: the bot identifies and verifies; staff who serve customers read
     "POST /api/customers/identify": BOT, "POST /api/customers/verify": BOT,
+    "GET /api/customers/bindings/{conversation_id}": BOT,
     "GET /api/customers/search": BOT | roles(AGENT, SUPERVISOR, AUDITOR),
     "GET /api/customers/{account_no}": BOT | roles(AGENT, SUPERVISOR, AUDITOR),
     "GET /api/customers/{account_no}/overview": BOT | roles(AGENT, SUPERVISOR, AUDITOR),
@@ -70,12 +80,17 @@ TABLE: dict[str, set[str]] = {
     "POST /api/tickets/{number}/reassign": BOT | roles(SUPERVISOR),
     "GET /api/dispatch/crews": BOT | roles(SUPERVISOR), "POST /api/dispatch/replan": BOT | roles(SUPERVISOR),
     "POST /api/dispatch/crews/{crew_id}/unavailable": BOT | roles(SUPERVISOR),
+    "POST /api/dispatch/crews/{crew_id}/available": BOT | roles(SUPERVISOR),
+    "GET /api/dispatch/tickets": BOT | roles(SUPERVISOR),
+    "GET /api/dispatch/crews/me": {CREW},  # a crew account's own duty (admin has no crew)
     # agent console
     "GET /api/conversations/{conversation_id}": BOT | roles(AGENT, SUPERVISOR),
     "GET /api/agent/me": roles(AGENT, SUPERVISOR), "PUT /api/agent/me/status": roles(AGENT, SUPERVISOR),
     "GET /api/agent/queue": roles(AGENT, SUPERVISOR), "GET /api/agent/conversations": roles(AGENT, SUPERVISOR),
     "GET /api/agent/conversations/{conversation_id}": roles(AGENT, SUPERVISOR),
     "POST /api/agent/conversations/{conversation_id}/join": roles(AGENT, SUPERVISOR),
+    "POST /api/agent/conversations/{conversation_id}/transfer": roles(SUPERVISOR),
+    "GET /api/agent/agents": roles(SUPERVISOR),
     "POST /api/agent/conversations/{conversation_id}/release": roles(AGENT, SUPERVISOR),
     "POST /api/agent/conversations/{conversation_id}/messages": roles(AGENT, SUPERVISOR),
     "GET /api/agent/conversations/{conversation_id}/ticket-draft": roles(AGENT, SUPERVISOR),
@@ -115,15 +130,32 @@ TABLE: dict[str, set[str]] = {
     "POST /api/audit/leads": BOT | roles(AGENT, SUPERVISOR), "GET /api/audit/stats": roles(AUDITOR, SUPERVISOR),
     "GET /api/audit/line-loss": roles(AUDITOR, SUPERVISOR),
     "GET /api/audit/line-loss/areas/{code}/customers": roles(AUDITOR, SUPERVISOR),
+    # EV charging: the bot finds stations and reads a session; agents and supervisors see the same
+    "GET /api/charging/stations": BOT | roles(AGENT, SUPERVISOR),
+    "GET /api/charging/stations/{code}": BOT | roles(AGENT, SUPERVISOR),
+    "GET /api/charging/transactions/{transaction_id}": BOT | roles(AGENT, SUPERVISOR),
+    # the queue: the bot joins and cancels for a verified customer, agents do it on the phone
+    "POST /api/charging/stations/{code}/queue": BOT | roles(AGENT, SUPERVISOR),
+    "POST /api/charging/stations/{code}/fault-reports": BOT,
+    "GET /api/charging/stations/{code}/queue": BOT | roles(AGENT, SUPERVISOR),
+    "GET /api/charging/queue/{entry_id}": BOT | roles(AGENT, SUPERVISOR),
+    "GET /api/charging/accounts/{account_no}": BOT | roles(AGENT, SUPERVISOR),
+    "POST /api/charging/queue/{entry_id}/cancel": BOT | roles(AGENT, SUPERVISOR),
+    "POST /api/charging/transactions/{transaction_id}/wish": BOT | roles(AGENT, SUPERVISOR),
+    # the staff charging page (/charging): the live board, areas under orderly charging, analytics, segments
+    "GET /api/charging/board": roles(AGENT, SUPERVISOR), "GET /api/charging/areas": roles(AGENT, SUPERVISOR),
+    "GET /api/charging/analytics": roles(AGENT, SUPERVISOR), "GET /api/charging/segments.csv": roles(AGENT, SUPERVISOR),
 }
 # Websockets check their caller themselves (covered by their own tests): the agent console's feed
-# needs an agent or supervisor session, a chat socket its conversation's key.
-WEBSOCKETS = {"/api/agent/live", "/ws/chat/{sender_id}"}
+# needs an agent or supervisor session, a chat socket its conversation's key, a charger's OCPP socket
+# the charger's own Basic-auth credentials (tests/api/charging).
+WEBSOCKETS = {"/api/agent/live", "/ws/chat/{sender_id}", "/ocpp/{charge_point_id}"}
 SAMPLES = {"sender_id": "web-nobody-0123456789abcdef", "conversation_id": "web-nobody-0123456789abcdef",
            "account_no": SHOWCASE["normal"][0], "number": "GD20200101-9999", "crew_id": "ZZ-99",
            "article_id": "no-such-article", "code": "TA9999", "message_id": "2147483647", "team": "no-such-team",
            "name": "no_such_table", "kind": "no_such_segment", "level": "system", "area_code": "TA9999",
-           "name:path": "chat.js", "finding_id": "2147483647", "photo_id": "2147483647"}
+           "name:path": "chat.js", "finding_id": "2147483647", "photo_id": "2147483647",
+           "transaction_id": "2147483647", "entry_id": "2147483647"}
 
 
 def walk(routes):
@@ -147,7 +179,7 @@ def fill(path: str) -> str:
 
 @pytest.fixture
 def callers(client, auth) -> dict[str, dict]:
-    headers = {ANON: {}, SERVICE: auth}
+    headers = {ANON: {}, SERVICE: auth, METERING: {"Authorization": f"Bearer {TEST_METERING_TOKEN}"}}
     for role, username in USERS.items():
         response = login(client, username)
         assert response.status_code == 200, response.text
@@ -158,7 +190,7 @@ def callers(client, auth) -> dict[str, dict]:
 
 def test_every_route_is_in_the_table_and_the_table_holds(client, callers):
     routes = [(m, p) for kind, m, p in walk(client.app.routes)
-              if kind == "http" and p not in ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")]
+              if kind == "http" and p != "/openapi.json"]
     websockets = {p for kind, _m, p in walk(client.app.routes) if kind == "ws"}
     missing = [f"{m} {p}" for m, p in routes if f"{m} {p}" not in TABLE]
     assert not missing, f"routes without a decision on who may call them: {missing}"

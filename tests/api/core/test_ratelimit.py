@@ -95,3 +95,24 @@ def test_redis_down_counts_in_the_database(sessions):
     limiter = make_rate_limiter(redis_url="redis://127.0.0.1:9/0", sessionmaker=sessions)
     assert [limiter.hit(RULE, "web-d", now=NOW).allowed for _ in range(4)] == [True, True, True, False]
     assert SqlRateLimiter(sessions).peek(RULE, "web-d", now=NOW).count == 4
+
+
+def test_a_look_back_rule_keeps_the_last_window_readable(limiter):
+    rule = Rule("test.known", 1, 600, look_back=True)
+    limiter.hit(rule, "agent01\n10.0.0.3", now=NOW)
+    next_window = NOW + timedelta(seconds=600)
+    assert limiter.peek(rule, "agent01\n10.0.0.3", now=next_window).count == 0
+    assert limiter.peek(rule, "agent01\n10.0.0.3", now=next_window - timedelta(seconds=600)).count == 1
+    if isinstance(limiter, RedisRateLimiter):  # the key outlives its window by one window
+        start = int(NOW.timestamp()) - int(NOW.timestamp()) % 600
+        assert limiter._redis.ttl(limiter._key(rule, "agent01\n10.0.0.3", start)) > 600
+
+
+def test_look_back_rows_outlive_the_purge_of_windows_long_over(sessions):
+    limiter = SqlRateLimiter(sessions)
+    plain, kept = Rule("test.plain", 1, 600), Rule("test.kept", 1, 600, look_back=True)
+    limiter.hit(plain, "x", now=NOW)  # window 10:00-10:10, purged an hour after it ends
+    limiter.hit(kept, "x", now=NOW)  # kept one window more: purged an hour after 10:20
+    limiter.hit(plain, "other", now=NOW + timedelta(hours=1, minutes=15))  # a new window purges
+    assert limiter.peek(plain, "x", now=NOW).count == 0
+    assert limiter.peek(kept, "x", now=NOW).count == 1

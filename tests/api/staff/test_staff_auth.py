@@ -3,13 +3,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
+import redis
+from fastapi.testclient import TestClient
+from sqlalchemy import inspect, select
 
+from api.core.ratelimit import RateCounter, RedisRateLimiter, SqlRateLimiter
 from api.demo.showcase import SHOWCASE
 from api.demo.staff import DEMO_STAFF
+from api.main import create_app
 from api.staff.models import StaffUser
 from api.staff.security import hash_password, verify_password
 from api.core.security import issue_token, read_token
@@ -19,6 +24,17 @@ PASSWORDS = {u: p for u, _n, _r, p, _c, _t in DEMO_STAFF}
 
 def login(client, username, password=None):
     return client.post("/api/staff/login", json={"username": username, "password": password or PASSWORDS[username]})
+
+
+def pin_clock(*clients) -> datetime:
+    """Stop the apps' clock at the start of the current sign-in window (failures are counted per fixed
+    window: none ends in the middle of a test); returns that moment (in the past, so tokens stay valid)."""
+    seconds = clients[0].app.state.settings.login_window_minutes * 60
+    epoch = int(time.time())
+    moment = datetime.fromtimestamp(epoch - epoch % seconds, timezone.utc)
+    for client in clients:
+        client.app.state.clock = lambda: moment
+    return moment
 
 
 def bearer(client, username) -> dict:
@@ -62,13 +78,58 @@ def test_sign_in_sets_an_httponly_cookie_and_me_says_who(client):
 
 
 def test_wrong_password_is_refused_and_repeated_failures_are_rate_limited(client):
+    pin_clock(client)
     for _ in range(5):
         wrong = login(client, "supervisor01", "not-the-password")
         assert wrong.status_code == 401 and wrong.json()["detail"]["code"] == "bad_credentials"
     locked = login(client, "supervisor01")  # even the right password waits now
     assert locked.status_code == 429 and locked.json()["detail"]["code"] == "too_many_attempts"
-    assert int(locked.headers["Retry-After"]) > 0
+    assert locked.headers["Retry-After"] == "900"  # the rest of the 15-minute window
+    assert locked.json()["detail"]["message"] == "登录失败次数过多，请15分钟后再试"
     assert login(client, "agent02").status_code == 200  # other accounts are not locked
+
+
+def test_a_successful_sign_in_clears_the_failures_of_its_account_and_address(client):
+    pin_clock(client)
+    assert [login(client, "agent01", "typo-typo").status_code for _ in range(4)] == [401] * 4
+    assert login(client, "agent01").status_code == 200
+    assert [login(client, "agent01", "typo-typo").status_code for _ in range(4)] == [401] * 4  # a fresh budget
+    assert login(client, "agent01", "typo-typo").status_code == 401  # the fifth in a row
+    assert login(client, "agent01").status_code == 429
+
+
+def test_without_redis_failures_are_counted_in_the_limiters_table(settings, session):
+    """Without REDIS_URL the shared limiter's table holds the counts, hashed (no user name or address in it);
+    the old table of attempts is gone."""
+    with TestClient(create_app(settings.model_copy(update={"redis_url": None}))) as client:
+        assert isinstance(client.app.state.limiter, SqlRateLimiter)
+        pin_clock(client)
+        assert login(client, "supervisor01", "not-the-password").status_code == 401
+    keys = session.scalars(select(RateCounter.key)).all()
+    assert sorted(k.split(":")[0] for k in keys) == ["staff.login.account", "staff.login.address", "staff.login.pair"]
+    assert not any("supervisor01" in k or "testclient" in k for k in keys)
+    assert "staff_login_attempts" not in inspect(session.get_bind()).get_table_names()
+
+
+def test_with_redis_every_api_process_sees_the_failures_counted_there(settings, redis_url, session):
+    """Two API processes (apps) sharing one Redis and one database: failures at either count towards the
+    lockout at both, and they live in Redis (a process counting in the database sees none)."""
+    shared = settings.model_copy(update={"redis_url": redis_url})
+    with TestClient(create_app(shared)) as one, TestClient(create_app(shared)) as two:
+        assert isinstance(one.app.state.limiter, RedisRateLimiter)
+        pin_clock(one, two)
+        assert [login(c, "supervisor01", "not-the-password").status_code
+                for c in (one, two, one, two, one)] == [401] * 5
+        for locked in (login(one, "supervisor01"), login(two, "supervisor01")):
+            assert locked.status_code == 429 and locked.headers["Retry-After"] == "900"
+        prefix = one.app.state.limiter._prefix
+        stored = redis.Redis.from_url(redis_url).keys(f"{prefix}staff.login.*")
+        assert len(stored) == 3  # pair, account, address
+        assert not session.scalars(select(RateCounter.key)).all()  # nothing of it in the database
+        # an API process without Redis (counting in the database) has seen no failure
+        with TestClient(create_app(settings.model_copy(update={"redis_url": None}))) as alone:
+            pin_clock(alone)
+            assert login(alone, "supervisor01").status_code == 200
 
 
 def test_unknown_user_and_bad_body_get_clear_errors(client):
@@ -175,8 +236,23 @@ def test_an_unknown_username_costs_a_password_check_like_a_known_one(client, mon
 
 
 def test_one_address_cannot_lock_out_the_colleagues_who_sign_in_from_it(client):
+    pin_clock(client)
     assert login(client, "agent01").status_code == 200  # agent01 works from this (proxy) address
     for i in range(20):  # someone behind the same proxy guesses at other names
         assert login(client, f"guess{i % 5}", "wrong-password").status_code == 401
     assert login(client, "agent01").status_code == 200  # a known user of this address still signs in
     assert login(client, "supervisor01").status_code == 429  # a first sign-in from the address waits
+
+
+def test_a_known_address_is_remembered_into_the_next_30_day_window(client):
+    """The addresses an account signed in from are kept per 30-day window and read from this one and the last."""
+    moment = pin_clock(client)
+    assert login(client, "agent01").status_code == 200
+    month = 30 * 86400
+    epoch = int(moment.timestamp())
+    later = datetime.fromtimestamp(epoch - epoch % month + month + 3600, timezone.utc)  # early in the next window
+    client.app.state.clock = lambda: later
+    for i in range(20):  # someone behind the same proxy guesses at other names
+        assert login(client, f"guess{i % 5}", "wrong-password").status_code == 401
+    assert login(client, "agent01").status_code == 200  # signed in from here in the last window: known
+    assert login(client, "supervisor01").status_code == 429
