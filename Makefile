@@ -5,7 +5,7 @@ BOT_PY := .venv-bot/bin/python
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install chromium db train kb demo test bench crossval lint clean
+.PHONY: help install system chromium db train kb demo test bench crossval lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -13,9 +13,12 @@ help:  ## list the targets
 install:  ## create .venv (API, actions, KB, tests) and .venv-bot (Rasa), reused when unchanged
 	@scripts/install.sh
 
-chromium:  ## Debian's Chromium and a Chinese font for the browser tests (no browser download)
-	@(test -x /usr/bin/chromium && fc-list :lang=zh | grep -q .) || (apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null)
+system:  ## Debian packages the tests use: Chromium and a Chinese font (browser tests), nginx (scale-out test)
+	@(test -x /usr/bin/chromium && fc-list :lang=zh | grep -q . && test -x /usr/sbin/nginx) || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei \
+	  nginx-light >/dev/null)
+
+chromium: system
 
 db: install  ## migrate the database and seed the demo (refresh the live situations if seeded)
 	@$(PY) -m api migrate
@@ -30,7 +33,7 @@ kb: install  ## train the Chinese encoder if the articles changed, build the kno
 demo: install db train kb  ## install, seed, train, build the KB, then start Rasa, actions and the API (Ctrl-C stops)
 	@scripts/demo.sh
 
-test: install train chromium  ## run the whole test suite (PostgreSQL too when DATABASE_URL is set)
+test: install train system  ## run the whole test suite (PostgreSQL too when DATABASE_URL is set)
 	@scripts/test.sh
 
 bench: install train kb  ## run the benchmarks, results in bench/results/

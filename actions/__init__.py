@@ -6,6 +6,7 @@ answer in Chinese. Importing the package builds nothing (clients are created per
 from actions import (  # noqa: F401
     applications,
     billing,
+    charging,
     fallback,
     faults,
     handoff,

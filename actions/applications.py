@@ -76,7 +76,7 @@ SERVICE_NOTES = {
 # taken as the answer to its question. Mirrors the `not_intent` lists of bot/domain/services.yml.
 _COMMON_INTERRUPTIONS = COMMON_INTERRUPTIONS | {
     "kb_helpful", "kb_not_helpful", "report_outage", "report_hazard", "report_theft", "apply_service",
-    "charging_find_station", "charging_book", "charging_status",
+    "charging_find_station", "charging_book", "charging_status", "charging_cancel", "report_charger_fault",
 }
 APPLICATION_INTERRUPTIONS = _COMMON_INTERRUPTIONS | {"complaint", "start_application"}
 # More of the complaint said at the phone question is added to the details, not an interruption.

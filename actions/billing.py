@@ -15,6 +15,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.charging import ActionChargingBook, ActionChargingCancel, ActionChargingStatus
 from actions.client import ApiError, ApiRejected, ZhidianClient
 from actions.knowledge import answer as kb_answer
 from actions.knowledge import search_kb
@@ -624,6 +625,10 @@ ANSWERS = {
 }
 
 
+CHARGING_ANSWERS = {"charging_book": ActionChargingBook, "charging_status": ActionChargingStatus,
+                    "charging_cancel": ActionChargingCancel}
+
+
 class ActionAnswerVerifiedQuery(Action):
     """After verify_form: answer the question that asked for the verification (a bill, a ticket …).
 
@@ -639,9 +644,11 @@ class ActionAnswerVerifiedQuery(Action):
     ) -> List[Dict[Text, Any]]:
         if not verified_account(tracker):
             return []
-        intent = latest_intent(tracker, (*BILLING_INTENTS, "query_ticket_status"))
+        intent = latest_intent(tracker, (*BILLING_INTENTS, "query_ticket_status", *CHARGING_ANSWERS))
         if intent == "query_ticket_status":
             return await ActionQueryTicketStatus().run(dispatcher, tracker, domain)
+        if intent in CHARGING_ANSWERS:
+            return await CHARGING_ANSWERS[intent]().run(dispatcher, tracker, domain)
         if intent is None:
             dispatcher.utter_message(text="请问您想查询什么？可以问我电费账单、余额、用电量或工单进度。")
             return []

@@ -51,7 +51,7 @@ class ApiSettings:
     token: str
 
     @classmethod
-    def from_env(cls) -> "ApiSettings":
+    def from_env(cls) -> ApiSettings:
         """Read ZHIDIAN_API_URL and ZHIDIAN_SERVICE_TOKEN (with laptop defaults)."""
         return cls(
             url=os.environ.get("ZHIDIAN_API_URL", DEFAULT_URL).rstrip("/"),
@@ -74,6 +74,21 @@ class ZhidianClient:
         params: dict[str, Any] | None = None,
         timeout: httpx.Timeout = TIMEOUT,
     ) -> dict[str, Any]:
+        data = await self._send(method, path, json=json, params=params, timeout=timeout)
+        if not isinstance(data, dict):
+            raise ApiUnavailable("response is not a JSON object")
+        return data
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        timeout: httpx.Timeout = TIMEOUT,
+    ) -> Any:
+        """One call; the decoded JSON, whatever its shape (`_request` wants an object)."""
         headers = {"Authorization": f"Bearer {self.settings.token}"}
         clean_params = {k: v for k, v in (params or {}).items() if v is not None}
         try:
@@ -100,12 +115,9 @@ class ZhidianClient:
                 pass
             raise ApiRejected(response.status_code, code, message)
         try:
-            data = response.json()
+            return response.json()
         except ValueError as exc:
             raise ApiUnavailable("response is not JSON") from exc
-        if not isinstance(data, dict):
-            raise ApiUnavailable("response is not a JSON object")
-        return data
 
     # ------------------------------------------------------------------ customers
     async def identify(
@@ -126,6 +138,10 @@ class ZhidianClient:
             json={"account_no": account_no, "phone_last4": phone_last4, "conversation_id": conversation_id},
         )
         return bool(data.get("verified"))
+
+    async def bound_accounts(self, *, conversation_id: str) -> dict[str, Any]:
+        """{accounts: [{account_no, is_default}], default}: the 户号 a WeChat user has bound."""
+        return await self._request("GET", f"/api/customers/bindings/{conversation_id}")
 
     async def bills(self, *, account_no: str, months: int = 6) -> list[dict[str, Any]]:
         """The last ``months`` monthly bills, as the API orders them."""
@@ -180,6 +196,30 @@ class ZhidianClient:
             "GET", "/api/outages", params={"account_no": account_no, "district": district}
         )
 
+    # ------------------------------------------------------------------ charging
+    async def charging_stations(self, *, district: str | None = None) -> list[dict[str, Any]]:
+        """Stations (of a district) with their connectors' live status, most free connectors first."""
+        data = await self._send("GET", "/api/charging/stations", params={"district": district})
+        if not isinstance(data, list):
+            raise ApiUnavailable("response is not a list")
+        return data
+
+    async def charging_of(self, *, account_no: str) -> dict[str, Any]:
+        """{id_tags, sessions: [live sessions], queue: [places in line]} of a verified 户号."""
+        return await self._request("GET", f"/api/charging/accounts/{account_no}")
+
+    async def join_charging_queue(self, *, station_code: str, id_tag: str, kind: str | None,
+                                  conversation_id: str, arrive_at: str | None = None) -> dict[str, Any]:
+        """Join a station's queue now (called at once when a connector is free) or booked for `arrive_at` (ISO
+        with its offset); the same entry when already in it."""
+        return await self._request("POST", f"/api/charging/stations/{station_code}/queue", json={
+            "id_tag": id_tag, "kind": kind, "conversation_id": conversation_id[:64], "arrive_at": arrive_at},
+            timeout=CREATE_TIMEOUT)
+
+    async def leave_charging_queue(self, *, entry_id: int) -> dict[str, Any]:
+        """Leave a queue; a connector held is released."""
+        return await self._request("POST", f"/api/charging/queue/{entry_id}/cancel", timeout=CREATE_TIMEOUT)
+
     # ------------------------------------------------------------------ tickets
     async def create_fault_ticket(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Open (or attach to) a fault ticket; idempotent on payload['idempotency_key']."""
@@ -190,6 +230,12 @@ class ZhidianClient:
     async def create_ticket(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Open a 投诉 / 业务办理 ticket (POST /api/tickets); idempotent on payload['idempotency_key']."""
         return await self._request("POST", "/api/tickets", json=payload, timeout=CREATE_TIMEOUT)
+
+    async def report_charger_fault(self, *, station_code: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """A customer's broken-charger report: a ticket at the station, merged with its open repair ticket when
+        there is one; idempotent on payload['idempotency_key']."""
+        return await self._request("POST", f"/api/charging/stations/{station_code}/fault-reports", json=payload,
+                                   timeout=CREATE_TIMEOUT)
 
     async def get_ticket(self, number: str) -> dict[str, Any] | None:
         """The ticket with its timeline, or None when the number is unknown."""

@@ -75,7 +75,7 @@ FAULT_FORM = FormSpec(
     # interruptions); bot/domain/faults.yml has the same list as `not_intent`.
     interruptions=COMMON_INTERRUPTIONS | {
         "change_address", "complaint", "apply_service", "charging_find_station", "charging_book",
-        "charging_status"},
+        "charging_status", "charging_cancel", "report_charger_fault"},
     detail_slot="fault_description",
     topic="报修登记",
     resume_text="您上次填写的报修信息我还保留着，请再核对一下。",

@@ -158,6 +158,11 @@ def explained_this_turn(tracker: Tracker) -> bool:
     return explained_by(tracker) is not None
 
 
+# Why a charging question needs verification: it uses the charging cards of the customer's 户号.
+CHARGING_WHY = {"charging_book": "排队充电要用您户号下的充电卡", "charging_cancel": "取消排队要先确认是您本人的排队",
+                "charging_status": "查询充电进度和排队情况要用您户号下的充电卡"}
+
+
 class ActionAskVerifyAccount(AskSlot):
     """Asks for the 户号."""
 
@@ -169,6 +174,9 @@ class ActionAskVerifyAccount(AskSlot):
             return "请告诉我报修时登记的10位户号（电费单上或网上国网App“户号管理”里可以找到）。"
         if explained_this_turn(tracker):
             return "请告诉我您的10位户号（电费单上或网上国网App“户号管理”里可以找到）。"
+        why = CHARGING_WHY.get(tracker.latest_message.get("intent", {}).get("name"))
+        if why:
+            return f"{why}，需要先做个简单的身份核验。请告诉我您的10位户号（电费单上或网上国网App“户号管理”里可以找到）。"
         return ("为保护您的用电信息，查询前需要先做个简单的身份核验。"
                 "请告诉我您的10位户号（电费单上或网上国网App“户号管理”里可以找到）。")
 

@@ -26,20 +26,8 @@ from actions.common import (
 )
 from actions.faults import arrival_sentence
 from api.core.ids import TICKET_NO
-from api.core.vocabulary import BEFORE_ARRIVAL, DONE_STATUSES, ON_SITE_TYPES
+from api.core.vocabulary import BEFORE_ARRIVAL, DONE_STATUSES, ON_SITE_TYPES, status_told
 
-# The API's statuses (api/tickets/lifecycle.py) and timeline actions as a customer would hear them.
-STATUS_NAMES = {
-    "新建": "已受理，正在安排处理人员",
-    "已派单": "已派给处理班组，等待班组接单",
-    "已接单": "处理人员已接单，正在赶往现场",
-    "已到达": "处理人员已到达现场",
-    "已处理": "已处理完毕",
-    "已回访": "已处理完毕并完成回访",
-    "已关闭": "已办结",
-    "挂起": "暂时挂起，条件具备后继续处理",
-    "退单": "正在重新安排处理班组",
-}
 # Timeline steps a customer is told about (internal ones — 退单, 升级, 时限预警 — are not shown).
 ACTION_NAMES = {
     "创建": "工单已受理",
@@ -50,6 +38,7 @@ ACTION_NAMES = {
     "接单": "处理人员已接单",
     "到达现场": "处理人员到达现场",
     "处理完成": "处理完成",
+    "随主单办结": "随所并入的工单处理完成",
     "回访": "已完成回访",
     "关闭": "工单已办结",
     "挂起": "工单暂时挂起",
@@ -60,21 +49,22 @@ ACTION_NAMES = {
 NOTES_SHOWN = {"处理完成", "挂起", "撤销"}
 
 
-def status_name(status: Any) -> str:
-    return STATUS_NAMES.get(str(status), str(status or ""))
-
-
 def ticket_message(ticket: Dict[str, Any]) -> str:
     """Status, who is handling it and when they arrive, the customer-facing timeline, the commitment."""
     number = ticket.get("number", "")
-    lines = [f"工单 {number}（{ticket.get('type') or '工单'}）当前状态：{status_name(ticket.get('status'))}。"]
+    # a report attached to an area's or a station's ticket is worked through that one: its status and crew
+    parent = ticket.get("parent") if str(ticket.get("status")) not in DONE_STATUSES else None
+    worked = parent or ticket
+    lines = [f"工单 {number}（{ticket.get('type') or '工单'}）当前状态：{status_told(worked.get('status'))}。"]
+    if parent:
+        lines[0] += f"您的报修已并入工单 {parent['number']} 一并处理。"
     created = ticket.get("created_at")
     if created:
         lines[0] += f"受理时间：{fmt_time(created)}。"
-    crew = (ticket.get("crew") or {}).get("name")
-    status = str(ticket.get("status"))
+    crew = (worked.get("crew") or {}).get("name")
+    status = str(worked.get("status"))
     if crew and status not in DONE_STATUSES:
-        eta = ticket.get("crew_eta")
+        eta = worked.get("crew_eta")
         arriving = status in ("已派单", "已接单") and eta and ticket.get("type") in ON_SITE_TYPES
         lines.append(f"处理班组：{crew}" + (f"，预计{fmt_time(eta)}前到达" if arriving else "") + "。")
     shown = [e for e in ticket.get("events") or [] if str(e.get("action")) in ACTION_NAMES]
@@ -183,7 +173,7 @@ class ActionQueryTicketStatus(Action):
             others = [i for i in items[1:] if str(i.get("status")) not in DONE_STATUSES]
             if others:
                 text += "\n另有未办结的工单：" + "、".join(
-                    f"{i['number']}（{status_name(i.get('status'))}）" for i in others
+                    f"{i['number']}（{status_told(i.get('status'))}）" for i in others
                 )
             dispatcher.utter_message(text=text)
             return [SlotSet("ticket_no", ticket.get("number"))]

@@ -10,6 +10,7 @@ import sys
 from datetime import timedelta
 
 from pydantic import ValidationError
+from sqlalchemy import text
 
 import api.models  # noqa: F401 (every table, so foreign keys resolve)
 from api.conversations.service import record_notice
@@ -18,9 +19,12 @@ from api.core.logs import install_masking
 from api.core.time import utcnow
 from api.db import make_engine, make_sessionmaker
 from api.flows.audit_jobs import run_audit_jobs
+from api.flows.customers import phone_of_wechat_user
+from api.flows.proactive_jobs import run_proactive_jobs
 from api.flows.forecast_jobs import run_forecast_jobs
 from api.flows.ticket_jobs import run_ticket_jobs
-from api.main import sms_sender
+from api.conversations.live import LiveBus
+from api.main import live_channel, sms_sender, wechat_sender
 from api.migrate import upgrade
 from api.notify.worker import OutboxWorker
 from api.settings import get_settings
@@ -34,16 +38,22 @@ async def run_workers() -> None:
     settings = get_settings()
     engine = make_engine(settings.database_url)
     sessionmaker = make_sessionmaker(engine)
+    bus = LiveBus(settings.redis_url, channel=live_channel(settings.database_url))  # the API processes' sockets
+    await bus.start()
     worker = OutboxWorker(sessionmaker=sessionmaker, sms=sms_sender(settings), chat=record_notice,
-                          status_callback_url=settings.public_base_url.rstrip("/") + "/api/notify/twilio/status")
+                          status_callback_url=settings.public_base_url.rstrip("/") + "/api/notify/twilio/status",
+                          bus=bus, wechat=wechat_sender(settings),
+                          phone_of_wechat_user=phone_of_wechat_user)
     try:
         await asyncio.gather(worker.run(), run_ticket_jobs(
             sessionmaker=sessionmaker, supervisors=settings.supervisor_mobiles,
             offer_timeout=timedelta(minutes=settings.dispatch_offer_timeout_minutes)),
             run_forecast_jobs(sessionmaker=sessionmaker),
             run_audit_jobs(sessionmaker=sessionmaker, days=settings.audit_scan_days,
-                           score_days=settings.audit_score_days))
+                           score_days=settings.audit_score_days),
+            run_proactive_jobs(sessionmaker=sessionmaker, settings=settings))
     finally:
+        await bus.stop()
         engine.dispose()
 
 
@@ -69,11 +79,32 @@ def create_user(args) -> int:
     return 0
 
 
+def check() -> int:
+    """`python -m api check` (a worker's health probe): 0 when the database answers (and Redis, when set)."""
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        if settings.redis_url:
+            import redis  # lazy: only with REDIS_URL
+
+            redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5, socket_timeout=5).ping()
+    except Exception as exc:  # noqa: BLE001 - any failure is "not healthy", said on stderr
+        print(f"unhealthy: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print("ok")
+    return 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m api")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="upgrade the database schema to the latest revision")
     sub.add_parser("worker", help="deliver the outbox and run the ticket jobs (SLA, re-dispatch, backlog)")
+    sub.add_parser("check", help="exit 0 when the database (and Redis, when REDIS_URL is set) can be reached")
     user = sub.add_parser("create-user", help="add a staff account (asks for the password)")
     user.add_argument("username")
     user.add_argument("--role", required=True, choices=ROLES)
@@ -88,6 +119,8 @@ def main() -> None:
         print("数据库结构已是最新 (schema at head)")
     elif args.command == "create-user":
         raise SystemExit(create_user(args))
+    elif args.command == "check":
+        raise SystemExit(check())
     elif args.command == "worker":
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         try:

@@ -14,6 +14,7 @@ DEMO_SECRETS = {
     "service_token": "dev-service-token",
     "staff_secret": "dev-staff-secret-change-me-in-production-32b",
     "rasa_token": "dev-rasa-token",
+    "metering_token": "dev-metering-token",
 }
 
 
@@ -46,6 +47,7 @@ class Settings(BaseSettings):
     # console's last heartbeat an agent still counts as present for auto-assignment.
     agent_max_chats: int = 5
     agent_presence_seconds: int = 90
+    agent_reply_minutes: int = 5  # a customer an agent holds unanswered this long goes back to the queue
     # When agents answer chats, Beijing time, every day ("HH:MM-HH:MM"); outside them a customer
     # asking for a person is told so and offered a call-back.
     agent_office_hours: str = "08:00-20:00"
@@ -56,6 +58,17 @@ class Settings(BaseSettings):
     # Metering diagnosis thresholds.
     area_outage_share: float = 0.5
     low_voltage_volts: float = 198.0
+    # Intake from the metering system (用电信息采集系统): its own credential, POST /api/metering/readings|events.
+    metering_token: str = DEMO_SECRETS["metering_token"]
+    # Proactive service (api/monitoring, api/flows/proactive.py): detection thresholds and what each
+    # detection does. PROACTIVE_POLICIES overrides per kind as JSON, e.g.
+    # {"household_outage": {"dispatch": "at_once"}, "imbalance": {"ticket_type": null}}.
+    proactive_jobs: bool = True  # the every-minute pass (confirmations, clearing, planned-outage announcements)
+    proactive_outage_window_minutes: int = Field(default=10, ge=1, le=120)
+    proactive_outage_min_meters: int = Field(default=2, ge=1, le=1000)
+    proactive_household_confirm_minutes: int = Field(default=10, ge=0, le=1440)
+    proactive_policies: dict[str, dict] = {}
+    outage_repair_minutes: int = Field(default=90, ge=0, le=1440)  # usual repair time after arrival, for the ETA
     # Dispatch, SLA and notifications. Background workers run in the API process unless turned off
     # (production runs them as their own processes; tests turn them off and drive them directly).
     background_workers: bool = True
@@ -72,6 +85,16 @@ class Settings(BaseSettings):
     twilio_messaging_service_sid: str | None = None
     twilio_base_url: str | None = None  # only for a local fake of Twilio's REST API in tests
     public_base_url: str = "http://127.0.0.1:8000"  # how Twilio reaches us: callbacks and signatures
+    # WeChat official account (api/channels/wechat.py): without WECHAT_TOKEN the channel answers 404.
+    # WECHAT_AES_KEY (43 characters) enables safe mode; WECHAT_API_BASE is only for a local fake in tests.
+    wechat_token: str | None = None
+    wechat_app_id: str | None = None
+    wechat_app_secret: str | None = None
+    wechat_aes_key: str | None = None
+    wechat_api_base: str = "https://api.weixin.qq.com/cgi-bin/"
+    # the official account's notice template (fields first, keyword1 服务类型, keyword2 通知时间, remark): notices a
+    # customer-service message cannot carry (outside the 48-hour window) go as this template; unset: by SMS
+    wechat_notice_template_id: str | None = None
     # Knowledge base: built indexes live in kb_dir (python -m knowledge_base build).
     kb_dir: Path = ROOT / "var" / "kb"
     kb_region: str = "nx-guyuan-demo"

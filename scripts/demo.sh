@@ -16,11 +16,15 @@ export RASA_TOKEN=${RASA_TOKEN:-dev-rasa-token}                              # A
 export ACTION_SERVER_TOKEN=${ACTION_SERVER_TOKEN:-dev-action-server-token}   # Rasa -> action server
 export SERVICE_TOKEN=${SERVICE_TOKEN:-dev-service-token}                     # actions, tools -> API
 export ZHIDIAN_SERVICE_TOKEN=${ZHIDIAN_SERVICE_TOKEN:-$SERVICE_TOKEN}        # the actions' name for it
+export METERING_TOKEN=${METERING_TOKEN:-dev-metering-token}                  # metering system -> intake API
 export RASA_URL=${RASA_URL:-http://127.0.0.1:${rasa_port}}
 export ZHIDIAN_API_URL=${ZHIDIAN_API_URL:-http://127.0.0.1:${port}}
 export ACTION_SERVER_URL=${ACTION_SERVER_URL:-http://127.0.0.1:${actions_port}/webhook}
+# Rasa's own HTTP API (trackers, models) only for debugging, and then only behind a token: the Procfile
+# enables it exactly when RASA_API_TOKEN is set, never without --auth-token.
+unset RASA_API_TOKEN
 if [ "${RASA_ENABLE_API:-false}" = true ]; then
-  export RASA_API_ARGS="--enable-api --auth-token ${RASA_TOKEN}"
+  export RASA_API_TOKEN=${RASA_TOKEN}
 fi
 
 # Rasa's trackers survive a restart: a SQLite file beside the API's database, or the PostgreSQL
@@ -45,6 +49,8 @@ cat <<MSG
     Rasa (gateway channel)    http://127.0.0.1:${rasa_port}/webhooks/gateway/  (POST …/webhook needs Authorization: Bearer \$RASA_TOKEN)
     action server             http://127.0.0.1:${actions_port}/health  (POST /webhook needs Authorization: Bearer \$ACTION_SERVER_TOKEN)
     Rasa's conversations      ${trackers}
+    OCPP 1.6-J chargers       ws://127.0.0.1:${port}/ocpp/{charge point id}  (30 simulated chargers GY-CP001…030 at 6 固原 stations)
+    metering intake           http://127.0.0.1:${port}/api/metering/readings|events  (Authorization: Bearer \$METERING_TOKEN, demo: dev-metering-token)
   Demo customers: .venv/bin/python -m api.demo accounts
   Ctrl-C stops everything.
 

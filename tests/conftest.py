@@ -30,6 +30,8 @@ TEST_TOKEN = "test-service-token-0123456789abcdefghij"
 TEST_STAFF_SECRET = "test-staff-secret-0123456789abcdefghijkl"
 os.environ.setdefault("STAFF_SECRET", TEST_STAFF_SECRET)
 os.environ.setdefault("RASA_TOKEN", "test-rasa-token-for-apps-without-rasa-000000")
+TEST_METERING_TOKEN = "test-metering-token-0123456789abcdefghij"
+os.environ.setdefault("METERING_TOKEN", TEST_METERING_TOKEN)
 DEMO_CUSTOMERS = 160
 DEMO_DAYS = 8
 # Office hours that hold whatever the clock says: tests of the out-of-hours notice set their own.
@@ -159,6 +161,23 @@ def built_kb(tmp_path_factory) -> BuiltKb:
     return BuiltKb(kb_dir=kb_dir, encoder_dir=config.encoder_dir)
 
 
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> str:
+    """Redis for tests of what crosses processes: REDIS_URL when set (CI), else a private redis-server of
+    this run (skipped, saying so, only where no redis-server is installed)."""
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    from tests.resilience.processes import RedisServer  # imports this module: not at the top
+
+    if RedisServer.BINARY is None:
+        pytest.skip("needs Redis: REDIS_URL is unset and no redis-server is installed")
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server.url
+    server.kill()
+
+
 @pytest.fixture
 def kb_home(tmp_path) -> Path:
     """The API's KB_DIR: empty by default (no index); KB tests override this fixture."""
@@ -231,12 +250,15 @@ class ThreadedUvicorn(uvicorn.Server):
 
 
 def start_api(settings: Settings) -> tuple[ThreadedUvicorn, RunningServer]:
-    """Run the real API app on a free port."""
+    """Run the real API app on a free port.
+
+    Idle connections are kept for a minute, not uvicorn's 5 s: on a loaded machine a client's pooled
+    connection could otherwise be closed by the server just as the client reuses it (httpx.ReadError)."""
     from api.main import create_app
 
     port = free_port()
     server = ThreadedUvicorn(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                            log_level="warning", lifespan="on"))
+                                            log_level="warning", lifespan="on", timeout_keep_alive=60))
     server.start()
     return server, RunningServer(url=f"http://127.0.0.1:{port}", token=settings.service_token,
                                  settings=settings)

@@ -124,7 +124,8 @@ def running_stack(workdir: Path, *, customers: int | None = None, kb_dir: Path |
     settings = Settings(database_url=db_url, service_token=TEST_TOKEN, rasa_token=RASA_TOKEN,
                         rasa_url=f"http://127.0.0.1:{rasa_port}", rasa_timeout_seconds=10,
                         kb_dir=kb_dir or workdir / "no-kb",
-                        **{"forecast_jobs": False, **settings_overrides})  # keep the cores for Rasa
+                        **{"forecast_jobs": False, "proactive_jobs": False,  # keep the cores for Rasa; the
+                           **settings_overrides})  # proactive pass is tested through the intake and the flow
     api, running = start_api(settings)
     settings.public_base_url = running.url  # Twilio's webhooks are signed for the URL they reach
 

@@ -2,8 +2,6 @@
 segments staff can export for targeted outreach."""
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -30,6 +28,7 @@ from api.billing.schemas import (
     TouMonth,
 )
 from api.core.errors import NotFound
+from api.core.exports import csv_document
 from api.core.ids import mask_name
 from api.core.time import local_day, local_midnight, to_local
 
@@ -588,11 +587,10 @@ def near_tier_2(*, schedule: tariffs.Schedule, now: datetime, sums: dict[int, di
 
 
 def segments_csv(segment: SegmentRead) -> bytes:
-    """The segment as CSV for Excel: UTF-8 with a BOM, Chinese headers, one row per customer."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([h for _, h in BASE_HEADERS] + [c.header for c in segment.columns])
-    for row in segment.rows:
-        data = row.model_dump()
-        writer.writerow([data[k] for k, _ in BASE_HEADERS] + [row.figures.get(c.key, "") for c in segment.columns])
-    return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
+    """The segment as CSV for Excel: UTF-8 with a BOM, Chinese headers, one row per customer. Outreach goes by
+    户号 (kept) through the usual channels: the name is masked, and no mobile, ID or address is in it (any
+    such number in a cell would be masked, api.core.exports)."""
+    header = [h for _, h in BASE_HEADERS] + [c.header for c in segment.columns]
+    rows = ([getattr(row, k) for k, _ in BASE_HEADERS] + [row.figures.get(c.key, "") for c in segment.columns]
+            for row in segment.rows)
+    return csv_document([header, *rows]).encode("utf-8")

@@ -16,6 +16,25 @@ DONE_STATUSES = ("已处理", "已回访", "已关闭")
 HOLDING_STATUSES = ("已派单", "已接单", "已到达")  # a crew holds the ticket
 BEFORE_ARRIVAL = ("新建", "已派单", "已接单", "退单")
 BEFORE_RESOLUTION = ("新建", "已派单", "已接单", "已到达", "退单")  # the SLA clock runs (not 挂起)
+# Each status as the customer is told it (the bot's progress answers): the console and the 360 show
+# it next to the status, so the agent knows what the customer read. The one mapping: never copied.
+TICKET_STATUS_TOLD: dict[str, str] = {
+    "新建": "已受理，正在安排处理人员",
+    "已派单": "已派给处理班组，等待班组接单",
+    "已接单": "处理人员已接单，正在赶往现场",
+    "已到达": "处理人员已到达现场",
+    "已处理": "已处理完毕",
+    "已回访": "已处理完毕并完成回访",
+    "已关闭": "已办结",
+    "挂起": "暂时挂起，条件具备后继续处理",
+    "退单": "正在重新安排处理班组",
+}
+
+
+def status_told(status: object) -> str:
+    """A ticket status in the customer's words (an unknown status as it is)."""
+    return TICKET_STATUS_TOLD.get(str(status), str(status or ""))
+
 
 CUSTOMER_CLASSES = ("居民", "一般工商业", "大工业")
 # Service-commitment class of an area → minutes to reach a repair site (城区 45, 农村 90, 边远 120).

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Numeric, String
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base, UTCDateTime
@@ -49,3 +49,17 @@ class VerificationAttempt(Base):
     address: Mapped[str | None] = mapped_column(String(64))  # the web chat's client address, when known
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     ok: Mapped[bool] = mapped_column(Boolean)
+
+
+class AccountBinding(Base):
+    """A 户号 a chat user (a WeChat user, ``wx-<openid>``) proved theirs: kept, so later conversations are
+    served for it without asking again; several per user, one the default (the one served now)."""
+
+    __tablename__ = "account_bindings"
+    __table_args__ = (UniqueConstraint("chat_user", "account_no", name="uq_account_bindings_user_account"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_user: Mapped[str] = mapped_column(String(64), index=True)
+    account_no: Mapped[str] = mapped_column(String(10))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    bound_at: Mapped[datetime] = mapped_column(UTCDateTime)

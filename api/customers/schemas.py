@@ -99,3 +99,16 @@ class VerifyRequest(BaseModel):
 
 class VerifyRead(BaseModel):
     verified: bool
+
+
+class BoundAccount(BaseModel):
+    account_no: str
+    is_default: bool
+
+
+class BindingsRead(BaseModel):
+    """The accounts a chat user (a WeChat user) has bound; the default is the one served."""
+
+    conversation_id: str
+    accounts: list[BoundAccount]
+    default: str | None

@@ -5,7 +5,8 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.core.errors import Invalid, NotFound, TooMany
@@ -19,7 +20,7 @@ from api.core.ids import (
     normalize_mobile,
     normalize_text,
 )
-from api.customers.models import Customer, VerificationAttempt
+from api.customers.models import AccountBinding, Customer, VerificationAttempt
 from api.customers.schemas import CustomerRead, IdentifiedCustomer, IdentifyRead
 
 
@@ -122,6 +123,63 @@ def verify(*, session: Session, account_no: str, phone_last4: str, conversation_
     return ok
 
 
+# ---- accounts bound to a chat user (WeChat): verified once, served without asking again ----
+
+def bindings(*, session: Session, chat_user: str) -> list[AccountBinding]:
+    """The user's bound accounts in the order they were bound (the numbers the user replies with)."""
+    return list(session.scalars(select(AccountBinding).where(AccountBinding.chat_user == chat_user)
+                                .order_by(AccountBinding.bound_at, AccountBinding.id)))
+
+
+def chat_users_of(*, session: Session, account_nos: list[str]) -> dict[str, str]:
+    """户号 → the chat user (wx-<openid>) served for it now (their default binding, the latest when several):
+    where its notices reach the customer — and, being the default, the phone their SMS fallback uses is this
+    account's own."""
+    found: dict[str, str] = {}
+    for i in range(0, len(account_nos), 900):
+        rows = session.execute(select(AccountBinding.account_no, AccountBinding.chat_user).where(
+            AccountBinding.account_no.in_(account_nos[i:i + 900]), AccountBinding.is_default.is_(True))
+            .order_by(AccountBinding.bound_at, AccountBinding.id))
+        found.update({account_no: chat_user for account_no, chat_user in rows})
+    return found
+
+
+def bind(*, session: Session, chat_user: str, account_no: str, now: datetime) -> None:
+    """Bind a verified account (once; bound again, it is kept) and make it the default: the user just
+    proved it theirs and is asking about it."""
+    try:
+        with session.begin_nested():
+            session.add(AccountBinding(chat_user=chat_user, account_no=account_no, is_default=False, bound_at=now))
+    except IntegrityError:  # bound before, or by a concurrent verification
+        pass
+    make_default(session=session, chat_user=chat_user, account_no=account_no)
+
+
+def make_default(*, session: Session, chat_user: str, account_no: str | None) -> None:
+    """Serve the user for this bound account from now on (None: for none, until another is verified)."""
+    if account_no is not None and account_no not in {b.account_no for b in bindings(session=session,
+                                                                                     chat_user=chat_user)}:
+        raise NotFound("not_bound", "这个户号还没有绑定")
+    session.execute(update(AccountBinding).where(AccountBinding.chat_user == chat_user)
+                    .values(is_default=AccountBinding.account_no == account_no if account_no else False))
+
+
+def unbind(*, session: Session, chat_user: str, account_no: str) -> str | None:
+    """Remove a binding; when it was the default, the most recently bound other account becomes the
+    default. Returns the default after (None when nothing is bound)."""
+    rows = bindings(session=session, chat_user=chat_user)
+    row = next((b for b in rows if b.account_no == account_no), None)
+    if row is None:
+        raise NotFound("not_bound", "这个户号还没有绑定")
+    session.delete(row)
+    rest = [b for b in rows if b is not row]
+    current = next((b.account_no for b in rest if b.is_default), None)
+    if row.is_default and rest:
+        current = rest[-1].account_no
+        make_default(session=session, chat_user=chat_user, account_no=current)
+    return current
+
+
 def to_read(*, customer: Customer, transformer_area_code: str | None) -> CustomerRead:
     """The API view of a customer (the area's code comes from metering, which owns the areas)."""
     return CustomerRead(
@@ -178,3 +236,9 @@ def ids_by_account_no(*, session: Session, account_nos: list[str]) -> dict[str, 
         found.update({account_no: cid for account_no, cid in session.execute(
             select(Customer.account_no, Customer.id).where(Customer.account_no.in_(part)))})
     return found
+
+
+def list_in_areas(*, session: Session, transformer_area_ids: list[int]) -> list[Customer]:
+    """The customers supplied by these transformer areas, by 户号."""
+    return list(session.scalars(select(Customer).where(Customer.transformer_area_id.in_(transformer_area_ids))
+                                .order_by(Customer.account_no)))

@@ -26,6 +26,7 @@ from api.demo.audit_cases import (
     plant_world,
     size_for_cases,
 )
+from api.demo.charging import charging_rows
 from api.demo.bills import MonthlyEnergy, arrears_customers, balance_rows, bill_new_months, bill_rows
 from api.demo.crews import AHEAD, crew_rows, shift_rows
 from api.demo.showcase import HOUSEHOLD_OUTAGE_ROLES, LOW_VOLTAGE_ROLES, SHOWCASE, fixed_accounts
@@ -173,6 +174,7 @@ def generate(
         insert_rows(conn, Bill, bills)
         insert_rows(conn, AccountBalance, balance_rows(rows, bills, arrears, end))
         _write_crews(conn, seed)
+        charging_rows(conn, seed)
         insert_rows(conn, CrewShift, shift_rows(local_day(start), local_day(end + AHEAD)))
         ensure_demo_staff(conn, end)
         analyze(conn)
@@ -224,7 +226,7 @@ def refresh_live(engine: Engine, *, end: datetime | None = None, progress: Progr
             # the new end overlaps the old live window: rewrite those hours and drop the live events
             conn.execute(delete(Reading).where(Reading.ts >= regen_from))
             conn.execute(delete(MeterEvent).where(
-                MeterEvent.meter_id.in_(live_meters), MeterEvent.ts > old_end - HOUR, MeterEvent.ts <= old_end))
+                MeterEvent.meter_id.in_(live_meters), MeterEvent.ts > old_end - HOUR))
         else:
             events += restore_previous(roles, old_end, plan)
 
@@ -260,7 +262,7 @@ def refresh_live(engine: Engine, *, end: datetime | None = None, progress: Progr
         plan.overload = overload_factors(meters, roles, axis, temps, new_end)
         n_readings = write_readings(conn, meters, axis, temps, plan, progress, commit_chunks=False)
         events.sort(key=_event_order)
-        insert_rows(conn, MeterEvent, events)
+        insert_rows(conn, MeterEvent, events, ignore_duplicates=True)  # a seed run to a later hour left some
         refresh_supply(conn, rows, meters, data_start, new_end)
         n_bills = bill_new_months(conn, rows, data_start, new_end)
         conn.commit()

@@ -1,5 +1,6 @@
 """Demo history: 30 days of tickets through their lifecycle (some late), conversations with intents,
-transfers to agents and knowledge-base votes, so the supervisor dashboard has something to show
+transfers to agents (with the agents' replies and the suggestions they started from) and knowledge-base
+votes, so the supervisor dashboard has something to show
 in `make demo`. Deterministic for a seed; ticket numbers GD<day>-9xxx and conversation ids
 web-hist-xxxx keep it apart from live data."""
 from __future__ import annotations
@@ -10,10 +11,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.conversations.models import Conversation, ConversationEvent, Message
+from api.conversations.models import Conversation, ConversationEvent, Message, SuggestionUse
 from api.core.ids import DISTRICTS, ticket_number
 from api.core.time import local_day, local_midnight
 from api.core.vocabulary import ON_SITE_TYPES
+from api.customers.models import Customer
 from api.demo.crews import CREWS, shift_rows
 from api.dispatch.models import CrewShift
 from api.kb.models import KbFeedback
@@ -28,6 +30,15 @@ INTENTS = ("query_bill", "report_outage", "query_balance", "faq", "query_outage_
            "query_ticket_status", "apply_service", "charging_find_station", "complaint")
 FALLBACK_TEXTS = ("那个东西又不行了", "你们这个怎么弄", "我要找上次那个师傅", "电老是一闪一闪的咋回事", "表上红灯亮")
 REASONS = ("request_human", "request_human", "repeated_fallback", "angry", "complaint")
+# An agent's reply in the history: where it came from (weight), the suggestion's ref and its words.
+AGENT_REPLIES = (
+    (22, "template", "situation.handoff", "您好，我是人工客服，刚才您和智能客服的对话我都看过了，您不用再重复，我来继续为您处理。"),
+    (12, "template", "situation.ticket_crew", "您好，您的故障报修工单已由抢修班组负责处理，按服务承诺会按时到达现场，请保持电话畅通。"),
+    (18, "kb", "price-tou-apply", "峰谷电价可以在网上国网App或营业厅申请，审核通过后从下一个抄表周期开始执行。"),
+    (10, "template", "pay_bill", "您可以通过网上国网App、微信“国网电费”小程序、支付宝生活缴费或营业厅缴费，缴费后一般几分钟内到账。"),
+    (38, None, "", "好的，我这边帮您核实一下，请稍等。"),
+)
+AGENTS = ("agent01", "agent02")
 ARTICLES = ("price-tiered-residential", "price-tou-apply", "biz-capacity-increase", "price-tier-cycle-reset",
             "biz-account-close")
 
@@ -89,7 +100,7 @@ def seed_history(session: Session, *, now: datetime, days: int = 30, seed: int =
             satisfaction=rng.choices((5, 4, 3, 2, 1), weights=(50, 25, 12, 8, 5))[0]
             if status in ("已处理", "已关闭") and rng.random() < 0.6 else None, **steps))
     session.add_all(tickets)
-    conversations, rows = [], []
+    conversations, rows, replies = [], [], []
     for i in range(320):
         cid = f"web-hist-{i:04d}"
         created = first + timedelta(seconds=rng.random() * span)
@@ -108,13 +119,45 @@ def seed_history(session: Session, *, now: datetime, days: int = 30, seed: int =
         if queued:
             rows.append(ConversationEvent(conversation_id=cid, at=created + timedelta(minutes=6), actor="system",
                                           action="queued", note=rng.choice(REASONS)))
+            if conversations[-1].human_involved:
+                replies.append((cid, created + timedelta(minutes=8)))
         if i % 4 == 0:
             rows.append(KbFeedback(article_id=rng.choice(ARTICLES), conversation_id=cid, helpful=rng.random() < 0.7,
                                    created_at=created + timedelta(minutes=5)))
+    know_customers(session, conversations, random.Random(seed + 2))
     session.add_all(conversations)
     session.flush()
     session.add_all(rows)
+    session.flush()
+    seed_agent_replies(session, replies, random.Random(seed + 1), now=now)  # own draws: the rest stays as it was
     session.commit()
+
+
+def know_customers(session: Session, conversations: list[Conversation], rng: random.Random) -> None:
+    """Most chats verified an account (so the dashboard's district filter finds them); the rest stay anonymous."""
+    accounts = session.scalars(select(Customer.account_no).order_by(Customer.account_no)).all()
+    for conversation in conversations:
+        if accounts and rng.random() < 0.6:
+            conversation.account_no = rng.choice(accounts)
+
+
+def seed_agent_replies(session: Session, replies: list[tuple[str, datetime]], rng: random.Random, *,
+                       now: datetime) -> None:
+    """One to three agent replies in each conversation an agent joined, each typed or started from a
+    suggestion (sent as offered or edited), as suggestion_uses records them live."""
+    weights = [r[0] for r in AGENT_REPLIES]
+    for cid, at in replies:
+        agent = rng.choice(AGENTS)
+        for k in range(rng.randint(1, 3)):
+            _, kind, ref, text = rng.choices(AGENT_REPLIES, weights=weights)[0]
+            edited = kind is not None and rng.random() < 0.35
+            message = Message(conversation_id=cid, at=min(at + timedelta(minutes=k), now), sender="agent", agent=agent,
+                              text=text + "还有其他问题可以随时告诉我。" if edited else text)
+            session.add(message)
+            session.flush()
+            if kind is not None:
+                session.add(SuggestionUse(message_id=message.id, conversation_id=cid, agent=agent, kind=kind,
+                                          ref=ref, rank=1 if kind == "kb" else 0, edited=edited, at=message.at))
 
 
 def crew_for(rng: random.Random, type_: str, district: str, repair_crews: dict[str, list[str]]) -> str:

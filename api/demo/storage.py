@@ -10,6 +10,7 @@ from itertools import repeat
 
 import numpy as np
 from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 
 from api.core.time import UTC
@@ -24,10 +25,18 @@ READING_COLUMNS = ("meter_id", "ts", "kwh", "kw", "voltage_a", "current_a", "vol
                    "current_b", "voltage_c", "current_c")
 
 
-def insert_rows(conn: Connection, model, rows: list[dict], chunk: int = 5000) -> None:
-    """Insert dict rows through the model's table, a few thousand per statement."""
+def insert_rows(conn: Connection, model, rows: list[dict], chunk: int = 5000, *,
+                ignore_duplicates: bool = False) -> None:
+    """Insert dict rows through the model's table, a few thousand per statement.
+
+    `ignore_duplicates` keeps a row already stored under one of the table's unique keys (ON CONFLICT DO NOTHING).
+    """
+    statement = insert(model)
+    if ignore_duplicates:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(model).on_conflict_do_nothing()
     for i in range(0, len(rows), chunk):
-        conn.execute(insert(model), rows[i:i + chunk])
+        conn.execute(statement, rows[i:i + chunk])
 
 
 def ts_converter(conn: Connection) -> Callable[[datetime], object]:

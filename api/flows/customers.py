@@ -15,11 +15,13 @@ from api.billing import service as billing
 from api.billing.schemas import BalanceRead, BillsRead
 from api.conversations import handoff
 from api.conversations import service as chats
+from api.conversations.models import Conversation
+from api.core.ids import chat_address, compact_digits
 from api.core.time import local_day
 from api.core.vocabulary import OPEN_STATUSES
 from api.customers import service as customers
 from api.customers.models import Customer
-from api.customers.schemas import CustomerRead
+from api.customers.schemas import BindingsRead, BoundAccount, CustomerRead
 from api.flows.schemas import CustomerDetail, CustomerOverview, MeterCheckRead, TicketBrief
 from api.metering import service as metering
 from api.metering.schemas import LoadPoint, MeterEventRead, UsageRead
@@ -86,7 +88,31 @@ def verify(*, session: Session, account_no: str, phone_last4: str, conversation_
                                 conversation_id=conversation_id, now=now, limits=limits, address=address)
     if verified and conversation_id:
         handoff.link_account(session=session, conversation_id=conversation_id, account_no=account_no)
+        if chat_address(conversation_id)[0] == "wechat":  # a WeChat user keeps the account bound
+            customers.bind(session=session, chat_user=conversation_id, account_no=compact_digits(account_no), now=now)
+            session.commit()
     return verified
+
+
+def phone_of_wechat_user(*, session: Session, openid: str) -> str | None:
+    """The mobile on file for a WeChat user, for the SMS WeChat won't carry (outside its 48 hours): of the
+    户号 in use, else the latest bound, else the one their conversation was linked to by verification."""
+    conversation_id = f"wx-{openid}"
+    rows = customers.bindings(session=session, chat_user=conversation_id)
+    account_no = next((b.account_no for b in rows if b.is_default), rows[-1].account_no if rows else None)
+    if account_no is None:
+        conversation = session.get(Conversation, conversation_id)
+        account_no = conversation.account_no if conversation is not None else None
+    customer = customers.get_by_account_no(session=session, account_no=account_no) if account_no else None
+    return customer.mobile if customer is not None else None
+
+
+def bindings(*, session: Session, conversation_id: str) -> BindingsRead:
+    """The accounts bound to the chat user of this conversation (a WeChat user), the default first served."""
+    rows = customers.bindings(session=session, chat_user=conversation_id)
+    return BindingsRead(conversation_id=conversation_id,
+                        accounts=[BoundAccount(account_no=b.account_no, is_default=b.is_default) for b in rows],
+                        default=next((b.account_no for b in rows if b.is_default), None))
 
 
 def overview(*, session: Session, customer: Customer, now: datetime) -> CustomerOverview:
@@ -110,9 +136,9 @@ def overview(*, session: Session, customer: Customer, now: datetime) -> Customer
         daily=recent_usage(session=session, customer=customer, days=7, now=now).days,
         meter=metering.snapshot_for_customer(session=session, customer_id=customer.id, now=now),
         events=events,
-        tickets=[TicketBrief(number=t.number, type=t.type, status=t.status, created_at=t.created_at,
-                             summary=t.diagnosis.summary or t.description[:60],
-                             open=t.status in OPEN_STATUSES) for t in ticket_rows],
+        tickets=[TicketBrief(number=t.number, type=t.type, status=t.status, status_told=t.status_told,
+                             created_at=t.created_at, summary=t.diagnosis.summary or t.description[:60],
+                             open=t.status in OPEN_STATUSES, parent=t.parent) for t in ticket_rows],
         audit=CustomerFlags(account_no=customer.account_no, open_findings=open_findings, rules=rules,
                             open_task=open_task, confirmed=confirmed) if open_findings or open_task or confirmed else None,
     )

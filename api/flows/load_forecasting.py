@@ -104,8 +104,10 @@ def refresh_all(*, session: Session, now: datetime) -> dict:
     return summary
 
 
-def choose_models(*, session: Session, now: datetime, horizon: int = 24, origins: int = 7) -> dict:
-    """Backtest every model on each level's recent history and store the one with the lowest MASE."""
+def choose_models(*, session: Session, now: datetime, horizon: int = 24, origins: int | str = "auto") -> dict:
+    """Backtest every model on each level's recent history and store the one the backtest's rule picks
+    (lowest mean RMSE over the origins, 28 by default, or a simpler model Diebold–Mariano cannot tell
+    apart from it)."""
     chosen = {}
     for level in LEVELS:
         sample = forecasting.backtest_sample(level, members(session=session, level=level))
@@ -124,11 +126,13 @@ def choose_models(*, session: Session, now: datetime, horizon: int = 24, origins
     return chosen
 
 
-def overload_warnings(*, session: Session, now: datetime, threshold: float = 0.9) -> list[OverloadWarning]:
-    """Areas whose measured load now or forecast peak (next 48 h) reaches threshold × capacity, worst first."""
+def overload_warnings(*, session: Session, now: datetime, threshold: float = 0.9,
+                      refresh: bool = True) -> list[OverloadWarning]:
+    """Areas whose measured load now or forecast peak (next 48 h) reaches threshold × capacity, worst first.
+    Without `refresh`, areas whose forecast is missing or stale are left out instead of forecast now."""
     keys = [m.key for m in members(session=session, level="area")]
     forecasts = forecasting.area_forecasts(session=session, keys=keys, now=now)
-    if any(f is None for f in forecasts.values()):  # missing or stale: refresh the whole level at once
+    if refresh and any(f is None for f in forecasts.values()):  # missing or stale: refresh the whole level at once
         refresh_level(session=session, level="area", now=now, train=False)
         forecasts = forecasting.area_forecasts(session=session, keys=keys, now=now)
     measured = {s.area_code: MeasuredLoad(district=s.district, feeder_code=s.feeder_code, load_kw=s.load_kw)

@@ -9,6 +9,7 @@ from api.core.time import LocalDateTime
 from api.customers.schemas import CustomerRead
 from api.metering.schemas import AreaState, DailyUsage, LoadPoint, MeterEventRead, MeterSnapshot, ReadingCoverage
 from api.outages.schemas import PlannedOutageRead
+from api.tickets.schemas import ParentTicketRead
 
 
 class CustomerDetail(BaseModel):
@@ -24,9 +25,11 @@ class TicketBrief(BaseModel):
     number: str
     type: str
     status: str
+    status_told: str  # the status as the customer is told it (api.core.vocabulary.TICKET_STATUS_TOLD)
     created_at: LocalDateTime
     summary: str
     open: bool
+    parent: ParentTicketRead | None = None  # the area ticket it is attached to: its status, crew and deadline
 
 
 class CustomerOverview(BaseModel):

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from api.core.deps import SERVICE, StaffRead, actor_name
 from api.core.errors import Forbidden
+from api.core.ids import chat_address
 from api.dispatch import service as dispatch
 from api.dispatch.models import Crew
 from api.flows.dispatching import dispatch_by_staff, dispatch_ticket
@@ -23,18 +24,19 @@ CREW_TOLD = {"suspend": "已挂起（{note}），请暂停处理", "resume": "�
 
 
 def notify_customer(*, session: Session, ticket: Ticket, step: str, now: datetime, note: str | None = None) -> None:
-    """Progress notice on the customer's channel: their web chat, else SMS to the contact number.
+    """Progress notice on the customer's channel: their web chat or WeChat, else SMS to the contact number.
 
     Never for an audit of the customer's premises (a 稽查任务 from a theme)."""
     if tickets.confidential(ticket):
         return
     crew = dispatch.get_crew(session=session, crew_id=ticket.crew_id) if ticket.crew_id else None
-    in_chat = ticket.channel == "web" and bool(ticket.conversation_id)
+    in_chat = ticket.channel in ("web", "wechat") and bool(ticket.conversation_id)
     body = messages.customer_progress(ticket, step, crew_name=crew.name if crew else None, note=note,
                                       with_survey=not in_chat)
     key = f"ticket:{ticket.id}:customer:{step}:{len(ticket.events)}"
-    if in_chat:
-        notify.enqueue(session=session, key=key, channel="web", recipient=ticket.conversation_id,
+    if in_chat:  # the web chat, or the WeChat user's customer-service messages
+        channel, recipient = chat_address(ticket.conversation_id)
+        notify.enqueue(session=session, key=key, channel=channel, recipient=recipient,
                        audience="customer", body=body, ticket_id=ticket.id, now=now)
         if step == "resolved" and ticket.contact_phone:  # the survey goes by SMS, answered by SMS
             notify.enqueue(session=session, key=f"{key}:survey", channel="sms", recipient=ticket.contact_phone,
@@ -59,6 +61,9 @@ def apply_crew_action(*, session: Session, ticket: Ticket, crew: Crew, action: s
         notify_customer(session=session, ticket=ticket, step="arrived", now=now)
     elif action == "resolve":
         notify_customer(session=session, ticket=ticket, step="resolved", now=now, note=note or None)
+        for report in tickets.attached_reports(session=session, parent_id=ticket.id):  # settled with it
+            if report.resolved_at == now:
+                notify_customer(session=session, ticket=report, step="resolved", now=now, note=note or None)
     elif action == "reject":
         ticket.crew_id = None
         dispatch_ticket(session=session, ticket=ticket, now=now, reason=f"{crew.name}退单：{note}")

@@ -19,12 +19,13 @@ def hhmm(at: datetime | None) -> str:
 
 
 def crew_assigned(ticket, *, reassigned: bool = False) -> str:
-    """To the crew leader: all they need on site; the customer's number in full (only crews see it)."""
+    """To the crew leader: all they need on site; the customer's number in full (only crews see it) and the
+    diagnosis written for the crew (crew_note), never the words the customer was told."""
     head = "改派工单" if reassigned else "新工单"
     phone = ticket.contact_phone or "无"
     return (f"{SIGN}{head} {ticket.number}（{ticket.type}，优先级{ticket.priority}）。"
             f"地址：{ticket.address_text or '见系统'}；客户电话：{phone}；"
-            f"诊断：{ticket.diagnosis_summary}；请于{hhmm(ticket.arrive_by)}前到达。"
+            f"先查：{ticket.crew_note or '见系统'}；请于{hhmm(ticket.arrive_by)}前到达。"
             f"回复“1 {ticket.number}”接单，“0 {ticket.number} 原因”退单。")
 
 
@@ -62,12 +63,14 @@ def customer_progress(ticket, step: str, *, crew_name: str | None = None, note: 
     """To the customer, on the channel they used."""
     if step == "accepted":
         eta = f"，预计{hhmm(ticket.crew_eta)}前到达" if ticket.crew_eta else ""
-        return f"您的工单 {ticket.number} 已由{crew_name or '抢修人员'}接单，正在赶往现场{eta}，请保持电话畅通。"
+        phone = "，请保持电话畅通" if ticket.contact_phone else ""
+        return f"您的工单 {ticket.number} 已由{crew_name or '抢修人员'}接单，正在赶往现场{eta}{phone}。"
     if step == "arrived":
         return f"抢修人员已到达现场处理您的工单 {ticket.number}。"
     if step == "resolved":
         extra = f"处理情况：{note}。" if note else ""
-        ask = "请您对本次服务评价：回复数字1—5（5为非常满意）。" if with_survey else "稍后我们会通过短信请您评价本次服务。"
+        ask = ("请您对本次服务评价：回复数字1—5（5为非常满意）。" if with_survey
+               else "稍后我们会通过短信请您评价本次服务。" if ticket.contact_phone else "")
         return f"您的工单 {ticket.number} 已处理完成。{extra}{ask}感谢您的支持！"
     raise ValueError(step)
 
@@ -82,3 +85,69 @@ def customer_thanks(score: int) -> str:
 def masked(phone: str | None) -> str:
     """For messages to anyone but the crew."""
     return mask_phone(phone) or ""
+
+
+def outage_notice(*, place: str, since: datetime, cause: str, dispatched: bool, expected_by: datetime | None,
+                  link: str | None = None) -> str:
+    """To the customers of an area the meters show without supply, before they call (主动告知)."""
+    crew = "抢修人员已出发" if dispatched else "我们正在安排抢修人员"
+    expected = f"，预计{hhmm(expected_by)}前恢复供电（以现场抢修情况为准）" if expected_by else ""
+    follow = f"抢修进展可在网上客服查看：{link} 。" if link else ""
+    return (f"{SIGN}您好，我们监测到{place}自{hhmm(since)}起停电，初步判断是{cause}。{crew}{expected}。"
+            f"您无需再报修；如家中有人触电、电线落地等危险情况，请立即拨打95598。{follow}给您带来不便，敬请谅解。")
+
+
+def outage_greeting(*, place: str, since: datetime, status: str, expected_by: datetime | None,
+                    restored_at: datetime | None) -> str:
+    """The web chat opened from an outage notice: the known outage first, not a request to report it."""
+    if restored_at is not None:
+        return (f"您好，{place}自{hhmm(since)}起的停电已于{hhmm(restored_at)}恢复供电。如您家中仍然没电，"
+                f"请先检查家里的总开关；仍没有电请直接告诉我“我家还是没电”，我为您登记报修。")
+    expected = f"，预计{hhmm(expected_by)}前恢复供电（以现场抢修情况为准）" if expected_by else ""
+    return (f"您好，我们已掌握{place}自{hhmm(since)}起停电的情况，抢修工单处理中（当前：{status}）{expected}，"
+            f"您无需再报修。还有其他问题可以直接问我。")
+
+
+def household_outage_notice(*, account_no: str, since: datetime) -> str:
+    """To a customer whose own meter shows no supply while the neighbours have it."""
+    return (f"{SIGN}您好，我们监测到户号{account_no[:4]}****{account_no[-2:]}的电能表自{hhmm(since)}起没有电，"
+            f"而周边供电正常，可能是您家中的总开关或漏电保护器跳闸，请先检查；如开关正常仍无电，"
+            f"回复本短信或在网上客服说明，我们安排人员上门。")
+
+
+def restored_notice(*, place: str, at: datetime) -> str:
+    """Supply is back (the meters say so)."""
+    return (f"{SIGN}您好，{place}已于{hhmm(at)}恢复供电。如您家中仍然没电，请检查家里的总开关，"
+            f"或在网上客服、95598告诉我们。感谢您的耐心等待！")
+
+
+def planned_outage_notice(*, step: str, scope: str, start: datetime, end: datetime, reason: str) -> str:
+    """A planned outage announced the day before and an hour before."""
+    when = "明天" if step == "day_before" else "1小时后"
+    return (f"{SIGN}停电通知：因{reason}，{when}（{hhmm(start)}至{hhmm(end)}）{scope}将停电，"
+            f"请提前做好准备，停电期间请勿触碰电力设施。如有疑问请咨询95598。")
+
+
+def supervisor_alert(*, label: str, summary: str, ticket_number: str | None, done: str) -> str:
+    """To the supervisors on duty: what the meters showed and what the system did."""
+    ticket = f"工单{ticket_number}，" if ticket_number else ""
+    return f"{SIGN}主动发现【{label}】{summary}。{ticket}{done}。"
+
+
+def charging_called(*, station_name: str, charge_point_id: str, connector_no: int, window_until: datetime) -> str:
+    """The customer's turn in a charging queue: which connector is held and until when."""
+    return (f"{SIGN}轮到您充电了：{station_name}的{charge_point_id}号桩{connector_no}号枪已为您预留，"
+            f"请在{hhmm(window_until)}前到站刷卡开始充电；逾时未到，预留将顺延给下一位。")
+
+
+def charging_expired(*, station_name: str) -> str:
+    """The customer missed the arrival window."""
+    return (f"{SIGN}您在{station_name}的充电预留已过时，排队已结束，为您预留的充电枪已让给下一位。"
+            "如仍需充电，可在智能客服里重新排队。")
+
+
+def charging_done(*, station_name: str, energy_kwh: float | None, cost_fen: int | None) -> str:
+    """A queued customer's session ended: energy and cost."""
+    figures = (f"本次充电{energy_kwh:.2f}度，费用{cost_fen / 100:.2f}元（含服务费）。"
+               if energy_kwh is not None and cost_fen is not None else "")
+    return f"{SIGN}您在{station_name}的充电已结束。{figures}请及时挪车，方便下一位车主充电。"

@@ -1,4 +1,4 @@
-"""The outbox of messages to crews and customers, and the SMS that came in."""
+"""The outbox of messages to crews and customers, the SMS that came in, and providers' shared tokens."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -51,3 +51,14 @@ class InboundSms(Base):
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     outcome: Mapped[str] = mapped_column(String(24))  # accepted, arrived, resolved, rejected, unparsed, …
     reply: Mapped[str | None] = mapped_column(Text)
+
+
+class ProviderToken(Base):
+    """A messaging provider's short-lived credential (WeChat's access token) shared by every process when
+    there is no Redis; a row named "<key>:lock" is the refresh lock, held until `expires_at`."""
+
+    __tablename__ = "provider_tokens"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    value: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -11,10 +11,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.core.errors import NotFound
-from api.notify.models import InboundSms, OutboxMessage
+from api.notify.models import InboundSms, OutboxMessage, ProviderToken
 from api.notify.schemas import OutboxMessageRead
 
 MAX_ATTEMPTS = 6
@@ -132,3 +133,40 @@ def record_inbound(*, session: Session, message_sid: str, sender: str, body: str
     record = InboundSms(message_sid=message_sid, sender=sender, body=body[:1000], received_at=now, outcome="")
     session.add(record)
     return record
+
+
+# ---- providers' short-lived tokens, shared through the database (no Redis) ----
+
+def get_token(*, session: Session, key: str, now: datetime) -> str | None:
+    """The stored token, None when absent or expired."""
+    row = session.get(ProviderToken, key)
+    return row.value if row is not None and (row.expires_at is None or row.expires_at > now) else None
+
+
+def put_token(*, session: Session, key: str, value: str | None, expires_at: datetime | None) -> None:
+    """Store (or, with value None, forget) a token; the caller commits."""
+    row = session.get(ProviderToken, key)
+    if row is None:
+        session.add(ProviderToken(key=key, value=value, expires_at=expires_at))
+    else:
+        row.value, row.expires_at = value, expires_at
+
+
+def take_lock(*, session: Session, key: str, now: datetime, hold: timedelta) -> bool:
+    """Hold the lock row `key` until now + hold, unless another holder's time has not run out; committed."""
+    if session.get(ProviderToken, key) is None:
+        try:
+            with session.begin_nested():
+                session.add(ProviderToken(key=key, value=None, expires_at=None))
+        except IntegrityError:  # created by another process meanwhile
+            pass
+    taken = session.execute(update(ProviderToken).where(
+        ProviderToken.key == key, or_(ProviderToken.expires_at.is_(None), ProviderToken.expires_at <= now))
+        .values(expires_at=now + hold)).rowcount == 1
+    session.commit()
+    return taken
+
+
+def release_lock(*, session: Session, key: str) -> None:
+    session.execute(update(ProviderToken).where(ProviderToken.key == key).values(expires_at=None))
+    session.commit()

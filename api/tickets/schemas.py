@@ -57,7 +57,8 @@ class TicketCreate(BaseModel):
 
     type: Literal["投诉", "业务办理", "咨询回访", "充电设施故障"]
     account_no: str | None = Field(default=None, pattern=ACCOUNT_NO_PATTERN)
-    phone: str = Field(pattern=MOBILE_PATTERN, description="how we reach the customer")
+    phone: str | None = Field(default=None, pattern=MOBILE_PATTERN,
+                              description="how we reach the customer (needed except for 充电设施故障)")
     description: str = Field(min_length=1, max_length=1000)
     service_type: str | None = Field(default=None, max_length=16, description="业务办理: 新装, 增容, 过户 …")
     preferred_time: str | None = Field(default=None, max_length=64, description="业务办理: when to visit")
@@ -77,6 +78,8 @@ class TicketCreate(BaseModel):
     def _needs_its_details(self):
         if self.type == "业务办理" and not self.service_type:
             raise ValueError("业务办理 needs service_type")
+        if not self.phone and self.type != "充电设施故障":  # a public charger is repaired without a call back
+            raise ValueError(f"{self.type} needs phone")
         return self
 
 
@@ -91,10 +94,50 @@ class AuditTicketCreate(TicketCreate):
     actor: str = Field(default="system:audit", max_length=64)
 
 
+class ChargerReportCreate(BaseModel):
+    """A customer's report of a broken public charger at a station (the bot passes it): located at the station
+    itself, merged with the station's open charger ticket when there is one."""
+
+    description: str = Field(min_length=1, max_length=1000)
+    phone: str | None = Field(default=None, pattern=MOBILE_PATTERN)
+    channel: Channel = "web"
+    conversation_id: str | None = Field(default=None, max_length=64)
+    idempotency_key: str | None = Field(default=None, max_length=128)
+
+    @field_validator("description", mode="before")
+    @classmethod
+    def _normalize(cls, value):
+        return normalize_text(value) if isinstance(value, str) else value
+
+
+class DetectedTicketCreate(BaseModel):
+    """A ticket the system opens itself from what the meters (or a charger) show: nobody has called yet."""
+
+    type: Literal["故障报修", "安全隐患", "充电设施故障"]
+    priority: int = Field(ge=1, le=4)
+    diagnosis_code: str = Field(max_length=32)  # area_outage, feeder_outage, household_outage, low_voltage, …
+    summary: str = Field(max_length=200)  # what was detected, plain Chinese
+    crew_note: str = Field(max_length=200)
+    address_text: str = Field(max_length=256)
+    district: str | None = None
+    area_class: str
+    lat: float | None = None
+    lon: float | None = None
+    transformer_area_id: int | None = None
+    customer: TicketCustomer | None = None  # a single household's loss of supply
+    evidence: dict
+    idempotency_key: str = Field(max_length=128)
+
+
 class Diagnosis(BaseModel):
     code: str
     summary: str  # plain Chinese, for the customer
     crew_note: str  # what the crew should check first
+    # For the crew, from the same reading of the metering snapshot (empty where there is none, e.g. a complaint;
+    # not stored: the crew's view works them out again from the ticket's stored snapshot and code)
+    likely_cause: str = ""  # 研判: what most likely failed, in the crew's words
+    meter_facts: list[str] = []  # 计量数据: what the meter and its area recorded, with times and figures
+    bring: list[str] = []  # 携带: tools, spares and safety gear to take (低压抢修)
 
 
 class Sla(BaseModel):
@@ -127,6 +170,18 @@ class TicketEventRead(BaseModel):
     note: str | None
 
 
+class ParentTicketRead(BaseModel):
+    """The area ticket a customer's report was attached to (关联): the crew and deadline are its."""
+
+    number: str
+    type: str
+    status: str
+    status_told: str  # the status as the customer is told it (api.core.vocabulary.TICKET_STATUS_TOLD)
+    crew: CrewRef | None = None
+    crew_eta: datetime | None = None
+    arrive_by: datetime
+
+
 class TicketRead(BaseModel):
     """A ticket as the API shows it (times in Asia/Shanghai)."""
 
@@ -134,6 +189,7 @@ class TicketRead(BaseModel):
     type: str
     priority: int
     status: str
+    status_told: str = ""  # the status as the customer is told it (api.core.vocabulary.TICKET_STATUS_TOLD)
     channel: str
     account_no: str | None
     contact_phone_masked: str | None
@@ -144,6 +200,7 @@ class TicketRead(BaseModel):
     district: str | None
     transformer_area_id: int | None
     parent_number: str | None
+    parent: ParentTicketRead | None = None  # the area ticket it is attached to, as it stands now
     attached_to_existing: bool = False
     diagnosis: Diagnosis
     sla: Sla
@@ -187,7 +244,11 @@ class TransitionCreate(BaseModel):
 
 
 class CrewTicketRead(BaseModel):
-    """What the crew's mobile page shows: the customer's number in full (only crews see it)."""
+    """What the crew's mobile page shows: the customer's number in full (only crews see it), where to drive
+    (the premises' coordinates, for a navigation link) and when the crew arrived."""
 
     ticket: TicketRead
     contact_phone: str | None
+    lat: float | None = None
+    lon: float | None = None
+    arrived_at: datetime | None = None

@@ -3,25 +3,28 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from api.core.errors import NotFound
 from api.core.ids import mask_phone, ticket_number
 from api.core.time import LOCAL_TZ, local_day
-from api.core.vocabulary import BEFORE_RESOLUTION, HOLDING_STATUSES, OPEN_STATUSES
+from api.core.vocabulary import BEFORE_RESOLUTION, HOLDING_STATUSES, OPEN_STATUSES, status_told
 from api.settings import Settings
 from api.tickets import lifecycle, sla
-from api.tickets.diagnosis import diagnose
+from api.tickets.diagnosis import diagnose, for_crew
 from api.tickets.models import Ticket, TicketCounter, TicketEvent
 from api.tickets.schemas import (
     AuditTicketCreate,
+    ChargerReportCreate,
     CrewRef,
+    DetectedTicketCreate,
     CrewTicketRead,
     Diagnosis,
     FaultReportCreate,
     OwnedTicketRead,
+    ParentTicketRead,
     Sla,
     TicketCreate,
     TicketCustomer,
@@ -87,13 +90,20 @@ def create_fault_ticket(
         area_outage_share=settings.area_outage_share, low_voltage_volts=settings.low_voltage_volts,
     )
     parent = None
-    if diagnosis.code == "area_outage" and area_id is not None:
+    if area_id is not None and report.kind == "outage":
+        # the area's open outage ticket: one a customer's report opened (the meters then agreed), or one
+        # the monitoring opened from the meters (its outage may be older than the snapshot's hour)
         parent = session.scalar(
             select(Ticket).where(
                 Ticket.transformer_area_id == area_id, Ticket.diagnosis_code == "area_outage",
                 Ticket.parent_id.is_(None), Ticket.status.in_(OPEN_STATUSES),
+                (Ticket.channel == DETECTED_CHANNEL) if diagnosis.code != "area_outage" else true(),
             ).order_by(Ticket.id).limit(1)
         )
+        if parent is not None and diagnosis.code != "area_outage":
+            diagnosis = diagnosis.model_copy(update={
+                "code": "area_outage", "summary": "您所在台区已监测到停电，抢修工单已在处理中",
+                "crew_note": f"台区停电（监测发现，工单{parent.number}）"})
     ticket = Ticket(
         number=next_number(session=session, now=now),
         type=TYPE_BY_KIND[report.kind],
@@ -141,7 +151,7 @@ def create_fault_ticket(
             if existing is not None:
                 return to_read(existing, attached=existing.parent_id is not None)
         raise
-    return to_read(ticket, attached=parent is not None, parent_number=parent.number if parent else None)
+    return to_read(ticket, attached=parent is not None, parent=parent)
 
 
 SUMMARY_BY_TYPE = {"投诉": "客户投诉，待客户服务人员联系核实", "业务办理": "业务申请，待受理并预约上门",
@@ -204,6 +214,102 @@ def create_ticket(*, session: Session, data: TicketCreate | AuditTicketCreate, c
     return to_read(ticket, attached=False)
 
 
+DETECTED_CHANNEL = "monitoring"  # opened by the system from the meter data stream
+
+
+def create_detected_ticket(*, session: Session, data: DetectedTicketCreate, now: datetime) -> TicketRead:
+    """Open a ticket for what the meters show (idempotent by key); an area outage one is the parent that
+    later customer reports of that area attach to. The caller dispatches it (or leaves it to a supervisor)."""
+    existing = get_by_idempotency_key(session=session, key=data.idempotency_key)
+    if existing is not None:
+        return existing
+    customer = data.customer
+    ticket = Ticket(
+        number=next_number(session=session, now=now), type=data.type, priority=data.priority, status="新建",
+        channel=DETECTED_CHANNEL, conversation_id=None, idempotency_key=data.idempotency_key,
+        customer_id=customer.id if customer else None, account_no=customer.account_no if customer else None,
+        contact_phone=customer.mobile if customer else None, description=data.summary,
+        address_text=data.address_text, address={"raw": data.address_text, "matched": True, "needs_review": False,
+                                                  "district": data.district, "level": "area"},
+        address_needs_review=False, district=data.district, area_class=data.area_class, lat=data.lat,
+        lon=data.lon, transformer_area_id=data.transformer_area_id, diagnosis_code=data.diagnosis_code,
+        diagnosis_summary=data.summary, crew_note=data.crew_note, metering_snapshot=data.evidence,
+        arrive_by=sla.due_at(sla.policy_for(data.type, data.area_class), now), created_at=now, updated_at=now,
+    )
+    ticket.events.append(TicketEvent(at=now, actor="system:monitoring", action="创建", to_status="新建",
+                                     note=f"主动发现：{data.summary}"))
+    session.add(ticket)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        existing = session.scalar(_with_events().where(Ticket.idempotency_key == data.idempotency_key))
+        if existing is None:
+            raise
+        return to_read(existing, attached=False)
+    return to_read(ticket, attached=False)
+
+
+def station_of(ticket: Ticket) -> str | None:
+    """The charging station a 充电设施故障 ticket is for: from the charger's own report or a customer's."""
+    return (ticket.metering_snapshot or {}).get("station") or (ticket.details or {}).get("station")
+
+
+def open_station_ticket(*, session: Session, station_code: str) -> Ticket | None:
+    """The station's open charger-repair ticket (not an attached report), the oldest first."""
+    candidates = session.scalars(select(Ticket).where(
+        Ticket.type == "充电设施故障", Ticket.parent_id.is_(None), Ticket.status.in_(OPEN_STATUSES))
+        .order_by(Ticket.id)).all()
+    return next((t for t in candidates if station_of(t) == station_code), None)
+
+
+def create_charger_report(*, session: Session, report: ChargerReportCreate, station_code: str, station_name: str,
+                          address_text: str, district: str, area_class: str, lat: float, lon: float,
+                          transformer_area_id: int | None, now: datetime) -> TicketRead:
+    """A customer's charger report, at the station's own place (not wherever its words geocode); attached to the
+    station's open repair ticket when there is one (the crew already goes there), else a ticket of its own for
+    the caller to dispatch. Idempotent by key."""
+    existing = get_by_idempotency_key(session=session, key=report.idempotency_key)
+    if existing is not None:
+        return existing
+    parent = open_station_ticket(session=session, station_code=station_code)
+    ticket = Ticket(
+        number=next_number(session=session, now=now), type="充电设施故障", priority=3, status="新建",
+        channel=report.channel, conversation_id=report.conversation_id, idempotency_key=report.idempotency_key,
+        contact_phone=report.phone, description=report.description, address_text=address_text,
+        address={"raw": address_text, "matched": True, "needs_review": False, "district": district,
+                 "level": "station"},
+        address_needs_review=False, district=district, area_class=area_class, lat=lat, lon=lon,
+        transformer_area_id=transformer_area_id, parent_id=parent.id if parent else None,
+        diagnosis_code="charger_fault", diagnosis_summary=SUMMARY_BY_TYPE["充电设施故障"],
+        crew_note=report.description[:200], metering_snapshot=None, details={"station": station_code},
+        arrive_by=parent.arrive_by if parent else sla.due_at(sla.policy_for("充电设施故障", area_class), now),
+        created_at=now, updated_at=now)
+    ticket.events.append(TicketEvent(at=now, actor=f"customer:{report.channel}", action="创建", to_status="新建",
+                                     note=station_name))
+    if parent is not None:
+        ticket.events.append(TicketEvent(at=now, actor="system", action="关联",
+                                         note=f"并入{station_name}的充电设施故障工单 {parent.number}"))
+        session.add(TicketEvent(ticket_id=parent.id, at=now, actor="system", action="关联报修",
+                                note=f"客户报修 {ticket.number}：{report.description[:100]}"))
+    session.add(ticket)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        existing = session.scalar(_with_events().where(Ticket.idempotency_key == report.idempotency_key))
+        if existing is None:
+            raise
+        return to_read(existing, attached=existing.parent_id is not None)
+    return to_read(ticket, attached=parent is not None, parent=parent)
+
+
+def add_event(*, session: Session, ticket: Ticket, actor: str, now: datetime, action: str, note: str) -> None:
+    """A note on the ticket's timeline that changes nothing else (e.g. the meters say supply is back)."""
+    ticket.events.append(TicketEvent(at=now, actor=actor, action=action, note=note))
+    ticket.updated_at = now
+
+
 STEP_TIMES = {"已派单": "assigned_at", "已接单": "accepted_at", "已到达": "arrived_at", "已处理": "resolved_at",
               "已关闭": "closed_at"}
 
@@ -237,9 +343,34 @@ def transition(*, session: Session, ticket: Ticket, action: str, actor: str, now
     event = TicketEvent(at=now, actor=actor, action=lifecycle.ACTIONS[action].label,
                         from_status=before, to_status=after, note=(note or "").strip() or None)
     ticket.events.append(event)
+    if action in ("resolve", "close") and after != before:
+        _follow_parent(session=session, parent=ticket, status=after, actor=actor, now=now)
     if commit:
         session.commit()
     return event
+
+
+FOLLOWED = "随主单办结"  # the timeline step of a report settled with the ticket it was attached to
+
+
+def _follow_parent(*, session: Session, parent: Ticket, status: str, actor: str, now: datetime) -> None:
+    """Reports attached to a ticket (an area's, a station's) are settled with it: the crew worked the parent, so
+    when it is resolved (or closed) the open reports under it are too, with the step on their timelines."""
+    done = "已处理完成" if status == "已处理" else "已办结"
+    for child in session.scalars(select(Ticket).where(Ticket.parent_id == parent.id,
+                                                      Ticket.status.in_(OPEN_STATUSES))):
+        before = child.status
+        child.status = status
+        setattr(child, STEP_TIMES[status], now)
+        child.resolved_at = child.resolved_at or now
+        child.updated_at = now
+        child.events.append(TicketEvent(at=now, actor=actor, action=FOLLOWED, from_status=before, to_status=status,
+                                        note=f"所并入的工单{parent.number}{done}"))
+
+
+def attached_reports(*, session: Session, parent_id: int) -> list[Ticket]:
+    """The reports attached to a ticket (its children)."""
+    return [*session.scalars(select(Ticket).where(Ticket.parent_id == parent_id).order_by(Ticket.id))]
 
 
 def check_transition(*, ticket: Ticket, action: str) -> None:
@@ -336,23 +467,61 @@ def list(*, session: Session, account_no: str | None = None, phone: str | None =
     return [to_read(t, attached=t.parent_id is not None) for t in rows], total
 
 
+def latest_open(*, session: Session, conversation_id: str | None, account_no: str | None) -> TicketRead | None:
+    """The customer's most recent ticket still open: reported in this conversation or for the account
+    (audits excluded: the customer must not learn of them)."""
+    owners = []
+    if conversation_id:
+        owners.append(Ticket.conversation_id == conversation_id)
+    if account_no:
+        owners.append(Ticket.account_no == account_no)
+    if not owners:
+        return None
+    ticket = session.scalar(_not_confidential(_with_events()).where(or_(*owners), Ticket.status.in_(OPEN_STATUSES))
+                            .order_by(Ticket.id.desc()).limit(1))
+    return to_read(ticket, attached=ticket.parent_id is not None) if ticket else None
+
+
 def crew_tickets(*, session: Session, crew_id: str) -> list[CrewTicketRead]:
     """The crew's tickets still to do, most urgent (then oldest) first."""
     rows = session.scalars(_with_events().where(Ticket.crew_id == crew_id, Ticket.status.in_(HOLDING_STATUSES))
                            .order_by(Ticket.priority, Ticket.arrive_by)).all()
-    return [CrewTicketRead(ticket=to_read(t, attached=t.parent_id is not None), contact_phone=t.contact_phone)
+    return [CrewTicketRead(ticket=_for_crew(t), contact_phone=t.contact_phone,
+                           lat=t.lat, lon=t.lon, arrived_at=t.arrived_at.astimezone(LOCAL_TZ) if t.arrived_at else None)
             for t in rows]
 
 
-def to_read(ticket: Ticket, *, attached: bool, parent_number: str | None = None) -> TicketRead:
-    """The API view of a ticket, times in Asia/Shanghai."""
-    if parent_number is None and ticket.parent is not None:
-        parent_number = ticket.parent.number
+def _for_crew(ticket: Ticket) -> TicketRead:
+    """The ticket with the diagnosis written for the crew (meter facts, likely cause, what to bring), worked
+    out again from its stored code and snapshot as of when the snapshot was taken."""
+    read = to_read(ticket, attached=ticket.parent_id is not None)
+    snapshot = ticket.metering_snapshot
+    taken = (snapshot or {}).get("as_of")
+    detected = ticket.diagnosis_summary if ticket.channel == DETECTED_CHANNEL else None
+    crew = for_crew(read.diagnosis, snapshot, detected_summary=detected,
+                    now=datetime.fromisoformat(taken) if taken else ticket.created_at)
+    return read.model_copy(update={"diagnosis": crew})
+
+
+def parent_read(parent: Ticket) -> ParentTicketRead:
+    """The area ticket as a ticket attached to it shows it: status (and as the customer is told it), crew, deadline."""
+    return ParentTicketRead(
+        number=parent.number, type=parent.type, status=parent.status, status_told=status_told(parent.status),
+        crew=CrewRef(id=parent.crew.id, name=parent.crew.name) if parent.crew_id and parent.crew else None,
+        crew_eta=parent.crew_eta.astimezone(LOCAL_TZ) if parent.crew_eta else None,
+        arrive_by=parent.arrive_by.astimezone(LOCAL_TZ))
+
+
+def to_read(ticket: Ticket, *, attached: bool, parent: Ticket | None = None) -> TicketRead:
+    """The API view of a ticket, times in Asia/Shanghai (with the area ticket it is attached to)."""
+    if parent is None and ticket.parent_id is not None:
+        parent = ticket.parent
     return TicketRead(
         number=ticket.number,
         type=ticket.type,
         priority=ticket.priority,
         status=ticket.status,
+        status_told=status_told(ticket.status),
         channel=ticket.channel,
         account_no=ticket.account_no,
         contact_phone_masked=mask_phone(ticket.contact_phone),
@@ -362,7 +531,8 @@ def to_read(ticket: Ticket, *, attached: bool, parent_number: str | None = None)
         address_needs_review=ticket.address_needs_review,
         district=ticket.district,
         transformer_area_id=ticket.transformer_area_id,
-        parent_number=parent_number,
+        parent_number=parent.number if parent is not None else None,
+        parent=parent_read(parent) if parent is not None else None,
         attached_to_existing=attached,
         diagnosis=Diagnosis(code=ticket.diagnosis_code, summary=ticket.diagnosis_summary,
                             crew_note=ticket.crew_note),

@@ -1,11 +1,15 @@
 """Fallback clarification, handoff, session start, outage notices, ticket status."""
 from __future__ import annotations
 
+import httpx
+from sqlalchemy import select
+
 from actions.fallback import ActionClarifyIntent
 from actions.handoff import ActionRequestHuman
 from actions.outages import ActionQueryOutageNotice
 from actions.session import ActionSessionStart
 from actions.tickets import ActionQueryTicketStatus
+from api.customers.models import Customer
 from tests.actions.conftest import run, run_action, slot_events, snapshot, texts, user_turn
 
 
@@ -48,6 +52,30 @@ def test_session_start_carries_over_only_who_the_customer_is():
     assert events[-1] == {"event": "action", "name": "action_listen", "policy": None,
                           "confidence": None, "action_text": None, "hide_rule_turn": False} or \
         events[-1]["name"] == "action_listen"
+
+
+def test_a_wechat_users_new_session_is_served_for_their_default_bound_account(api, session):
+    first, second = session.scalars(select(Customer).order_by(Customer.id).limit(2))
+    user = "wx-oAbCdEfGhIjKlMnOpQrStUvWx001"
+    state = snapshot("idle_unverified", verified=True, verified_account=first.account_no, phone="13900000005")
+    state["sender_id"] = user
+    _, events = run(run_action(ActionSessionStart(), state))  # nothing bound: the old verification goes
+    assert slot_events(events) == {"verified": False, "phone": "13900000005"}
+    verified = httpx.post(f"{api.url}/api/customers/verify", headers={"Authorization": f"Bearer {api.token}"},
+                          json={"account_no": second.account_no, "phone_last4": second.mobile[-4:],
+                                "conversation_id": user})
+    assert verified.json() == {"verified": True}
+    _, events = run(run_action(ActionSessionStart(), state))
+    assert slot_events(events) == {"verified": True, "verified_account": second.account_no,
+                                   "account_no": second.account_no, "phone": "13900000005"}
+
+
+def test_a_wechat_users_session_keeps_its_identity_while_the_api_is_down(api_down):
+    state = snapshot("idle_unverified", verified=True, verified_account="0401000005")
+    state["sender_id"] = "wx-oAbCdEfGhIjKlMnOpQrStUvWx002"
+    _, events = run(run_action(ActionSessionStart(), state))
+    kept = slot_events(events)
+    assert (kept["verified"], kept["verified_account"]) == (True, "0401000005")
 
 
 def test_outage_notice_asks_for_a_district_when_nothing_is_known(api_down):

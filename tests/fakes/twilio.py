@@ -224,7 +224,7 @@ class FakeTwilio:
             "MessageSid": sid, "AccountSid": self.account_sid, "From": from_,
             "ApiVersion": API_VERSION,
         }
-        return httpx.post(url, data=params, timeout=10, headers=self._webhook_headers(
+        return httpx.post(url, data=params, timeout=30, headers=self._webhook_headers(
             self.signature(url, params, valid=valid_signature)))
 
     # ---- internals -------------------------------------------------------------------------

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Depends, Query
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
 
 from api.billing.schemas import BalanceRead, BillsRead
+from api.conversations.schemas import CONVERSATION_ID_PATTERN
 from api.core.deps import NowDep, SessionDep, SettingsDep, require_roles, require_service
 from api.customers import service as customers
-from api.customers.schemas import CustomerRead, VerifyRead, VerifyRequest
+from api.customers.schemas import BindingsRead, CustomerRead, VerifyRead, VerifyRequest
 from api.flows import customers as customer_view
 from api.flows.schemas import CustomerDetail, CustomerOverview, MeterCheckRead
 from api.metering.schemas import UsageRead
@@ -18,6 +21,7 @@ from api.metering.schemas import UsageRead
 customers_router = APIRouter(prefix="/api/customers", tags=["customers"])
 BOT = [Depends(require_service)]
 READERS = [Depends(require_roles("agent", "supervisor", "auditor", allow_service=True))]
+ChatUser = Annotated[str, Path(min_length=4, max_length=64, pattern=CONVERSATION_ID_PATTERN)]
 
 
 @customers_router.post("/verify", response_model=VerifyRead, dependencies=BOT)
@@ -30,6 +34,12 @@ def verify(body: VerifyRequest, session: SessionDep, settings: SettingsDep, now:
     return VerifyRead(verified=customer_view.verify(session=session, account_no=body.account_no,
                                                     phone_last4=body.phone_last4,
                                                     conversation_id=body.conversation_id, now=now, limits=limits))
+
+
+@customers_router.get("/bindings/{conversation_id}", response_model=BindingsRead, dependencies=BOT)
+def bindings(conversation_id: ChatUser, session: SessionDep) -> BindingsRead:
+    """The accounts a WeChat user has bound (the bot serves the default without asking again)."""
+    return customer_view.bindings(session=session, conversation_id=conversation_id)
 
 
 @customers_router.get("/search", response_model=list[CustomerRead], dependencies=READERS)

@@ -61,7 +61,7 @@ def worker(api, db, clock):
 
 
 def new_ticket(api) -> dict:
-    response = httpx.post(f"{api.url}/api/tickets/faults", headers={"Authorization": f"Bearer {api.token}"},
+    response = httpx.post(f"{api.url}/api/tickets/faults", headers={"Authorization": f"Bearer {api.token}"}, timeout=30,
                           json={"kind": "outage", "description": "家里没电了", "channel": "hotline",
                                 "account_no": HOUSEHOLD[0], "phone": HOUSEHOLD[1]})
     assert response.status_code == 201, response.text
@@ -69,7 +69,7 @@ def new_ticket(api) -> dict:
 
 
 def get_ticket(api, number: str) -> dict:
-    return httpx.get(f"{api.url}/api/tickets/{number}", headers={"Authorization": f"Bearer {api.token}"}).json()
+    return httpx.get(f"{api.url}/api/tickets/{number}", headers={"Authorization": f"Bearer {api.token}"}, timeout=30).json()
 
 
 def crew_leader(twilio) -> str:

@@ -153,3 +153,10 @@ def test_complaints_and_service_applications_are_tickets_with_their_own_commitme
     assert missing.status_code == 422 and missing.json()["detail"]["code"] == "validation_error"
     assert client.post("/api/tickets", headers=auth, json={"type": "维修", "phone": HOUSEHOLD[1],
                                                             "description": "x"}).status_code == 422
+    # a complaint needs a number to call back; a broken public charger is repaired without one
+    no_phone = client.post("/api/tickets", headers=auth, json={"type": "投诉", "description": "态度不好"})
+    assert no_phone.status_code == 422 and "needs phone" in no_phone.text
+    charger = client.post("/api/tickets", headers=auth, json={
+        "type": "充电设施故障", "description": "插上枪没反应", "address_text": "原州区固原市民大厅充电站"})
+    assert charger.status_code == 201, charger.text
+    assert charger.json()["crew"]["name"] == "充电设施运维班"  # 充电设施运维 skill

@@ -746,8 +746,8 @@ async def _apply_info(judge: Judge, service: str) -> str | None:
     return None if ok else f"not told how to apply for {service} or what to bring"
 
 
-CHARGING = {"find": (r"充电站|充电桩", r"e充电|网上国网|地图|导航"), "status": (r"订单|充电进度|扣费|退款",),
-            "book": (r"空闲|扫码|预约",)}
+CHARGING = {"find": (r"充电站", r"空闲|使用中|没有接入"), "status": (r"订单|充电进度|扣费|退款",),
+            "book": (r"排队",), "fault": (r"哪个充电站|充电桩故障报修",)}
 
 
 @topic("charging")
