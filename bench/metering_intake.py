@@ -15,6 +15,9 @@ without a zone, as the metering system writes them.
     the other (bodies encoded before timing). Each request runs everything the API does: the
     row-by-row validation, the meter lookup, the duplicate pre-query, INSERT … ON CONFLICT DO
     NOTHING, commit and detection on arrival for the touched areas.
+(a') API, 15-minute readings: the same, with ROWS quarter-hour readings (interval_minutes 15,
+    quarter after quarter for every meter, as a meter collected at 96 points a day reports): each
+    request also recomputes the hours its quarters fall in.
 (b) CLI: `python -m api.metering import --readings FILE` as a process (the CSV written before
     timing); wall time of the whole process, interpreter start included; the CLI's own figure
     (reading and validating the file, writing; no start-up) is reported next to it.
@@ -24,8 +27,8 @@ without a zone, as the metering system writes them.
     is an EXTRAPOLATION (said so in the JSON).
 
 Figures: rows/s of each path, ratios to the baseline, and how many meters one API process can take
-at 96 points a day (= API rows/s × 86400 / 96; the intake keeps hourly readings, so at 24 points
-a day that is four times as many).
+at 96 points a day (= 15-minute API rows/s × 86400 / 96) and at 24 points a day (hourly API rows/s ×
+86400 / 24).
 
 Run: .venv/bin/python bench/metering_intake.py [--meters 2000] [--rows 200000] [--batch 5000]
      [--baseline-rows 5000] [--postgres URL | --postgres none] [--no-write]
@@ -68,25 +71,29 @@ SEED = 20261215
 POINTS_A_DAY = 96
 
 
-def reading_rows(meters: list[tuple[str, int]], rows: int, seed: int = SEED) -> list[dict]:
-    """`rows` readings, every meter hour after hour, from 60 days ago; seeded, physically sensible."""
+def reading_rows(meters: list[tuple[str, int]], rows: int, seed: int = SEED, minutes: int = 60) -> list[dict]:
+    """`rows` readings of `minutes` each, every meter interval after interval, from 60 days ago; seeded,
+    physically sensible."""
     rng = random.Random(seed)
     start = (datetime.now(UTC) - timedelta(days=60)).replace(minute=0, second=0, microsecond=0)
     out: list[dict] = []
-    hour = 0
+    step = 0
     while len(out) < rows:
-        ts = (start + timedelta(hours=hour)).astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M:%S")
+        ts = (start + timedelta(minutes=minutes * step)).astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M:%S")
         for meter_no, phases in meters:
             kw = round(rng.uniform(0.1, 3.0) * (6 if phases == 3 else 1), 3)
-            row = {"meter_no": meter_no, "ts": ts, "kwh": kw, "kw": kw, "voltage_a": round(rng.gauss(224, 4), 1),
+            row = {"meter_no": meter_no, "ts": ts, "kwh": round(kw * minutes / 60, 3), "kw": kw,
+                   "voltage_a": round(rng.gauss(224, 4), 1),
                    "current_a": round(kw * 1000 / 220 / (3 if phases == 3 else 1), 2)}
+            if minutes != 60:
+                row["interval_minutes"] = minutes
             if phases == 3:
                 row.update(voltage_b=round(rng.gauss(224, 4), 1), current_b=row["current_a"],
                            voltage_c=round(rng.gauss(224, 4), 1), current_c=row["current_a"])
             out.append(row)
             if len(out) == rows:
                 break
-        hour += 1
+        step += 1
     return out
 
 
@@ -135,8 +142,9 @@ def count_readings(url: str) -> int:
         engine.dispose()
 
 
-def through_api(url: str, rows: list[dict], batch: int, work: Path) -> dict:
-    """Batches of JSON posted one after the other to the API in its own uvicorn process."""
+def through_api(url: str, rows: list[dict], batch: int, work: Path, hours_made: int | None = None) -> dict:
+    """Batches of JSON posted one after the other to the API in its own uvicorn process; `hours_made` is how
+    many hourly readings the rows make (the rows themselves when they are hourly)."""
     before = count_readings(url)
     bodies = [json.dumps({"readings": rows[i:i + batch]}).encode() for i in range(0, len(rows), batch)]
     api = ApiProcess(work, database_url=url, background_workers="false", proactive_jobs="false",
@@ -160,7 +168,7 @@ def through_api(url: str, rows: list[dict], batch: int, work: Path) -> dict:
     finally:
         api.stop()
     assert (stored, rejected) == (len(rows), 0), (stored, duplicates, rejected)
-    assert count_readings(url) == before + len(rows)
+    assert count_readings(url) == before + (len(rows) if hours_made is None else hours_made)
     return {"rows": len(rows), "batch_rows": batch, "requests": len(bodies), "seconds": round(seconds, 2),
             "rows_per_second": round(len(rows) / seconds), "stored": stored,
             "request_seconds_min_median_max": [round(min(latencies), 3), round(sorted(latencies)[len(latencies) // 2], 3),
@@ -222,6 +230,11 @@ def run_backend(backend: str, args, postgres_url: str | None) -> dict:
               flush=True)
         api = through_api(dbs.copy("api"), rows, args.batch, work)
         print(f"[{backend}] API  {api['rows_per_second']:>8,} rows/s ({api['seconds']} s)", flush=True)
+        quarters = reading_rows(meters, args.rows, minutes=15)
+        hours = len({(r["meter_no"], r["ts"][:13]) for r in quarters})
+        api_q = through_api(dbs.copy("api_quarters"), quarters, args.batch, work, hours_made=hours)
+        print(f"[{backend}] API  {api_q['rows_per_second']:>8,} rows/s, 15-minute readings ({api_q['seconds']} s)",
+              flush=True)
         cli = through_cli(dbs.copy("cli"), rows, work)
         print(f"[{backend}] CLI  {cli['rows_per_second']:>8,} rows/s ({cli['seconds']} s; "
               f"{cli['cli_own_rows_per_second']:,} rows/s without start-up)", flush=True)
@@ -236,11 +249,12 @@ def run_backend(backend: str, args, postgres_url: str | None) -> dict:
               flush=True)
         return {
             "meters": len(meters), "three_phase_meters": sum(1 for _, p in meters if p == 3),
-            "api": api, "cli": cli, "baseline_orm_row_by_row": base,
+            "api": api, "api_15_minute_readings": api_q, "cli": cli, "baseline_orm_row_by_row": base,
             "ratio_api_to_baseline": round(api["rows_per_second"] / base["rows_per_second"], 1),
             "ratio_cli_to_baseline": round(cli["rows_per_second"] / base["rows_per_second"], 1),
             "ratio_cli_to_api": round(cli["rows_per_second"] / api["rows_per_second"], 1),
-            "meters_one_api_process_takes_at_96_points_a_day": int(api["rows_per_second"] * 86400 / POINTS_A_DAY),
+            "ratio_api_15_minute_to_baseline": round(api_q["rows_per_second"] / base["rows_per_second"], 1),
+            "meters_one_api_process_takes_at_96_points_a_day": int(api_q["rows_per_second"] * 86400 / POINTS_A_DAY),
             "meters_one_api_process_takes_at_24_points_a_day": int(api["rows_per_second"] * 86400 / 24),
         }
     finally:
@@ -302,9 +316,10 @@ def main() -> None:
             "baseline": "ORM row by row: session.add(Reading(...)); session.commit() per row, no validation, meter "
                         "ids resolved beforehand; timed on the first baseline rows only — its rate is measured on "
                         "that sample and its time for all rows is an EXTRAPOLATION",
-            "meters_per_api_process": "API rows/s × 86400 / 96 (one process, sequential batches; a reading "
-                                      "every 15 minutes); the _24_ figure is for hourly readings, what the "
-                                      "intake stores",
+            "api_15_minute_readings": "as api, with 15-minute readings (interval_minutes 15): kept in "
+                                      "reading_intervals, and each request recomputes the hours they fall in",
+            "meters_per_api_process": "15-minute API rows/s × 86400 / 96 (one process, sequential batches; a "
+                                      "reading every 15 minutes); the _24_ figure is hourly API rows/s × 86400 / 24",
         },
         "postgres_note": postgres_note,
         "backends": backends,

@@ -6,7 +6,8 @@ exactly as the API does it (intake.prepare: the same pydantic models, meter look
 chunk by chunk, and written
 - on PostgreSQL with COPY into a temporary table, then INSERT … SELECT … ON CONFLICT DO NOTHING;
 - on SQLite with executemany of INSERT … ON CONFLICT DO NOTHING,
-one transaction per chunk. A file of any size streams in constant memory, and an import that was
+one transaction per chunk. Sub-hourly readings (interval_minutes 15 or 30) go through intake.store_intervals
+as the API's do, since each one recomputes its hour. A file of any size streams in constant memory, and an import that was
 interrupted (or run twice) stores only what is missing: rows already held are counted as duplicates.
 No detection runs here (that is api.flows, above this domain): a backfill is history.
 """
@@ -162,12 +163,18 @@ def import_file(*, session: Session, source: CsvSource, now: datetime,
     for chunk in source.chunks(chunk_rows, on_bytes):
         prepared = intake.prepare(session=session, kind=source.kind, raws=[raw for _, raw in chunk], now=now,
                                   first_row=0, meters=meters)
-        rows = list(prepared.rows.values())
+        if source.kind == "readings":
+            hourly, intervals = prepared.split_readings()
+            rows = list(hourly.values())
+        else:
+            rows, intervals = list(prepared.rows.values()), []
         stored = write(session, table, rows) if rows else 0
+        if intervals:
+            stored += intake.store_intervals(session, intervals)[0]
         session.commit()
         result.rows += len(chunk)
         result.stored += stored
-        result.duplicates += prepared.duplicates + len(rows) - stored
+        result.duplicates += prepared.duplicates + len(rows) + len(intervals) - stored
         result.rejected += len({error.row for error in prepared.errors})  # a row may have several errors
         for error in prepared.errors:
             error.row = chunk[error.row][0]

@@ -1,10 +1,15 @@
 """Readings and meter events from the metering system (用电信息采集系统), validated row by row.
 
 One batch may hold good and bad rows: every good row is kept, every bad one comes back with its row
-number and why (never a silent drop). A row already held — same meter and hour for a reading, same
+number and why (never a silent drop). A row already held — same meter and time for a reading, same
 meter, time, kind and phase for an event — is a duplicate: a re-sent batch changes nothing. Late
 and out-of-order rows are stored like any other. The API and the bulk CLI share these rules; the
 CLI adds PostgreSQL's COPY for backfills.
+
+Readings come hourly or, from meters collected at 96 points a day, every 15 (or 30) minutes. The
+sub-hourly ones are kept as they came (`reading_intervals`) and the meter's hour in `readings` —
+what bills, forecasts, audit and detection read — is recomputed from the intervals held each time
+one arrives: exact once the hour is complete, scaled up from the quarters received until then.
 """
 from __future__ import annotations
 
@@ -22,14 +27,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from api.core.time import LOCAL_TZ
-from api.metering.models import METER_EVENT_KINDS, Meter, MeterEvent, Reading
+from api.metering.models import METER_EVENT_KINDS, Meter, MeterEvent, Reading, ReadingInterval
 
 MAX_BATCH_ROWS = 10_000  # one API call; the CLI streams files of any size in chunks of this
 FUTURE_SKEW = timedelta(minutes=5)  # a meter clock slightly ahead is accepted, more is refused
 OLDEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
 MAX_VOLTS, MAX_AMPS, MAX_KW = 1000.0, 10_000.0, 100_000.0  # beyond any meter behind a 10 kV/0.4 kV transformer
+INTERVALS = (15, 30, 60)  # minutes a reading covers; 60 (hourly) unless the row says otherwise
 READING_FIELDS = ("meter_no", "ts", "kwh", "kw", "voltage_a", "current_a", "voltage_b", "current_b",
-                  "voltage_c", "current_c")
+                  "voltage_c", "current_c", "interval_minutes")
+PHASE_VALUES = ("voltage_a", "current_a", "voltage_b", "current_b", "voltage_c", "current_c")
 EVENT_FIELDS = ("meter_no", "ts", "kind", "phase", "detail")
 
 
@@ -54,9 +61,14 @@ class _Row(BaseModel):
             raise ValueError("时间早于2000年，不是有效的采集时间")
         return value
 
+    def time_problem(self) -> str | None:
+        """What is wrong with the time given the rest of the row (e.g. a reading not at its interval's start)."""
+        return None
+
 
 class ReadingIn(_Row):
-    """One hourly reading: energy in the hour (kWh), mean power (kW), per-phase voltage (V) and current (A)."""
+    """One reading over its interval (an hour unless interval_minutes says 15 or 30): energy in it (kWh),
+    mean power (kW), per-phase voltage (V) and current (A); ts is the start of the interval."""
 
     kwh: float = Field(ge=0, le=MAX_KW, allow_inf_nan=False)
     kw: float = Field(ge=0, le=MAX_KW, allow_inf_nan=False)
@@ -66,13 +78,35 @@ class ReadingIn(_Row):
     current_b: float | None = Field(None, ge=0, le=MAX_AMPS, allow_inf_nan=False)
     voltage_c: float | None = Field(None, ge=0, le=MAX_VOLTS, allow_inf_nan=False)
     current_c: float | None = Field(None, ge=0, le=MAX_AMPS, allow_inf_nan=False)
+    interval_minutes: int = 60
 
     @field_validator("ts")
     @classmethod
-    def _whole_hour(cls, value: datetime) -> datetime:
-        if value.minute or value.second or value.microsecond:
-            raise ValueError("读数时间须为整点（每小时一个点，时间为该小时的开始）")
+    def _on_a_quarter(cls, value: datetime) -> datetime:
+        """Any reading starts on a quarter hour; whether it fits its own interval is time_problem's question."""
+        if value.minute % 15 or value.second or value.microsecond:
+            raise ValueError("读数时间须为整点或整刻钟（时间为该小时或该15/30分钟时段的开始）")
         return value
+
+    @field_validator("interval_minutes", mode="before")
+    @classmethod
+    def _hourly_unless_said(cls, value: Any) -> Any:
+        return 60 if value is None else value  # a CSV without the column, or with it blank
+
+    @field_validator("interval_minutes")
+    @classmethod
+    def _known_interval(cls, value: int) -> int:
+        if value not in INTERVALS:
+            raise ValueError("采集间隔只能是15、30或60分钟")
+        return value
+
+    def time_problem(self) -> str | None:
+        ts, minutes = self.ts, self.interval_minutes
+        if minutes == 60 and (ts.minute or ts.second or ts.microsecond):
+            return "读数时间须为整点（每小时一个点，时间为该小时的开始；15分钟数据请注明 interval_minutes）"
+        if ts.minute % minutes or ts.second or ts.microsecond:
+            return f"{minutes}分钟读数的时间须为该时段的开始（整点起每{minutes}分钟一个点）"
+        return None
 
 
 class EventIn(_Row):
@@ -153,9 +187,9 @@ def parse_rows(raws: Iterable[Any], model: type[_Row], *, first_row: int = 1,
         except ValidationError as exc:
             errors.extend(_field_errors(exc, number, raw.get("meter_no")))
             continue
-        if parsed.ts > latest:
-            errors.append(RowError(row=number, field="ts", meter_no=parsed.meter_no,
-                                   message="时间晚于当前时间，请检查采集终端的时钟"))
+        problem = "时间晚于当前时间，请检查采集终端的时钟" if parsed.ts > latest else parsed.time_problem()
+        if problem:
+            errors.append(RowError(row=number, field="ts", meter_no=parsed.meter_no, message=problem))
             continue
         good.append((number, parsed))
     return good, errors
@@ -178,9 +212,12 @@ def _reading_row(meter_id: int, phases: int, r: ReadingIn) -> dict | str:
         return "三相表须报送B、C相电压和电流"
     if phases == 1 and any(v is not None for v in (r.voltage_b, r.current_b, r.voltage_c, r.current_c)):
         return "单相表不应有B、C相数据"
-    return {"meter_id": meter_id, "ts": r.ts, "kwh": r.kwh, "kw": r.kw, "voltage_a": r.voltage_a,
-            "current_a": r.current_a, "voltage_b": r.voltage_b, "current_b": r.current_b,
-            "voltage_c": r.voltage_c, "current_c": r.current_c}
+    row = {"meter_id": meter_id, "ts": r.ts, "kwh": r.kwh, "kw": r.kw, "voltage_a": r.voltage_a,
+           "current_a": r.current_a, "voltage_b": r.voltage_b, "current_b": r.current_b,
+           "voltage_c": r.voltage_c, "current_c": r.current_c}
+    if r.interval_minutes < 60:
+        row["minutes"] = r.interval_minutes
+    return row
 
 
 def _event_row(meter_id: int, phases: int, e: EventIn) -> dict | str:
@@ -227,6 +264,11 @@ class Prepared:
     errors: list[RowError]
     duplicates: int
 
+    def split_readings(self) -> tuple[dict[tuple, dict], list[dict]]:
+        """Hourly readings by (meter id, hour), and the sub-hourly ones (rows with "minutes")."""
+        hourly = {key: row for key, row in self.rows.items() if "minutes" not in row}
+        return hourly, [row for row in self.rows.values() if "minutes" in row]
+
 
 def prepare(*, session: Session, kind: str, raws: Iterable[Any], now: datetime, first_row: int = 1,
             meters: dict[str, tuple[int, int] | None] | None = None) -> Prepared:
@@ -255,8 +297,10 @@ def prepare(*, session: Session, kind: str, raws: Iterable[Any], now: datetime, 
         if isinstance(row, str):
             errors.append(RowError(row=number, meter_no=parsed.meter_no, message=row))
             continue
-        key = (row["meter_id"], row["ts"]) if kind == "readings" else (
-            row["meter_id"], row["ts"], row["kind"], row["phase"])
+        if kind == "events":
+            key: tuple = (row["meter_id"], row["ts"], row["kind"], row["phase"])
+        else:  # an hourly and a quarter-hour reading may start at the same time
+            key = (row["meter_id"], row["ts"], row.get("minutes", 60))
         if key in rows:
             duplicates += 1  # the same row twice in one batch
             continue
@@ -269,7 +313,12 @@ def store(*, session: Session, kind: str, raws: Iterable[Any], now: datetime, fi
     """Validate and store one batch of readings (kind="readings") or events (kind="events"); the caller commits."""
     prepared = prepare(session=session, kind=kind, raws=raws, now=now, first_row=first_row)
     result = IntakeResult(duplicates=prepared.duplicates, errors=prepared.errors)
-    rows = prepared.rows
+    if kind == "events":
+        rows = prepared.rows
+        intervals: list[dict] = []
+    else:
+        hourly, intervals = prepared.split_readings()
+        rows = {key[:2]: row for key, row in hourly.items()}
     if rows:
         held = (_existing_reading_keys(session, list(rows)) if kind == "readings"
                 else _existing_event_keys(session, list(rows)))
@@ -278,7 +327,77 @@ def store(*, session: Session, kind: str, raws: Iterable[Any], now: datetime, fi
         _insert_ignoring_duplicates(session, (Reading if kind == "readings" else MeterEvent).__table__, new)
         result.stored = len(new)
         result.stored_keys = [(r["meter_id"], r["ts"], r.get("kind")) for r in new]
+    if intervals:
+        stored, hours = store_intervals(session, intervals)
+        result.stored += stored
+        result.duplicates += len(intervals) - stored
+        result.stored_keys.extend((meter_id, hour, None) for meter_id, hour in sorted(hours))
     return result
+
+
+def _hour_of(ts: datetime) -> datetime:
+    return ts.replace(minute=0, second=0, microsecond=0)
+
+
+def store_intervals(session: Session, rows: list[dict]) -> tuple[int, set[tuple[int, datetime]]]:
+    """Keep sub-hourly readings not held yet and recompute the hours they fall in: (stored, {(meter, hour)}).
+
+    The API and the bulk CLI both come here; the caller commits.
+    """
+    held = _existing_interval_keys(session, [(r["meter_id"], r["ts"]) for r in rows])
+    new = [row for row in rows if (row["meter_id"], row["ts"]) not in held]
+    _insert_ignoring_duplicates(session, ReadingInterval.__table__, new)
+    hours = {(row["meter_id"], _hour_of(row["ts"])) for row in new}
+    _recompute_hours(session, hours)
+    return len(new), hours
+
+
+def _existing_interval_keys(session: Session, keys: list[tuple[int, datetime]]) -> set[tuple[int, datetime]]:
+    found = set()
+    for i in range(0, len(keys), 400):
+        chunk = keys[i:i + 400]
+        found.update(session.execute(select(ReadingInterval.meter_id, ReadingInterval.ts).where(
+            tuple_(ReadingInterval.meter_id, ReadingInterval.ts).in_(chunk))).tuples())
+    return found
+
+
+def hour_from_intervals(hour: datetime, meter_id: int, intervals: list[ReadingInterval]) -> dict:
+    """The hourly reading the intervals held give: energy summed (scaled up to the hour while some
+    intervals are still missing: an estimate until they come), power, voltages and currents averaged."""
+    covered = min(60, sum(i.minutes for i in intervals))
+    kwh = sum(float(i.kwh) for i in intervals) * 60 / covered
+    row: dict = {"meter_id": meter_id, "ts": hour, "kwh": round(kwh, 3),
+                 "kw": round(sum(float(i.kw) for i in intervals) / len(intervals), 3)}
+    for name in PHASE_VALUES:
+        values = [getattr(i, name) for i in intervals]
+        row[name] = None if None in values else round(sum(float(v) for v in values) / len(values), 2)
+    return row
+
+
+def _recompute_hours(session: Session, hours: set[tuple[int, datetime]]) -> None:
+    """Upsert each touched hour in `readings` from all of its intervals held (the new and the earlier ones)."""
+    if not hours:
+        return
+    by_meter: dict[int, list[datetime]] = {}
+    for meter_id, hour in hours:
+        by_meter.setdefault(meter_id, []).append(hour)
+    grouped: dict[tuple[int, datetime], list[ReadingInterval]] = {}
+    meter_ids = sorted(by_meter)
+    lo = min(hour for _, hour in hours)
+    hi = max(hour for _, hour in hours) + timedelta(hours=1)
+    for i in range(0, len(meter_ids), 900):
+        for interval in session.scalars(select(ReadingInterval).where(
+                ReadingInterval.meter_id.in_(meter_ids[i:i + 900]),
+                ReadingInterval.ts >= lo, ReadingInterval.ts < hi)):
+            key = (interval.meter_id, _hour_of(interval.ts))
+            if key in hours:
+                grouped.setdefault(key, []).append(interval)
+    rows = [hour_from_intervals(hour, meter_id, grouped[(meter_id, hour)]) for meter_id, hour in sorted(hours)]
+    dialect = session.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Reading.__table__)
+    session.execute(insert.on_conflict_do_update(
+        index_elements=["meter_id", "ts"],
+        set_={name: insert.excluded[name] for name in ("kwh", "kw", *PHASE_VALUES)}), rows)
 
 
 class BatchError(ValueError):

@@ -85,6 +85,28 @@ class Reading(Base):
     current_c: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
 
 
+class ReadingInterval(Base):
+    """One sub-hourly reading (15 or 30 minutes) as the metering system sent it. Meters collected at
+    96 points a day report here; their hour in `readings` is recomputed from the intervals held, so a
+    re-sent, late or out-of-order interval gives the same hour."""
+
+    __tablename__ = "reading_intervals"
+    __table_args__ = (UniqueConstraint("meter_id", "ts", name="uq_reading_intervals_meter_ts"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id"))
+    ts: Mapped[datetime] = mapped_column(UTCDateTime)  # start of the interval, UTC
+    minutes: Mapped[int] = mapped_column(Integer)  # 15 or 30
+    kwh: Mapped[Decimal] = mapped_column(Numeric(10, 3))
+    kw: Mapped[Decimal] = mapped_column(Numeric(10, 3))
+    voltage_a: Mapped[Decimal] = mapped_column(Numeric(6, 1))
+    current_a: Mapped[Decimal] = mapped_column(Numeric(8, 2))
+    voltage_b: Mapped[Decimal | None] = mapped_column(Numeric(6, 1))
+    current_b: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
+    voltage_c: Mapped[Decimal | None] = mapped_column(Numeric(6, 1))
+    current_c: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
+
+
 METER_EVENT_KINDS = ("失压", "断相", "停电", "上电", "开盖", "反向电量")
 
 

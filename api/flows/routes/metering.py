@@ -66,7 +66,8 @@ def _ingest(kind: str, body: tuple[bytes, str], session, settings, now) -> Intak
 @intake_router.post("/readings", response_model=IntakeRead, openapi_extra=_body_doc("readings", intake.READING_FIELDS))
 def post_readings(session: SessionDep, settings: SettingsDep, now: NowDep,
                   body: tuple[bytes, str] = Depends(raw_body)) -> IntakeRead:
-    """Hourly readings (JSON {"readings": [...]} or CSV): good rows kept, bad rows listed, repeats ignored."""
+    """Hourly or 15/30-minute readings (JSON {"readings": [...]} or CSV): good rows kept, bad rows listed,
+    repeats ignored; a meter's hour is recomputed from its sub-hourly readings as they arrive."""
     return _ingest("readings", body, session, settings, now)
 
 

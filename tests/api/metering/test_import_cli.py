@@ -219,3 +219,18 @@ def test_wrong_header_exits_2_before_anything_is_imported(db, db_url, capsys, re
 def test_no_file_given_exits_2(db_url, capsys):
     code, _, err = run(capsys, "--database-url", db_url)
     assert code == 2 and "--readings" in err
+
+
+def test_quarter_hour_readings_make_their_hour_like_the_api(db, db_url, capsys, tmp_path):
+    """A 96-points-a-day backfill: quarters out of order and one repeated; the hour is their sum, once."""
+    single, _ = meters(db)
+    hour = utcnow().replace(minute=0, second=0, microsecond=0) - timedelta(days=45)  # before the demo's data
+    quarters = {i: [single.meter_no, local(hour + timedelta(minutes=15 * i)), 0.25 + i / 100, 1.0, 220 + i, 4.5,
+                    "", "", "", "", 15] for i in range(4)}
+    path = write_csv(tmp_path / "quarters.csv", READING_HEADER, [quarters[i] for i in (3, 1, 0, 2, 1)])
+    code, out, _ = run(capsys, "--readings", str(path), "--database-url", db_url)
+    assert code == 0
+    assert summary(out, "quarters.csv") == {"rows": 5, "stored": 4, "duplicates": 1, "rejected": 0}
+    row = db.scalar(select(Reading).where(Reading.meter_id == single.id, Reading.ts == hour))
+    assert float(row.kwh) == pytest.approx(1.06) and float(row.voltage_a) == pytest.approx(221.5)
+    assert summary(run(capsys, "--readings", str(path), "--database-url", db_url)[1], "quarters.csv")["stored"] == 0

@@ -273,7 +273,7 @@ def test_a_household_outage_that_becomes_an_area_outage_is_merged_into_it(client
 
 
 def test_a_row_with_two_bad_fields_is_one_rejected_row_with_two_errors(client):
-    row = {"meter_no": "NO-SUCH", "ts": "2026-01-01T00:30:00+08:00", "kwh": -1, "kw": 1, "voltage_a": 220,
+    row = {"meter_no": "NO-SUCH", "ts": "2026-01-01T00:07:00+08:00", "kwh": -1, "kw": 1, "voltage_a": 220,
            "current_a": 1}
     result = client.post("/api/metering/readings", json={"readings": [row]}, headers=METERING).json()
     assert result["rejected"] == 1 and sorted(e["field"] for e in result["errors"]) == ["kwh", "ts"]
