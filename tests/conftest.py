@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -227,6 +228,7 @@ class RunningServer:
     url: str
     token: str
     settings: Settings
+    app: Any = None  # the app object when it runs in this process (its state reachable from the test)
 
 
 class ThreadedUvicorn(uvicorn.Server):
@@ -257,11 +259,12 @@ def start_api(settings: Settings) -> tuple[ThreadedUvicorn, RunningServer]:
     from api.main import create_app
 
     port = free_port()
-    server = ThreadedUvicorn(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+    app = create_app(settings)
+    server = ThreadedUvicorn(uvicorn.Config(app, host="127.0.0.1", port=port,
                                             log_level="warning", lifespan="on", timeout_keep_alive=60))
     server.start()
     return server, RunningServer(url=f"http://127.0.0.1:{port}", token=settings.service_token,
-                                 settings=settings)
+                                 settings=settings, app=app)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -248,6 +248,13 @@ def station_place(*, session: Session, station_code: str) -> ChargerPlace:
         raise NotFound("station_not_found", "没有找到该充电站")
     return ChargerPlace(station.code, station.name, station.district, station.address, station.lat, station.lon,
                         station.transformer_area_id)
+
+
+def hold_station(*, session: Session, station_code: str) -> None:
+    """Hold the station's row until the caller commits, so that "is a repair ticket open here? else open one"
+    is decided once at a time per station across threads and processes (two chargers faulting at the same
+    moment make one ticket): a row lock on PostgreSQL, the database's write lock on SQLite."""
+    session.execute(update(Station).where(Station.code == station_code).values(code=Station.code))
 
 
 def place_of(*, session: Session, charge_point_id: str) -> ChargerPlace:

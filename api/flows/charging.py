@@ -37,12 +37,13 @@ def charger_faulted(*, session: Session, charge_point_id: str, connector_no: int
     what = ERROR_WORDS.get(error_code, error_code) + (f"（{info}）" if info else "")
     gun = f"{connector_no}号枪" if connector_no else "整桩"
     summary = f"{place.station_name}充电桩{charge_point_id}{gun}报故障：{what}"
+    charging.hold_station(session=session, station_code=place.station_code)  # until the commit below
     open_ticket = tickets.open_station_ticket(session=session, station_code=place.station_code)
     if open_ticket is not None:
         if not any(e.action == "设备自报" and e.note == summary for e in open_ticket.events):
             tickets.add_event(session=session, ticket=open_ticket, actor="system:charging", now=now,
                               action="设备自报", note=summary)
-            session.commit()
+        session.commit()  # and the station's row is free again
         return tickets.get_by_number(session=session, number=open_ticket.number)
     ticket = tickets.create_detected_ticket(session=session, now=now, data=DetectedTicketCreate(
         type="充电设施故障", priority=3, diagnosis_code="charger_fault", summary=summary[:200],
@@ -64,6 +65,7 @@ def customer_charger_report(*, session: Session, station_code: str, report: Char
     place = charging.station_place(session=session, station_code=station_code)
     area = (metering.get_area(session=session, transformer_area_id=place.transformer_area_id)
             if place.transformer_area_id else None)
+    charging.hold_station(session=session, station_code=place.station_code)  # until the report is committed
     ticket = tickets.create_charger_report(
         session=session, report=report, station_code=place.station_code, station_name=place.station_name,
         address_text=f"{place.district}{place.address}（{place.station_name}）"[:256], district=place.district,

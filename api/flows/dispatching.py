@@ -20,6 +20,7 @@ from api.notify import messages
 from api.notify import service as notify
 from api.tickets import service as tickets
 from api.tickets.models import Ticket
+from api.tickets.diagnosis import BRING
 
 log = logging.getLogger(__name__)
 WAITING = ("新建", "退单")  # a ticket that needs a crew
@@ -69,7 +70,8 @@ def offer(*, session: Session, ticket: Ticket, crew: Crew, assignment: optimizer
     event_no = len(ticket.events)
     notify.enqueue(session=session, key=f"ticket:{ticket.id}:offer:{event_no}:{crew.id}", channel="sms",
                    recipient=crew.leader_mobile, audience="crew", ticket_id=ticket.id, now=now,
-                   body=messages.crew_assigned(ticket, reassigned=previous_crew is not None))
+                   body=messages.crew_assigned(ticket, reassigned=previous_crew is not None,
+                                               bring=BRING.get(ticket.diagnosis_code, [])))
     if old is not None and old.id != crew.id:
         notify.enqueue(session=session, key=f"ticket:{ticket.id}:taken:{event_no}:{old.id}", channel="sms",
                        recipient=old.leader_mobile, audience="crew", ticket_id=ticket.id, now=now,

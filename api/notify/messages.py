@@ -1,6 +1,7 @@
 """The wording of every SMS and chat notice, in the Chinese a 95598 centre would send."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from api.core.ids import mask_phone
@@ -18,14 +19,27 @@ def hhmm(at: datetime | None) -> str:
     return f"{local:%H:%M}" if local.date() == today else f"{local.month}月{local.day}日 {local:%H:%M}"
 
 
-def crew_assigned(ticket, *, reassigned: bool = False) -> str:
-    """To the crew leader: all they need on site; the customer's number in full (only crews see it) and the
-    diagnosis written for the crew (crew_note), never the words the customer was told."""
+CREW_SMS_WORDS, CREW_SMS_BRING = 40, 4  # the customer's words and the kit, cut to keep the SMS short
+
+
+def crew_assigned(ticket, *, reassigned: bool = False, bring: Sequence[str] = ()) -> str:
+    """To the crew leader: all they need on the road and on site — the customer's number in full (only crews
+    see it) and own words, the diagnosis written for the crew (crew_note, never the words the customer was
+    told), what to bring, and the coordinates for navigation when the address was located."""
     head = "改派工单" if reassigned else "新工单"
     phone = ticket.contact_phone or "无"
+    words = " ".join((ticket.description or "").split())
+    if len(words) > CREW_SMS_WORDS:
+        words = words[:CREW_SMS_WORDS] + "…"
+    kit = "、".join(bring[:CREW_SMS_BRING]) + ("等" if len(bring) > CREW_SMS_BRING else "")
     return (f"{SIGN}{head} {ticket.number}（{ticket.type}，优先级{ticket.priority}）。"
-            f"地址：{ticket.address_text or '见系统'}；客户电话：{phone}；"
-            f"先查：{ticket.crew_note or '见系统'}；请于{hhmm(ticket.arrive_by)}前到达。"
+            f"地址：{ticket.address_text or '见系统'}"
+            + (f"（坐标{ticket.lat:.5f},{ticket.lon:.5f}）" if ticket.lat is not None and ticket.lon is not None else "")
+            + f"；客户电话：{phone}；"
+            + (f"{'监测发现：' if ticket.channel == 'monitoring' else '客户原话：'}“{words}”；" if words else "")
+            + f"先查：{ticket.crew_note or '见系统'}；"
+            + (f"携带：{kit}；" if kit else "")
+            + f"请于{hhmm(ticket.arrive_by)}前到达。"
             f"回复“1 {ticket.number}”接单，“0 {ticket.number} 原因”退单。")
 
 

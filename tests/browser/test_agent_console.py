@@ -471,6 +471,31 @@ def test_signing_out_hands_the_agents_chat_to_the_front_of_the_queue_and_the_cus
     assert not agent.errors and not chat.errors
 
 
+# ---------- a customer the agent leaves unanswered goes back to the queue ----------
+
+def test_a_customer_left_unanswered_goes_to_the_front_of_the_queue_and_is_told(
+        agent_ctx, customer_ctx, api_server, rasa, screenshots):
+    agent = console(agent_ctx, api_server, "agent01", "Demo-agent-01")
+    chat = open_chat(customer_ctx, api_server)
+    sender = sender_of(chat)
+    say_to_bot(chat, "我要转人工")
+    conv_item(agent, "queue-list", sender).get_by_role("button", name=re.compile("^接入")).click()
+    expect(chat.locator(".notice--system").filter(has_text="人工客服王丽已接入")).to_be_visible()
+    say(chat, "有人吗？我家停电了")
+    expect(agent.locator("#transcript .turn--customer .bubble").last).to_have_text("有人吗？我家停电了")
+
+    desk = api_server.app.state.desk  # the sweep the API runs every 15 s, run now instead of waiting
+    assert desk.sweep_unanswered() == 0, "just said: within AGENT_REPLY_MINUTES"
+    desk.reply_minutes = 0  # as if AGENT_REPLY_MINUTES had gone by with no answer
+    assert desk.sweep_unanswered() == 1
+
+    expect(chat.locator(".notice--system").filter(has_text="非常抱歉让您久等了")).to_be_visible()
+    expect(agent.locator("#queue-list .conv").first).to_have_attribute("data-id", sender)  # at the front
+    expect(agent.locator("#load-count")).to_have_text("0/5")
+    chat.screenshot(path=str(screenshots / "chat-agent-unanswered.png"))
+    assert not agent.errors and not chat.errors
+
+
 # ---------- the supervisor sees every agent and moves a chat ----------
 
 def test_the_supervisor_sees_the_agents_and_moves_a_waiting_chat_to_one(

@@ -216,7 +216,10 @@
     if (item.lat !== null && item.lat !== undefined && item.lon !== null && item.lon !== undefined) {
       field(dl, "导航", navigation(item.lat, item.lon, t.address_text));
     }
-    if (t.description) field(dl, "客户原话", "“" + t.description + "”");
+    if (t.description) {  // a ticket the meters opened has the detection, not a customer's words
+      if (t.channel === "monitoring") field(dl, "监测发现", t.description);
+      else field(dl, "客户原话", "“" + t.description + "”");
+    }
     var phone = null;
     if (item.contact_phone) {
       phone = node("a", "phone", item.contact_phone);

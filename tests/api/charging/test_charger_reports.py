@@ -2,13 +2,17 @@
 and a charger that reports Faulted while a customer's report is open adds to that ticket: one crew trip per station."""
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 from sqlalchemy import select, update
 
 from api.core.time import utcnow
+from api.db import make_engine, make_sessionmaker
 from api.flows.charging import charger_faulted
 from api.notify.models import OutboxMessage
 from api.tickets.models import Ticket
-from tests.api.charging.conftest import AC_CHARGER, STATION
+from tests.api.charging.conftest import AC_CHARGER, DC_CHARGER, STATION
 from tests.conftest import TEST_TOKEN
 
 BOT = {"Authorization": f"Bearer {TEST_TOKEN}"}
@@ -64,3 +68,29 @@ def test_a_report_for_an_unknown_station_or_without_words_is_refused_clearly(cli
     empty = report(client, "   ", "r-4")
     assert empty.status_code == 422
     assert client.post(f"/api/charging/stations/{STATION}/fault-reports", json={"description": "坏了"}).status_code == 401
+
+
+def test_two_chargers_of_a_station_faulting_at_the_same_moment_make_one_ticket(charging_station, session, db_url):
+    """Each charger's StatusNotification is handled in its own thread (and may be in another API process):
+    the station's row is held while one of them decides, so the second joins the first one's ticket."""
+    engine = make_engine(db_url)
+    sessions = make_sessionmaker(engine)
+    start = threading.Barrier(2)
+    now = utcnow()
+
+    def fault(charge_point_id: str) -> str:
+        with sessions() as own:
+            start.wait()
+            return charger_faulted(session=own, charge_point_id=charge_point_id, connector_no=1,
+                                   error_code="OverCurrentFailure", info=None, now=now).number
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            numbers = list(pool.map(fault, [AC_CHARGER, DC_CHARGER]))
+    finally:
+        engine.dispose()
+    session.expire_all()
+    repairs = session.scalars(select(Ticket).where(Ticket.type == "充电设施故障", Ticket.parent_id.is_(None))).all()
+    assert len(repairs) == 1 and numbers == [repairs[0].number] * 2
+    told = [e.note for e in repairs[0].events if e.action in ("创建", "设备自报")]
+    assert any(AC_CHARGER in (n or "") for n in told) and any(DC_CHARGER in (n or "") for n in told)

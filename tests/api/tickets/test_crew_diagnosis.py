@@ -227,10 +227,20 @@ def test_a_complaint_has_no_crew_diagnosis():
 def test_the_crews_sms_carries_the_crew_note_not_the_customers_sentence():
     ticket = SimpleNamespace(number="GD20261123-0042", type="故障报修", priority=2, address_text="原州区文化街1号",
                              contact_phone="13900000003", diagnosis_summary=CUSTOMER["household_outage"],
-                             crew_note="单户失压，台区正常：查表前进户线、表箱开关及电能表。", arrive_by=NOW)
-    body = messages.crew_assigned(ticket)
+                             crew_note="单户失压，台区正常：查表前进户线、表箱开关及电能表。", arrive_by=NOW,
+                             description="总闸推不上去，\n一推就跳", channel="web", lat=36.0156, lon=106.2423)
+    body = messages.crew_assigned(ticket, bring=BRING["household_outage"])
     assert "先查：单户失压，台区正常：查表前进户线、表箱开关及电能表。" in body
     assert CUSTOMER["household_outage"] not in body and "您" not in body
+    assert "客户原话：“总闸推不上去， 一推就跳”" in body
+    assert "携带：电能表（同型号备表）、表箱开关（微断）/熔断器、验电笔、绝缘工具等；" in body
+    assert "（坐标36.01560,106.24230）" in body
+
+    detected = SimpleNamespace(**{**vars(ticket), "channel": "monitoring", "description": "台区A 12/12块表停电" * 5,
+                                  "lat": None, "lon": None})
+    body = messages.crew_assigned(detected)
+    assert "客户原话" not in body and "监测发现：“台区A" in body and "…”" in body
+    assert "携带" not in body and "坐标" not in body
 
 
 # ------------------------------------------------------------------ through the API
@@ -282,3 +292,5 @@ def test_the_crews_sms_on_a_new_ticket_says_what_to_check_not_what_the_customer_
     assert all(f"先查：{household_ticket['diagnosis']['crew_note']}" in b for b in bodies if "新工单" in b or
                "改派工单" in b)
     assert not any(CUSTOMER["household_outage"] in b for b in bodies)
+    offers = [b for b in bodies if "新工单" in b or "改派工单" in b]
+    assert all("客户原话：“家里没电”" in b and "携带：电能表（同型号备表）" in b for b in offers)
