@@ -29,14 +29,27 @@ def price_text(station: Dict[str, Any]) -> str:
     return f"{total:.2f}元/度（含服务费）"
 
 
+QUEUE_HINT = "需要排队的话，跟我说“排队充电”，验证户号后我帮您排上（需已办理充电卡），轮到您时会通知您。"
+
+
 def station_line(i: int, station: Dict[str, Any]) -> str:
-    """One station: where, what is free now, the price."""
+    """One station: where (and how far, when the customer said where they are), what is free now or the
+    expected wait in line, the price."""
     free = []
     if station["free_dc"]:
         free.append(f"直流快充空闲{station['free_dc']}个")
     if station["free_ac"]:
         free.append(f"交流慢充空闲{station['free_ac']}个")
-    return f"{i}. {station['name']}（{station['address']}）：{'、'.join(free)}，{price_text(station)}"
+    wait = station.get("expected_wait_minutes")
+    if free:
+        state = "、".join(free)
+    elif wait is None:
+        state = "暂停服务"
+    else:
+        state = f"充电枪都在用，现在排队预计等约{max(wait, 5)}分钟"
+    distance = station.get("distance_km")
+    where = station["address"] + (f"，约{distance:g}公里" if distance is not None else "")
+    return f"{i}. {station['name']}（{where}）：{state}，{price_text(station)}"
 
 
 def stations_message(stations: List[Dict[str, Any]], district: str | None) -> str:
@@ -46,8 +59,13 @@ def stations_message(stations: List[Dict[str, Any]], district: str | None) -> st
         return (f"{district}目前还没有接入我们系统的公共充电站。您可以告诉我其他区县，我帮您查有空闲充电枪的站点。"
                 if district else "暂时没有查到可用的充电站信息，请稍后再试，或拨打95598咨询。")
     if not free:
-        busy = "、".join(s["name"] for s in stations[:SHOWN])
         place = f"{district}的充电站" if district else "各充电站"
+        queues = [s for s in stations if s.get("expected_wait_minutes") is not None]
+        if queues:
+            lines = [f"{place}现在充电枪都在使用中，暂时没有空闲的。现在排队的话："]
+            lines += [station_line(i, s) for i, s in enumerate(queues[:SHOWN], 1)]
+            return "\n".join(lines + [QUEUE_HINT])
+        busy = "、".join(s["name"] for s in stations[:SHOWN])
         return (f"{place}（{busy}）现在充电枪都在使用中或暂停服务，暂时没有空闲的。"
                 f"建议过一会儿再查{'，或者换一个区县看看' if district else ''}。")
     lines = [f"{district}现在有空闲充电枪的充电站：" if district else "现在有空闲充电枪的充电站（按空闲数量排列）："]
@@ -58,18 +76,44 @@ def stations_message(stations: List[Dict[str, Any]], district: str | None) -> st
     return "\n".join(lines)
 
 
+def nearby_message(place: Dict[str, Any], stations: List[Dict[str, Any]]) -> str:
+    """The reply for a place the customer named: the nearest stations, each free now or with its wait."""
+    label = place.get("road") or place.get("town") or place.get("district") or "您说的位置"
+    if not stations:
+        return f"{label}附近暂时没有接入我们系统的公共充电站。您可以告诉我其他区县，我帮您查。"
+    shown = stations[:SHOWN]
+    lines = [f"离{label}最近的充电站（距离按{label}一带估算）："]
+    lines += [station_line(i, s) for i, s in enumerate(shown, 1)]
+    if not any(s["free_connectors"] for s in shown):
+        lines.append(QUEUE_HINT)
+    else:
+        lines.append("到站后刷充电卡即可开始充电，空闲情况随时在变，以到站时为准。")
+    return "\n".join(lines)
+
+
 class ActionChargingFindStation(Action):
-    """Stations with free connectors now (of the district the customer named), with the price."""
+    """Stations nearest to a road, village or town the customer named (distance, free connectors or the wait,
+    price), else those with free connectors now in the district they named."""
 
     def name(self) -> Text:
         return "action_charging_find_station"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[Dict[Text, Any]]:
+        client = ZhidianClient()
         district = latest_entity(tracker, "district")
         district = district if district in DISTRICT_NAMES else None
+        words = ((tracker.latest_message or {}).get("text") or "").strip()
         try:
-            stations = await ZhidianClient().charging_stations(district=district)
+            if words and not words.startswith("/"):
+                try:
+                    nearby = await client.charging_nearby(place=words[:100])
+                except ApiError:  # no place in the words (or the look-up is slow): by district, or everywhere
+                    nearby = None
+                if nearby and nearby["place"]["level"] not in ("district", "none"):
+                    dispatcher.utter_message(text=nearby_message(nearby["place"], nearby["stations"]))
+                    return []
+            stations = await client.charging_stations(district=district)
         except ApiError:
             dispatcher.utter_message(text=API_DOWN)
             return []

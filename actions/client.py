@@ -204,6 +204,11 @@ class ZhidianClient:
             raise ApiUnavailable("response is not a list")
         return data
 
+    async def charging_nearby(self, *, place: str) -> dict[str, Any]:
+        """{place, stations}: stations nearest to a place in the customer's words (ApiRejected: no such place).
+        The API's address parser is built on first use: that first look-up may take a few seconds."""
+        return await self._request("GET", "/api/charging/nearby", params={"place": place}, timeout=CREATE_TIMEOUT)
+
     async def charging_of(self, *, account_no: str) -> dict[str, Any]:
         """{id_tags, sessions: [live sessions], queue: [places in line]} of a verified 户号."""
         return await self._request("GET", f"/api/charging/accounts/{account_no}")

@@ -54,7 +54,7 @@ from api.flows.proactive_jobs import run_proactive_jobs
 from api.flows.routes.agent import agent_flows_router
 from api.flows.routes.audit import audit_router
 from api.flows.routes.billing import billing_router, charts_router
-from api.flows.routes.charging import charger_reports_router, charging_board_router
+from api.flows.routes.charging import charger_reports_router, charging_board_router, nearby_router
 from api.flows.routes.customers import customers_router as customer_view_router
 from api.flows.routes.dispatch import dispatch_router
 from api.flows.routes.forecasting import forecasting_router
@@ -86,7 +86,7 @@ ROUTERS = (chat_router, leave_message_router, staff_router, agent_router, agent_
            ticket_work_router, outages_router, tickets_router, analytics_router, billing_router,
            forecasting_router, charts_router, audit_router, intake_router, monitoring_router, notice_router,
            access_log_router, charging_router, charging_analytics_router, charging_board_router, charger_reports_router,
-           ocpp_router,
+           nearby_router, ocpp_router,
            wechat_router, web_router)
 
 

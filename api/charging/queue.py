@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from api.charging.models import ChargePoint, Connector, IdTag, QueueEntry, Station, Transaction
 from api.charging import service
-from api.charging.schemas import AccountCharging, QueueEntryRead
+from api.charging.schemas import AccountCharging, QueueEntryRead, StationRead
 from api.charging.service import authorize
 from api.core.errors import Conflict, Invalid, NotFound
 
@@ -273,13 +273,38 @@ def typical_minutes(session: Session, station: Station, kind: str, now: datetime
 
 
 def expected_wait(session: Session, entry: QueueEntry, now: datetime) -> int | None:
-    """Minutes until a waiting entry's turn: the connectors it can use free up as their sessions end (a typical
-    length after they began), and each serves the entries ahead of it in turn. None: no working connector."""
-    station = entry.station
-    connectors = _working(station, entry.kind, now)
+    """Minutes until a waiting entry's turn (None: no working connector)."""
+    return _wait(session, entry.station, entry.kind, _ahead(session, entry), now)
+
+
+def newcomer_wait(session: Session, station: Station, kind: str | None, now: datetime) -> int | None:
+    """Minutes a customer joining the station's queue now would wait for a connector (of a kind): behind
+    everyone in line now who can take the same connectors. None: no working connector."""
+    waiting = session.scalars(select(QueueEntry).where(QueueEntry.station_id == station.id,
+                                                        QueueEntry.status == "waiting", _due(now))).all()
+    ahead = sum(1 for e in waiting if kind is None or e.kind in (None, kind))
+    return _wait(session, station, kind, ahead, now)
+
+
+def stations_now(*, session: Session, district: str | None = None, free_only: bool = False,
+                 kind: str | None = None, near: tuple[float, float] | None = None,
+                 now: datetime) -> list[StationRead]:
+    """What a customer looking for a charger is shown: the stations (service.list_stations) with the wait
+    for a connector (of the kind asked) if they came now."""
+    stations = service.list_stations(session=session, district=district, free_only=free_only, kind=kind, near=near,
+                                      now=now)
+    rows = {s.code: s for s in session.scalars(select(Station).where(Station.code.in_([s.code for s in stations])))}
+    for station in stations:
+        station.expected_wait_minutes = newcomer_wait(session, rows[station.code], kind, now)
+    return stations
+
+
+def _wait(session: Session, station: Station, kind: str | None, ahead: int, now: datetime) -> int | None:
+    """Minutes until the turn of one with `ahead` others before them: the connectors (of a kind) free up as
+    their sessions end (a typical length after they began), and each serves those in line in turn."""
+    connectors = _working(station, kind, now)
     if not connectors:
         return None
-    ahead = _ahead(session, entry)
     running = dict(session.execute(select(Transaction.connector_id, Transaction.started_at).where(
         Transaction.connector_id.in_([c.id for c in connectors]), Transaction.stopped_at.is_(None))).all())
     held = dict(session.execute(select(QueueEntry.connector_id, QueueEntry.window_until).where(

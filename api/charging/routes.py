@@ -20,6 +20,7 @@ from api.charging.ocpp_server import SUBPROTOCOL, CentralSystem, ConnectionClose
 from api.charging.schemas import (AccountCharging, ChargingWish, QueueEntryRead, QueueJoin, StationRead,
                                   TransactionRead)
 from api.core.deps import NowDep, RowId, SessionDep, app_part, require_roles
+from api.core.errors import Invalid
 from api.core.ids import ACCOUNT_NO_PATTERN
 
 log = logging.getLogger(__name__)
@@ -86,9 +87,15 @@ async def ocpp_socket(websocket: WebSocket, charge_point_id: str, central: Centr
 
 @charging_router.get("/stations", response_model=list[StationRead])
 def list_stations(session: SessionDep, now: NowDep, district: str | None = Query(default=None, max_length=16),
-                  free_only: bool = False, kind: Literal["AC", "DC"] | None = None) -> list[StationRead]:
-    """Stations (of a district) with their connectors' live status; `free_only`: a free connector now."""
-    return service.list_stations(session=session, district=district, free_only=free_only, kind=kind, now=now)
+                  free_only: bool = False, kind: Literal["AC", "DC"] | None = None,
+                  lat: float | None = Query(default=None, ge=-90, le=90),
+                  lon: float | None = Query(default=None, ge=-180, le=180)) -> list[StationRead]:
+    """Stations (of a district) with their connectors' live status and the expected wait for a connector (of
+    `kind`) now; `free_only`: a free connector now; with `lat` and `lon`: nearest first, with the distance."""
+    if (lat is None) != (lon is None):
+        raise Invalid("lat_lon_together", "经纬度须同时给出（lat 和 lon）")
+    return queue.stations_now(session=session, district=district, free_only=free_only, kind=kind,
+                              near=(lat, lon) if lat is not None else None, now=now)
 
 
 @charging_router.get("/stations/{code}", response_model=StationRead)

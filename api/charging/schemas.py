@@ -38,6 +38,10 @@ class StationRead(BaseModel):
     free_connectors: int
     free_ac: int
     free_dc: int
+    # for a customer looking for a charger: minutes until a connector (of the kind asked) is theirs if they
+    # joined the queue now (0: one is free; None: none works), and how far the station is from them
+    expected_wait_minutes: int | None = None
+    distance_km: float | None = None
 
 
 class TransactionRead(BaseModel):

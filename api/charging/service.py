@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from api.charging.models import ChargePoint, Connector, IdTag, MeterValue, Station, Transaction
 from api.charging.schemas import ConnectorRead, StationRead, TransactionRead
+from api.core.distance import haversine_km
 from api.core.errors import Invalid, NotFound
 from api.core.time import UTC, utcnow
 
@@ -469,8 +470,10 @@ def get_station(*, session: Session, code: str, now: datetime | None = None) -> 
 
 
 def list_stations(*, session: Session, district: str | None = None, free_only: bool = False,
-                  kind: str | None = None, now: datetime | None = None) -> list[StationRead]:
-    """Stations (of a district), optionally only those with a free connector (of a kind) now; most free first."""
+                  kind: str | None = None, near: tuple[float, float] | None = None,
+                  now: datetime | None = None) -> list[StationRead]:
+    """Stations (of a district), optionally only those with a free connector (of a kind) now; nearest first
+    when `near` (lat, lon) is given, else most free first."""
     query = select(Station).order_by(Station.code)
     if district:
         query = query.where(Station.district == district)
@@ -480,7 +483,11 @@ def list_stations(*, session: Session, district: str | None = None, free_only: b
         stations = [s for s in stations if any(c.kind == kind and (c.free or not free_only) for c in s.connectors)]
     elif free_only:
         stations = [s for s in stations if s.free_connectors > 0]
-    return sorted(stations, key=lambda s: -s.free_connectors)
+    if near is None:
+        return sorted(stations, key=lambda s: -s.free_connectors)
+    for station in stations:
+        station.distance_km = round(haversine_km(near[0], near[1], station.lat, station.lon), 1)
+    return sorted(stations, key=lambda s: s.distance_km)
 
 
 def parse_time(value: str | None, *, default: datetime) -> datetime:

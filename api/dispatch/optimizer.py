@@ -30,6 +30,8 @@ from datetime import datetime, timedelta
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from api.core.distance import EARTH_RADIUS_KM, haversine_km
+
 __all__ = [
     "SKILLS",
     "Assignment",
@@ -46,7 +48,6 @@ __all__ = [
 
 SKILLS = ("低压抢修", "高压抢修", "计量装表", "用电检查", "充电设施运维", "客户服务")
 
-EARTH_RADIUS_KM = 6371.0088
 MAX_EXPERIENCE = 3  # experience runs from 1 (junior) to 3 (senior)
 INFEASIBLE = 1e9  # cost of a forbidden pair in the batch matrix; dominates any real cost sum
 
@@ -64,7 +65,7 @@ class RoadModel:
 
     def travel_minutes(self, lat1: float, lon1: float, lat2: float, lon2: float, area_class: str) -> float:
         """Driving minutes between two points (haversine × detour factor / speed)."""
-        return _haversine_km(lat1, lon1, lat2, lon2) * self.minutes_per_km(area_class)
+        return haversine_km(lat1, lon1, lat2, lon2) * self.minutes_per_km(area_class)
 
 
 @dataclass(frozen=True)
@@ -312,14 +313,6 @@ def _haversine_rad(lat1, lon1, lat2, lon2):
     """Great-circle km between points given in radians (numpy broadcasting)."""
     a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
-
-
-def _haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle km between two points given in degrees."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dlon = math.radians(lon2 - lon1)
-    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dlon / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(a, 1.0)))
 
 
 def _gap(experience):

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from api.charging import queue
 from api.core.ids import chat_address
 from api.charging import service as charging
+from api.charging.schemas import StationRead
+from api.core.errors import Invalid
 from api.customers import service as customers
 from api.flows.dispatching import dispatch_new
+from api.geo.address import AddressParser
 from api.metering import service as metering
 from api.notify import messages
 from api.notify import service as notify
@@ -56,6 +60,36 @@ def charger_faulted(*, session: Session, charge_point_id: str, connector_no: int
         idempotency_key=f"charger-fault:{charge_point_id}:{connector_no}:{now.isoformat(timespec='seconds')}"))
     dispatch_new(session=session, number=ticket.number, now=now)
     return tickets.get_by_number(session=session, number=ticket.number)
+
+
+class PlaceRead(BaseModel):
+    """Where the customer said they are, as the gazetteer placed it (a road or town is its centre point)."""
+
+    text: str
+    level: str
+    district: str | None
+    town: str | None
+    road: str | None
+    lat: float
+    lon: float
+
+
+class NearbyStations(BaseModel):
+    place: PlaceRead
+    stations: list[StationRead]
+
+
+def stations_near_place(*, session: Session, place: str, kind: str | None, free_only: bool, parser: AddressParser,
+                        now: datetime) -> NearbyStations:
+    """Stations nearest to a place the customer named in their words (a road, village, town or district of
+    固原), with the distance and the wait for a connector; a place the gazetteer does not know is an error."""
+    found = parser.parse(place)
+    if not found.matched or found.lat is None or found.lon is None:
+        raise Invalid("place_not_found", "没有找到这个地点，请说一下所在的区县、乡镇或街道名称")
+    where = PlaceRead(text=place, level=found.level, district=found.district, town=found.town, road=found.road,
+                      lat=found.lat, lon=found.lon)
+    return NearbyStations(place=where, stations=queue.stations_now(
+        session=session, kind=kind, free_only=free_only, near=(found.lat, found.lon), now=now))
 
 
 def customer_charger_report(*, session: Session, station_code: str, report: ChargerReportCreate,

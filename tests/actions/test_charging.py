@@ -8,11 +8,13 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from actions.charging import (ActionChargingBook, ActionChargingCancel, ActionChargingFindStation,
-                              ActionChargingStatus, ActionReportChargerFault, stations_message, time_choices)
+                              ActionChargingStatus, ActionReportChargerFault, nearby_message, stations_message,
+                              time_choices)
 from api.charging.models import ChargePoint, Connector, IdTag, MeterValue, QueueEntry, Station, Transaction
 from api.charging.service import ENERGY
 from api.core.time import to_local, utcnow
 from api.customers.models import Customer
+from api.geo.address import get_parser
 from api.tickets.models import Ticket
 from tests.actions.conftest import run, run_action, snapshot, texts, tracker, user_turn
 
@@ -50,6 +52,30 @@ def test_the_wording_of_each_case():
     assert "1. 甲站（甲路1号）：直流快充空闲1个、交流慢充空闲2个，1.16元/度（含服务费）" in stations_message([station], None)
     assert "告诉我您在哪个区县" in stations_message([station], None)
     assert stations_message([], "泾源县").startswith("泾源县目前还没有接入我们系统的公共充电站")
+
+
+def test_a_place_in_the_words_gets_the_nearest_stations_with_distance_and_what_is_free(api, session):
+    get_parser()  # the API (in this process) builds it on first use, which may outlast the bot's wait
+    free_up(session, "GYCS01", chargers=2)
+    state = user_turn(snapshot("idle_unverified"), "文化街附近有没有充电桩", "charging_find_station")
+    reply = texts(run(run_action(ActionChargingFindStation(), state))[0])
+    assert reply.startswith("离文化街最近的充电站"), reply
+    distances = [float(d) for d in re.findall(r"约([\d.]+)公里", reply)]
+    assert len(distances) == 3 and distances == sorted(distances)
+    assert "元/度（含服务费）" in reply
+
+
+def test_a_busy_station_says_the_wait_and_how_to_queue():
+    busy = {"name": "乙站", "address": "乙路2号", "free_connectors": 0, "free_dc": 0, "free_ac": 0,
+            "energy_fen_per_kwh": "56.00", "service_fen_per_kwh": "60.00", "expected_wait_minutes": 25,
+            "distance_km": 1.2}
+    broken = {**busy, "name": "丙站", "expected_wait_minutes": None}
+    reply = stations_message([busy, broken], "原州区")
+    assert reply.startswith("原州区的充电站现在充电枪都在使用中，暂时没有空闲的。现在排队的话：")
+    assert "1. 乙站（乙路2号，约1.2公里）：充电枪都在用，现在排队预计等约25分钟，1.16元/度（含服务费）" in reply
+    assert "丙站" not in reply and "排队充电" in reply
+    assert "暂停服务" in nearby_message({"road": "文化街"}, [broken]) and "排队充电" in nearby_message(
+        {"road": "文化街"}, [broken])
 
 
 # ---------------------------------------------------------------- queueing and status for a verified 户号

@@ -133,6 +133,7 @@ TABLE: dict[str, set[str]] = {
     # EV charging: the bot finds stations and reads a session; agents and supervisors see the same
     "GET /api/charging/stations": BOT | roles(AGENT, SUPERVISOR),
     "GET /api/charging/stations/{code}": BOT | roles(AGENT, SUPERVISOR),
+    "GET /api/charging/nearby": BOT | roles(AGENT, SUPERVISOR),
     "GET /api/charging/transactions/{transaction_id}": BOT | roles(AGENT, SUPERVISOR),
     # the queue: the bot joins and cancels for a verified customer, agents do it on the phone
     "POST /api/charging/stations/{code}/queue": BOT | roles(AGENT, SUPERVISOR),

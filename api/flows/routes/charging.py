@@ -4,12 +4,14 @@ read them; the flows are in api/flows/charging_board.py); and customers' charger
 """
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Depends, Path, Query, status
 
 from api.charging.board import BoardRead
-from api.core.deps import NowDep, SessionDep, require_roles, require_service
+from api.core.deps import NowDep, SessionDep, app_part, require_roles, require_service
 from api.flows import charging_board
-from api.flows.charging import customer_charger_report
+from api.flows.charging import NearbyStations, customer_charger_report, stations_near_place
 from api.flows.charging_board import AreaLoad
 from api.tickets.schemas import ChargerReportCreate, TicketRead
 
@@ -18,6 +20,8 @@ District = Query(default=None, max_length=16)
 
 charging_board_router = APIRouter(prefix="/api/charging", tags=["charging"], dependencies=[Depends(STAFF)])
 charger_reports_router = APIRouter(prefix="/api/charging", tags=["charging"], dependencies=[Depends(require_service)])
+nearby_router = APIRouter(prefix="/api/charging", tags=["charging"],
+                          dependencies=[Depends(require_roles("agent", "supervisor", allow_service=True))])
 
 
 @charging_board_router.get("/board", response_model=BoardRead)
@@ -30,6 +34,17 @@ def board(session: SessionDep, now: NowDep, district: str | None = District) -> 
 def areas(session: SessionDep, now: NowDep, district: str | None = District) -> list[AreaLoad]:
     """Each area feeding a station: capacity, measured and assumed base load, charging now, the allocation."""
     return charging_board.area_loads(session=session, now=now, district=district or None)
+
+
+@nearby_router.get("/nearby", response_model=NearbyStations)
+def nearby(session: SessionDep, now: NowDep, place: str = Query(min_length=1, max_length=100),
+           kind: Literal["AC", "DC"] | None = None, free_only: bool = False,
+           parser=app_part("address_parser")) -> NearbyStations:
+    """Stations nearest to a place in the customer's words (e.g. "文化街附近"), with distance, free connectors,
+    price and the expected wait; 422 `place_not_found` when the place is not one of 固原's roads, towns or
+    districts."""
+    return stations_near_place(session=session, place=place, kind=kind, free_only=free_only, parser=parser(),
+                               now=now)
 
 
 @charger_reports_router.post("/stations/{code}/fault-reports", response_model=TicketRead,
