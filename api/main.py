@@ -136,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.connections = ChatConnections()
         pushes = asyncio.create_task(forward_to_customers(app.state.bus, app.state.connections))
         app.state.sms = sms_sender(settings)
+        app.state.wechat_client = make_client(settings)  # fetching pictures users send; None when not configured
         workers = start_workers(app, settings) if settings.background_workers else []
         app.state.kb = kb_holder(settings)
         await asyncio.to_thread(app.state.kb.refresh)

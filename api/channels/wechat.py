@@ -7,12 +7,15 @@ clicks become a customer turn of the conversation ``wx-<openid>`` through the ga
 passive reply when ready within WeChat's 5 seconds, else the passive reply is a holding message and the
 answer follows as a customer-service message (through the outbox, so it is sent once and retried).
 Account commands (我的户号, 切换N, 解绑N, 绑定新户号) are answered by wechat_accounts.py before the bot.
-Images are acknowledged; subscribing gets the welcome. The access token is cached in Redis when
+Images are fetched from WeChat's media API (its copy expires after three days) and kept in the
+conversation (api.conversations: customer_images), where the agent console shows them; subscribing gets
+the welcome. The access token is cached in Redis when
 REDIS_URL is set, in the database otherwise: either way shared by every process and refreshed under a
 lock a minute before expiry.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -30,11 +33,13 @@ from wechatpy.session.memorystorage import MemoryStorage
 from wechatpy.utils import check_signature
 
 from api.channels import wechat_accounts as accounts
+from api.conversations import service as conversations
+from api.conversations.desk import AgentDesk
 from api.conversations.gateway import ChatGateway
 from api.conversations.rasa import RasaClient
 from api.conversations.schemas import BotMessage
 from api.core.deps import app_part
-from api.core.errors import Forbidden, NotFound
+from api.core.errors import Forbidden, Invalid, NotFound
 from api.core.ratelimit import RateLimiter, Rule
 from api.core.time import to_local, utcnow
 from api.db import make_engine, make_sessionmaker
@@ -51,6 +56,8 @@ NOTICE_CHARS = 200  # a template field's text, as WeChat takes it
 WELCOME = ("您好，欢迎关注国网固原供电！我是智能客服，可以帮您查电费、余额和用电量，报修停电等故障，"
            "查询停电信息和工单进度，也可以随时回复“人工客服”。直接发文字或语音就行。")
 IMAGE_RECEIVED = "已收到您的图片。如果是报修，请再用文字或语音简单说说情况和地址，我马上为您登记。"
+IMAGE_NOT_RECEIVED = "抱歉，这张图片没有接收成功，请稍后再发一次，或者直接用文字、语音说说情况。"
+IMAGE_DOWNLOAD_SECONDS = 3.5  # within WeChat's 5 seconds for the passive reply
 UNSUPPORTED = "抱歉，这类消息我暂时看不了，请直接发文字或语音告诉我您要办的事。"
 # The menu (python -m api.channels.wechat menu): each click is said to the bot as these words.
 MENU_CLICKS = {"BILL": "查电费", "REPAIR": "我要报修", "OUTAGE": "最近有停电吗", "HUMAN": "转人工",
@@ -257,7 +264,8 @@ async def receive(request: Request, signature: str = Query(max_length=64), times
                   nonce: str = Query(max_length=64), encrypt_type: str | None = Query(default=None, max_length=8),
                   msg_signature: str | None = Query(default=None, max_length=64),
                   gateway: ChatGateway | None = app_part("gateway"), bot: RasaClient | None = app_part("bot"),
-                  sessions: sessionmaker | None = app_part("sessionmaker")) -> Response:
+                  sessions: sessionmaker | None = app_part("sessionmaker"), desk: AgentDesk | None = app_part("desk"),
+                  client: WeChatClient | None = app_part("wechat_client")) -> Response:
     """A message from a WeChat user: checked, answered passively within 5 s (or held and pushed later)."""
     settings: Settings = request.app.state.settings
     _verify(settings, signature, timestamp, nonce)
@@ -276,7 +284,10 @@ async def receive(request: Request, signature: str = Query(max_length=64), times
         message = parse_message(body)
     except Exception as exc:  # noqa: BLE001 - malformed XML from whoever signed it: refused clearly
         raise Forbidden("bad_message", "消息格式无效") from exc
-    text = await _answer(message, gateway, bot, sessions)
+    if message.type == "image":
+        text = await _keep_image(message, client=client, desk=desk)
+    else:
+        text = await _answer(message, gateway, bot, sessions)
     if text is None:
         return Response(content="success", media_type="text/plain")
     xml = create_reply(text, message, render=True)
@@ -292,13 +303,10 @@ async def _answer(message: Any, gateway: ChatGateway | None, bot: RasaClient | N
     if said is None:
         if message.type == "event" and message.event == "subscribe":
             return WELCOME
-        if message.type == "image":
-            log.info("wechat image from %s kept by WeChat as media %s", message.source[:6], message.media_id)
-            return IMAGE_RECEIVED
         return None if message.type == "event" else UNSUPPORTED
     if gateway is None:
         return "客服系统正在启动，请稍后再发一次。"
-    key = f"wx-{getattr(message, 'id', None) or f'{message.source}-{message.create_time}'}"[:64]
+    key = message_key(message)
     command = accounts.parse(said)
     if command is not None:  # 我的户号, 切换N, 解绑N, 绑定新户号: the user's bound accounts
         return reply_text(await accounts.answer(command=command, said=said, conversation_id=conversation_of(
@@ -308,6 +316,40 @@ async def _answer(message: Any, gateway: ChatGateway | None, bot: RasaClient | N
     reply = await gateway.handle(sender_id=conversation_of(message.source), text=said, channel="wechat",
                                  client_msg_id=key, hold_seconds=PASSIVE_SECONDS)
     return reply_text(reply.messages) or None
+
+
+def message_key(message: Any) -> str:
+    """The message's own id (WeChat pushes a message again when we were slow): the turn's client id."""
+    return f"wx-{getattr(message, 'id', None) or f'{message.source}-{message.create_time}'}"[:64]
+
+
+async def _keep_image(message: Any, *, client: WeChatClient | None, desk: AgentDesk | None) -> str:
+    """Fetch the picture from WeChat and keep it as a line of the user's conversation (shown live to an agent
+    who holds it); the reply says whether it arrived."""
+    if client is None or desk is None:
+        log.warning("wechat image from %s not kept: the account's API is not configured", message.source[:6])
+        return IMAGE_NOT_RECEIVED
+    try:
+        response = await asyncio.wait_for(run_in_threadpool(client.media.download, message.media_id),
+                                          IMAGE_DOWNLOAD_SECONDS)
+        data = response.content
+    except Exception as exc:  # noqa: BLE001 - WeChat slow, refusing or unreachable: the user is asked again
+        log.warning("wechat image %s not fetched: %s", message.media_id, exc)
+        return IMAGE_NOT_RECEIVED
+
+    def keep() -> None:
+        with desk.transaction() as changes:
+            line = conversations.record_customer_image(
+                session=changes.session, conversation_id=conversation_of(message.source), channel="wechat",
+                data=data, source_ref=message.media_id, client_msg_id=message_key(message), now=utcnow())
+            desk.turns_stored(changes, conversations.get_row(session=changes.session,
+                                                             conversation_id=line.conversation_id), [line])
+
+    try:
+        await run_in_threadpool(keep)
+    except Invalid:  # not a picture we can show (or over 5 MB)
+        return UNSUPPORTED
+    return IMAGE_RECEIVED
 
 
 def _words(message: Any) -> str | None:

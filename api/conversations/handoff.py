@@ -554,10 +554,13 @@ def live_with_bot(*, session: Session, now: datetime, minutes: int = 30, limit: 
 
 
 def last_customer_text(*, session: Session, conversation_id: str) -> str | None:
-    """What the customer said last (for the queue list)."""
-    return session.scalar(select(Message.text).where(Message.conversation_id == conversation_id,
-                                                     Message.sender == "customer")
-                          .order_by(Message.id.desc()).limit(1))
+    """What the customer said last (for the queue list); [图片] for a picture they sent."""
+    last = session.execute(select(Message.text, Message.image).where(Message.conversation_id == conversation_id,
+                                                                    Message.sender == "customer")
+                           .order_by(Message.id.desc()).limit(1)).first()
+    if last is None:
+        return None
+    return last.text if last.text or not last.image else "[图片]"
 
 
 def events(*, session: Session, conversation_id: str) -> list[ConversationEvent]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base, UTCDateTime
@@ -51,6 +51,22 @@ class Message(Base):
     intent: Mapped[str | None] = mapped_column(String(64))  # customer turns: what the bot understood
     intent_confidence: Mapped[float | None] = mapped_column(Float)
     agent: Mapped[str | None] = mapped_column(String(32))  # agent turns: the staff username
+
+
+class CustomerImage(Base):
+    """A picture a customer sent (a WeChat photo of a meter box, say), kept here: the channel's copy expires
+    after a few days, and every API replica can serve it to agents."""
+
+    __tablename__ = "customer_images"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    content_type: Mapped[str] = mapped_column(String(32))  # image/jpeg, image/png, image/gif or image/webp
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    source_ref: Mapped[str | None] = mapped_column(String(128))  # the channel's id of it (WeChat media id)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class ConversationEvent(Base):

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Request, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, Depends, Header, Path, Request, Response, WebSocket, WebSocketDisconnect, status
 from starlette.concurrency import run_in_threadpool
 
 from api.conversations import handoff, service
@@ -32,6 +32,7 @@ from api.conversations.schemas import (
 )
 from api.core.deps import (
     Credentials,
+    RowId,
     SessionDep,
     SettingsDep,
     StaffRead,
@@ -110,6 +111,15 @@ def history(sender_id: ConversationId, caller: Caller, gateway: Gateway, session
 def get_conversation(conversation_id: ConversationId, session: SessionDep) -> ConversationRead:
     """A whole transcript with owner and handoff state."""
     return service.get(session=session, conversation_id=conversation_id)
+
+
+@staff_router.get("/{conversation_id}/images/{image_id}", response_class=Response,
+                  responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}})
+def get_customer_image(conversation_id: ConversationId, image_id: RowId, session: SessionDep) -> Response:
+    """A picture the customer sent (kept from WeChat), for the transcript in the console."""
+    image = service.customer_image(session=session, conversation_id=conversation_id, image_id=image_id)
+    return Response(content=image.data, media_type=image.content_type,
+                    headers={"Cache-Control": "private, max-age=86400"})
 
 
 # ---- the agent console ----

@@ -15,9 +15,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.conversations.models import ChatKey, Conversation, ConversationEvent, Message
+from api.conversations.models import ChatKey, Conversation, ConversationEvent, CustomerImage, Message
 from api.conversations.schemas import BotMessage, Button, ConversationRead, TicketDraft, TurnRead
-from api.core.errors import NotFound
+from api.core.errors import Invalid, NotFound
 from api.core.ids import MOBILE_IN_TEXT
 from api.core.time import utcnow
 
@@ -150,6 +150,51 @@ def record_customer_turn(*, session: Session, conversation_id: str, channel: str
     session.add(message)
     session.flush()
     return conversation, message
+
+
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+IMAGE_TYPES = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"), (b"GIF87a", "image/gif"),
+               (b"GIF89a", "image/gif"))
+
+
+def image_type(data: bytes) -> str | None:
+    """The picture's type from its first bytes (never what the sender claims): JPEG, PNG, GIF or WebP."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return next((kind for magic, kind in IMAGE_TYPES if data.startswith(magic)), None)
+
+
+def record_customer_image(*, session: Session, conversation_id: str, channel: str, data: bytes,
+                          source_ref: str | None, client_msg_id: str | None, now: datetime) -> Message:
+    """Keep a picture the customer sent as a line of their conversation (no text; `image` is where staff
+    see it). A channel's retry of the same message (client_msg_id) is the same line."""
+    if client_msg_id and (held := find_customer_turn(session=session, conversation_id=conversation_id,
+                                                      client_msg_id=client_msg_id)) is not None:
+        return held
+    kind = image_type(data)
+    if kind is None or len(data) > MAX_IMAGE_BYTES:
+        raise Invalid("not_an_image", "图片格式不支持或超过5MB")
+    conversation = get_or_create(session=session, conversation_id=conversation_id, channel=channel, now=now)
+    conversation.last_active_at = now
+    message = Message(conversation_id=conversation_id, at=now, sender="customer", text=None,
+                      client_msg_id=client_msg_id)
+    session.add(message)
+    session.flush()
+    image = CustomerImage(conversation_id=conversation_id, message_id=message.id, content_type=kind, size=len(data),
+                          data=data, source_ref=source_ref, at=now)
+    session.add(image)
+    session.flush()
+    message.image = f"/api/conversations/{conversation_id}/images/{image.id}"
+    session.flush()
+    return message
+
+
+def customer_image(*, session: Session, conversation_id: str, image_id: int) -> CustomerImage:
+    """A picture the customer sent in this conversation (not found when it belongs to another)."""
+    image = session.get(CustomerImage, image_id)
+    if image is None or image.conversation_id != conversation_id:
+        raise NotFound("image_not_found", "没有找到这张图片")
+    return image
 
 
 def record_replies(*, session: Session, customer_message: Message, replies: list[BotMessage],

@@ -85,6 +85,7 @@ TABLE: dict[str, set[str]] = {
     "GET /api/dispatch/crews/me": {CREW},  # a crew account's own duty (admin has no crew)
     # agent console
     "GET /api/conversations/{conversation_id}": BOT | roles(AGENT, SUPERVISOR),
+    "GET /api/conversations/{conversation_id}/images/{image_id}": BOT | roles(AGENT, SUPERVISOR),
     "GET /api/agent/me": roles(AGENT, SUPERVISOR), "PUT /api/agent/me/status": roles(AGENT, SUPERVISOR),
     "GET /api/agent/queue": roles(AGENT, SUPERVISOR), "GET /api/agent/conversations": roles(AGENT, SUPERVISOR),
     "GET /api/agent/conversations/{conversation_id}": roles(AGENT, SUPERVISOR),
@@ -155,7 +156,7 @@ SAMPLES = {"sender_id": "web-nobody-0123456789abcdef", "conversation_id": "web-n
            "account_no": SHOWCASE["normal"][0], "number": "GD20200101-9999", "crew_id": "ZZ-99",
            "article_id": "no-such-article", "code": "TA9999", "message_id": "2147483647", "team": "no-such-team",
            "name": "no_such_table", "kind": "no_such_segment", "level": "system", "area_code": "TA9999",
-           "name:path": "chat.js", "finding_id": "2147483647", "photo_id": "2147483647",
+           "name:path": "chat.js", "finding_id": "2147483647", "photo_id": "2147483647", "image_id": "2147483647",
            "transaction_id": "2147483647", "entry_id": "2147483647"}
 
 

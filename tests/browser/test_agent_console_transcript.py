@@ -10,12 +10,17 @@ console in another; the bot is the local FakeRasa (no knowledge base: suggestion
 from __future__ import annotations
 
 import re
+import struct
+import zlib
 
 import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from api.billing import charts
+from api.conversations import handoff
+from api.conversations import service as conversations
+from api.core.time import utcnow
 from api.core.vocabulary import TICKET_STATUS_TOLD
 from api.demo.showcase import SHOWCASE
 from api.settings import Settings
@@ -240,3 +245,40 @@ def test_the_360_shows_the_status_what_the_customer_was_told_and_the_area_ticket
     number.click()
     expect(parent.locator(".ticket-parent-events")).to_have_count(0)
     assert agent.errors == []  # type: ignore[attr-defined]
+
+
+# ---------- a picture the customer sent on WeChat ----------
+
+def png(width: int = 48, height: int = 32) -> bytes:
+    """A real PNG (a red block), small enough to build here."""
+    rows = b"".join(b"\x00" + bytes((200, 40, 30)) * width for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def test_a_picture_the_customer_sent_on_wechat_shows_in_the_transcript(agent_ctx, api_server, session, screenshots):
+    conversation_id = "wx-oPictureSender0123456789ab"
+    now = utcnow()
+    _, words = conversations.record_customer_turn(session=session, conversation_id=conversation_id, channel="wechat",
+                                                  text="表箱里冒烟了，我拍了照片", client_msg_id="wx-1", now=now)
+    words.delivery = "ok"
+    conversations.record_customer_image(session=session, conversation_id=conversation_id, channel="wechat",
+                                        data=png(), source_ref="media-1", client_msg_id="wx-2", now=now)
+    handoff.enqueue(session=session, conversation_id=conversation_id, reason="customer_asked", now=now)
+    session.commit()
+
+    agent = console(agent_ctx, api_server)
+    waiting = agent.locator(f'#queue-list .conv[data-id="{conversation_id}"]')
+    expect(waiting).to_contain_text("[图片]")  # what the customer sent last
+    waiting.click()
+    picture = agent.locator('#transcript .turn--customer img[alt="客户发来的图片"]')
+    expect(picture).to_be_visible()
+    agent.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=picture.element_handle())
+    assert picture.evaluate("img => img.naturalWidth") == 48  # served to the agent's session, under the CSP
+    expect(agent.locator("#transcript .turn--customer .bubble").first).to_have_text("表箱里冒烟了，我拍了照片")
+    save_screenshot(agent, "agent-console-customer-picture.png", screenshots)
+    assert agent.errors == []

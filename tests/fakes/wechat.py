@@ -1,5 +1,5 @@
 """A local stand-in for WeChat: the official-account API our `wechatpy` client calls (token, customer-service
-messages, menu), recording what we send, and the signed pushes WeChat makes to our server URL.
+messages, menu, media download of the pictures users sent — put them in `media`), recording what we send, and the signed pushes WeChat makes to our server URL.
 
 Point our client at it with WECHAT_API_BASE=fake.api_base. `refuse(openid, errcode)` makes customer-service
 messages to that user fail as WeChat would (45015: outside the 48-hour window); template messages (`templates`)
@@ -65,6 +65,7 @@ class FakeWeChat:
         self.sent: list[dict] = []
         self.templates: list[dict] = []  # template messages, as posted
         self.menus: list[dict] = []
+        self.media: dict[str, tuple[bytes, str]] = {}  # media id → (bytes, content type): pictures users sent
         self.tokens_issued = 0
         self._refused: dict[str, int] = {}
         self._template_refused: dict[str, int] = {}
@@ -91,6 +92,18 @@ class FakeWeChat:
                         fake.tokens_issued += 1
                         token = f"ACCESS-{fake.tokens_issued}"
                     return self._answer({"access_token": token, "expires_in": 7200})
+                if url.path == "/cgi-bin/media/get":
+                    if not query.get("access_token", "").startswith("ACCESS-"):
+                        return self._answer({"errcode": 40001, "errmsg": "invalid credential"})
+                    if query.get("media_id") not in fake.media:
+                        return self._answer({"errcode": 40007, "errmsg": "invalid media_id"})
+                    data, content_type = fake.media[query["media_id"]]
+                    self.send_response(200)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return None
                 return self._answer({"errcode": 40013, "errmsg": "invalid appid"})
 
             def do_POST(self):

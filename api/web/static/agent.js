@@ -682,7 +682,7 @@
       meta.appendChild(intent);
     }
     li.appendChild(meta);
-    var image = turnImage(t.image);
+    var image = turnImage(t.image, t.sender);
     if (t.text || !image) li.appendChild(node("div", "bubble turn-text", t.text || ""));
     if (image) li.appendChild(image);
     if (t.buttons && t.buttons.length) { // what the customer was offered to tap (not buttons for the agent)
@@ -709,8 +709,10 @@
     } catch (e) { return null; }
   }
 
-  /* The image the customer was shown, as a link to it full size (a chart link expires after a week). */
-  function turnImage(src) {
+  /* The image the customer was shown (a chart link expires after a week) or sent (a WeChat picture, kept
+     here), as a link to it full size. */
+  function turnImage(src, sender) {
+    var sent = sender === "customer";
     var url = imageUrl(src);
     if (!url) return null;
     var link = node("a", "turn-image");
@@ -719,14 +721,14 @@
     link.rel = "noopener";
     link.title = "点击查看原图";
     var img = node("img");
-    img.alt = "客户看到的图片";
+    img.alt = sent ? "客户发来的图片" : "客户看到的图片";
     img.decoding = "async";
     img.addEventListener("load", function () {
       if (state.atBottom) els.transcript.scrollTop = els.transcript.scrollHeight; // it grew: stay at the end
     });
     img.addEventListener("error", function () {
       link.classList.add("turn-image--broken");
-      link.textContent = "图片无法显示（链接可能已过期），点击尝试打开";
+      link.textContent = sent ? "图片无法显示，点击尝试打开" : "图片无法显示（链接可能已过期），点击尝试打开";
     });
     img.src = url;
     link.appendChild(img);

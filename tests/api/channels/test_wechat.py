@@ -13,7 +13,8 @@ import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from api.channels.wechat import IMAGE_RECEIVED, MENU, WELCOME, DatabaseLock, WeChatSender, create_menu, make_client
+from api.channels.wechat import (IMAGE_NOT_RECEIVED, IMAGE_RECEIVED, MENU, UNSUPPORTED, WELCOME, DatabaseLock,
+                                 WeChatSender, create_menu, make_client)
 from api.conversations.models import Message
 from api.customers.models import Customer
 from api.flows.customers import phone_of_wechat_user
@@ -24,11 +25,13 @@ from api.main import create_app
 from api.notify.models import OutboxMessage
 from api.notify.worker import OutboxWorker
 from api.db import make_engine, make_sessionmaker
+from api.demo.staff import DEMO_STAFF
 from tests.fakes.wechat import (APP_ID, decrypted, encrypted,
                                 signed_query, text_xml)
 
 pytestmark = pytest.mark.timeout(90)
 OPENID = "oAbCdEfGhIjKlMnOpQrStUvWxYz0"
+PASSWORDS = {u: p for u, _n, _r, p, _c, _t in DEMO_STAFF}
 
 
 def echo(said: str) -> str:
@@ -114,15 +117,47 @@ def test_voice_menu_clicks_images_and_subscribing(app, rasa):
     click = (f"<xml><ToUserName>gh</ToUserName><FromUserName>{OPENID}</FromUserName><CreateTime>2</CreateTime>"
              "<MsgType>event</MsgType><Event>CLICK</Event><EventKey>BILL</EventKey></xml>")
     assert reply_of(push(app, click))["Content"] == echo("查电费")
-    image = (f"<xml><ToUserName>gh</ToUserName><FromUserName>{OPENID}</FromUserName><CreateTime>3</CreateTime>"
-             "<MsgType>image</MsgType><PicUrl>http://x/p.jpg</PicUrl><MediaId>m2</MediaId><MsgId>1006</MsgId></xml>")
-    assert reply_of(push(app, image))["Content"] == IMAGE_RECEIVED
     follow = (f"<xml><ToUserName>gh</ToUserName><FromUserName>{OPENID}</FromUserName><CreateTime>4</CreateTime>"
               "<MsgType>event</MsgType><Event>subscribe</Event></xml>")
     assert reply_of(push(app, follow))["Content"] == WELCOME
     unfollow = follow.replace("subscribe", "unsubscribe")
     assert push(app, unfollow).text == "success"
     assert [m["message"] for m in rasa.received] == ["我家没电了", "查电费"]
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64  # a picture as far as its first bytes go
+
+
+def image_xml(media_id: str, msg_id: int) -> str:
+    return (f"<xml><ToUserName>gh</ToUserName><FromUserName>{OPENID}</FromUserName><CreateTime>3</CreateTime>"
+            f"<MsgType>image</MsgType><PicUrl>http://mmbiz.example/p.jpg</PicUrl><MediaId>{media_id}</MediaId>"
+            f"<MsgId>{msg_id}</MsgId></xml>")
+
+
+def test_a_picture_is_fetched_kept_in_the_conversation_and_served_to_staff_only(app, rasa, wechat, session):
+    wechat.media["m2"] = (PNG, "image/png")
+    assert reply_of(push(app, image_xml("m2", 1006)))["Content"] == IMAGE_RECEIVED
+    assert reply_of(push(app, image_xml("m2", 1006)))["Content"] == IMAGE_RECEIVED  # WeChat's retry: kept once
+    [line] = session.scalars(select(Message).where(Message.conversation_id == f"wx-{OPENID}")).all()
+    assert (line.sender, line.text) == ("customer", None)
+    assert line.image.startswith(f"/api/conversations/wx-{OPENID}/images/")
+    assert rasa.received == []  # a picture is not a question for the bot
+    agent = app.post("/api/staff/login", json={"username": "agent01", "password": PASSWORDS["agent01"]})
+    assert agent.status_code == 200
+    served = app.get(line.image)  # the agent's session cookie, as the console's <img> sends it
+    assert served.status_code == 200 and served.content == PNG and served.headers["content-type"] == "image/png"
+    app.post("/api/staff/logout")
+    assert app.get(line.image).status_code == 401
+    other = line.image.replace(f"wx-{OPENID}", "wx-someone-else")
+    assert app.post("/api/staff/login", json={"username": "agent01", "password": PASSWORDS["agent01"]}).is_success
+    assert app.get(other).status_code == 404
+
+
+def test_a_picture_wechat_will_not_give_or_that_is_not_one_is_asked_for_again(app, rasa, wechat, session):
+    assert reply_of(push(app, image_xml("gone", 1007)))["Content"] == IMAGE_NOT_RECEIVED  # expired at WeChat
+    wechat.media["html"] = (b"<html><script>alert(1)</script></html>", "image/jpeg")  # says image, is not
+    assert reply_of(push(app, image_xml("html", 1008)))["Content"] == UNSUPPORTED
+    assert session.scalars(select(Message).where(Message.conversation_id == f"wx-{OPENID}")).all() == []
 
 
 def test_a_message_outside_the_48_hour_window_fails_once_with_the_reason(wx_settings, wechat, session):
