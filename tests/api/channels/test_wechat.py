@@ -109,7 +109,7 @@ def test_a_slow_answer_is_held_then_sent_as_a_customer_service_message(app, rasa
     assert wechat.sent == [{"touser": OPENID, "msgtype": "text", "text": {"content": echo("我家停电了")}}]
 
 
-def test_voice_menu_clicks_images_and_subscribing(app, rasa):
+def test_voice_menu_clicks_locations_and_subscribing(app, rasa):
     voice = (f"<xml><ToUserName>gh</ToUserName><FromUserName>{OPENID}</FromUserName><CreateTime>1</CreateTime>"
              "<MsgType>voice</MsgType><MediaId>m1</MediaId><Format>amr</Format><Recognition>我家没电了</Recognition>"
              "<MsgId>1005</MsgId></xml>")
@@ -117,12 +117,16 @@ def test_voice_menu_clicks_images_and_subscribing(app, rasa):
     click = (f"<xml><ToUserName>gh</ToUserName><FromUserName>{OPENID}</FromUserName><CreateTime>2</CreateTime>"
              "<MsgType>event</MsgType><Event>CLICK</Event><EventKey>BILL</EventKey></xml>")
     assert reply_of(push(app, click))["Content"] == echo("查电费")
+    place = (f"<xml><ToUserName>gh</ToUserName><FromUserName>{OPENID}</FromUserName><CreateTime>3</CreateTime>"
+             "<MsgType>location</MsgType><Location_X>36.0156</Location_X><Location_Y>106.2423</Location_Y>"
+             "<Scale>15</Scale><Label><![CDATA[宁夏固原市原州区文化街]]></Label><MsgId>1009</MsgId></xml>")
+    assert reply_of(push(app, place))["Content"] == echo("我在宁夏固原市原州区文化街")  # where, in words, to the bot
     follow = (f"<xml><ToUserName>gh</ToUserName><FromUserName>{OPENID}</FromUserName><CreateTime>4</CreateTime>"
               "<MsgType>event</MsgType><Event>subscribe</Event></xml>")
     assert reply_of(push(app, follow))["Content"] == WELCOME
     unfollow = follow.replace("subscribe", "unsubscribe")
     assert push(app, unfollow).text == "success"
-    assert [m["message"] for m in rasa.received] == ["我家没电了", "查电费"]
+    assert [m["message"] for m in rasa.received] == ["我家没电了", "查电费", "我在宁夏固原市原州区文化街"]
 
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64  # a picture as far as its first bytes go
