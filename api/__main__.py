@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy import text
 
 import api.models  # noqa: F401 (every table, so foreign keys resolve)
+from api.channels.wechat import user_last_wrote
 from api.conversations.service import record_notice
 from api.core.deps import ROLES
 from api.core.logs import install_masking
@@ -43,7 +44,8 @@ async def run_workers() -> None:
     worker = OutboxWorker(sessionmaker=sessionmaker, sms=sms_sender(settings), chat=record_notice,
                           status_callback_url=settings.public_base_url.rstrip("/") + "/api/notify/twilio/status",
                           bus=bus, wechat=wechat_sender(settings),
-                          phone_of_wechat_user=phone_of_wechat_user)
+                          phone_of_wechat_user=phone_of_wechat_user,
+                          wechat_user_last_wrote=user_last_wrote)
     try:
         await asyncio.gather(worker.run(), run_ticket_jobs(
             sessionmaker=sessionmaker, supervisors=settings.supervisor_mobiles,

@@ -24,7 +24,7 @@ from api.analytics.routes import router as analytics_router
 from api.channels.outbound import ChannelReplies
 from api.channels.sms import queue_sms_reply
 from api.channels.web import STATIC_DIR, TEMPLATES_DIR, ChatConnections
-from api.channels.wechat import WeChatSender, queue_wechat_reply, make_client, wechat_router
+from api.channels.wechat import WeChatSender, make_client, queue_wechat_reply, user_last_wrote, wechat_router
 from api.channels.web import router as web_router
 from api.charging.analytics_routes import analytics_router as charging_analytics_router
 from api.charging.ocpp_server import CentralSystem
@@ -212,7 +212,8 @@ def start_workers(app: FastAPI, settings: Settings) -> list[asyncio.Task]:
     worker = OutboxWorker(sessionmaker=app.state.sessionmaker, sms=app.state.sms, chat=record_notice,
                           status_callback_url=settings.public_base_url.rstrip("/") + "/api/notify/twilio/status",
                           bus=app.state.bus, wechat=wechat_sender(settings),
-                          phone_of_wechat_user=phone_of_wechat_user)
+                          phone_of_wechat_user=phone_of_wechat_user,
+                          wechat_user_last_wrote=user_last_wrote)
     return [asyncio.create_task(worker.run()),
             asyncio.create_task(run_ticket_jobs(
                 sessionmaker=app.state.sessionmaker, supervisors=settings.supervisor_mobiles,

@@ -193,6 +193,11 @@ def make_client(settings: Settings) -> WeChatClient | None:
     return client
 
 
+def user_last_wrote(*, session: Session, openid: str) -> datetime | None:
+    """When a WeChat user last wrote to the account: the outbox keeps WeChat's 48-hour window by it."""
+    return conversations.last_customer_message_at(session=session, conversation_id=conversation_of(openid))
+
+
 def queue_wechat_reply(*, session: Session, conversation_id: str, channel: str, messages: list[BotMessage],
                        key: str) -> None:
     """Lines to a WeChat user (a late answer, an agent's reply) as a customer-service message, queued in

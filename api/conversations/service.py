@@ -229,6 +229,12 @@ def button_title(*, session: Session, conversation_id: str, payload: str) -> str
     return None
 
 
+def last_customer_message_at(*, session: Session, conversation_id: str) -> datetime | None:
+    """When the customer last wrote in this conversation (None: never)."""
+    return session.scalar(select(func.max(Message.at)).where(Message.conversation_id == conversation_id,
+                                                            Message.sender == "customer"))
+
+
 def last_customer_words(*, session: Session, conversation_id: str, turns: int = 3) -> str:
     """What the customer said last (a few turns, button clicks left out), oldest first."""
     said = session.scalars(select(Message.text).where(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable, Protocol
 
 from wechatpy.exceptions import WeChatClientException
@@ -33,6 +33,9 @@ OUTSIDE_WINDOW = {45015, 45047}
 # conversation lines (an agent's reply, a late answer) are not notices: they go by SMS.
 NOTICE_KINDS = {"ticket": "工单进度通知", "alert": "停电通知", "planned": "计划停电通知", "charging-queue": "充电提醒"}
 SMS_FALLBACK_CHARS = 300
+# WeChat lets an account send customer-service messages for 48 hours after the user last wrote; a little less
+# here, so that a message queued at the edge is not refused on the way
+WECHAT_WINDOW = timedelta(hours=48) - timedelta(minutes=10)
 
 
 class Bus(Protocol):
@@ -55,6 +58,12 @@ class PhoneOfWeChatUser(Protocol):
     def __call__(self, *, session, openid: str) -> str | None: ...
 
 
+class WeChatUserLastWrote(Protocol):
+    """When a WeChat user last wrote to the account (their conversation's last message), or None."""
+
+    def __call__(self, *, session, openid: str) -> datetime | None: ...
+
+
 class ChatTranscript(Protocol):
     """Stores a notice in a customer's conversation (the conversations domain's record_notice);
     returns None when there is no such conversation."""
@@ -68,6 +77,7 @@ class OutboxWorker:
     def __init__(self, *, sessionmaker, sms, chat: ChatTranscript, status_callback_url: str | None = None,
                  bus: Bus | None = None, wechat: WeChatSend | None = None,
                  phone_of_wechat_user: PhoneOfWeChatUser | None = None,
+                 wechat_user_last_wrote: WeChatUserLastWrote | None = None,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.sessionmaker = sessionmaker
         self.sms = sms  # TwilioSms, or None when SMS is not configured (messages wait in the outbox)
@@ -76,6 +86,8 @@ class OutboxWorker:
         self.bus = bus
         self.wechat = wechat  # None: WeChat not configured (its messages wait in the outbox)
         self.phone_of_wechat_user = phone_of_wechat_user  # for the SMS a WeChat user can't be sent
+        # the 48-hour window kept here (None: learnt from WeChat's refusal, errcode 45015)
+        self.wechat_user_last_wrote = wechat_user_last_wrote
         self.clock = clock
 
     def deliver_once(self) -> list[tuple[str, dict]]:
@@ -132,6 +144,19 @@ class OutboxWorker:
         notice goes as the account's template message when it has one; otherwise (and to someone who unfollowed)
         a customer's message goes by SMS to the mobile on file of the 户号 they bound, when there is one."""
         now = self.clock()
+        if self.wechat_user_last_wrote is not None:
+            wrote = self.wechat_user_last_wrote(session=session, openid=message.recipient)
+            if wrote is None or now - wrote > WECHAT_WINDOW:  # WeChat would refuse it: not even tried
+                if self._send_as_template(message):
+                    service.mark_sent(session=session, message=message, now=now, provider_sid=None,
+                                      provider_status="template")
+                    return
+                error = "outside WeChat's 48-hour window" + (
+                    f" (the user last wrote {wrote:%Y-%m-%d %H:%M} UTC)" if wrote else " (the user never wrote)")
+                if self._fall_back_to_sms(session, message, now):
+                    error += "; sent by SMS instead"
+                service.mark_failed(session=session, message=message, now=now, permanent=True, error=error)
+                return
         try:
             self.wechat.send(openid=message.recipient, text=message.body)
         except WeChatClientException as exc:

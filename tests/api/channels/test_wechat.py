@@ -14,11 +14,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.channels.wechat import (IMAGE_NOT_RECEIVED, IMAGE_RECEIVED, MENU, UNSUPPORTED, WELCOME, DatabaseLock,
-                                 WeChatSender, create_menu, make_client)
+                                 WeChatSender, create_menu, make_client, user_last_wrote)
 from api.conversations.models import Message
 from api.customers.models import Customer
 from api.flows.customers import phone_of_wechat_user
-from api.conversations.service import record_notice
+from api.conversations.service import record_customer_turn, record_notice
 from api.core.time import to_local, utcnow
 from api.notify import service as notify
 from api.main import create_app
@@ -241,6 +241,43 @@ def test_outside_the_48_hours_a_notice_goes_as_the_accounts_template_message(app
     reply = session.scalar(select(OutboxMessage).where(OutboxMessage.key == "agent-reply:web-1:9"))
     assert reply.status == "dead" and reply.last_error.endswith("sent by SMS instead")
     assert session.scalar(select(OutboxMessage).where(OutboxMessage.key == "agent-reply:web-1:9:sms")) is not None
+
+
+def test_the_outbox_keeps_the_48_hour_window_itself_and_does_not_ask_wechat_in_vain(app, wx_settings, wechat, session):
+    customer = session.scalars(select(Customer).order_by(Customer.id)).first()
+    app.post("/api/customers/verify", headers={"Authorization": f"Bearer {wx_settings.service_token}"},
+             json={"account_no": customer.account_no, "phone_last4": customer.mobile[-4:],
+                   "conversation_id": f"wx-{OPENID}"})
+    now = utcnow()
+    record_customer_turn(session=session, conversation_id=f"wx-{OPENID}", channel="wechat", text="查电费",
+                         client_msg_id="wx-old", now=now - timedelta(hours=50))  # their last words, 50 hours ago
+    for key, body in (("ticket:8:customer:accepted:3", "您的工单 GD20261206-0008 已由原州城区抢修一班接单。"),
+                      ("agent-reply:wx-1:4", "好的，我再帮您查一下。")):
+        notify.enqueue(session=session, key=key, channel="wechat", recipient=OPENID, audience="customer", body=body,
+                       now=now)
+    session.commit()
+    engine = make_engine(wx_settings.database_url)
+    worker = OutboxWorker(sessionmaker=make_sessionmaker(engine), sms=None, chat=record_notice,
+                          wechat=WeChatSender(make_client(wx_settings), "TPL-PROGRESS-01"),
+                          phone_of_wechat_user=phone_of_wechat_user, wechat_user_last_wrote=user_last_wrote)
+    worker.deliver_once()
+    session.expire_all()
+    assert wechat.sent == []  # WeChat (which would have accepted here) was not asked outside its window
+    notice = session.scalar(select(OutboxMessage).where(OutboxMessage.key == "ticket:8:customer:accepted:3"))
+    assert (notice.status, notice.provider_status) == ("sent", "template") and len(wechat.templates) == 1
+    reply = session.scalar(select(OutboxMessage).where(OutboxMessage.key == "agent-reply:wx-1:4"))
+    assert reply.status == "dead" and reply.attempts == 1
+    assert reply.last_error.startswith("outside WeChat's 48-hour window") and reply.last_error.endswith(
+        "sent by SMS instead")
+
+    record_customer_turn(session=session, conversation_id=f"wx-{OPENID}", channel="wechat", text="我家又停电了",
+                         client_msg_id="wx-new", now=utcnow())  # they write again: the window opens
+    notify.enqueue(session=session, key="ticket:8:customer:arrived:4", channel="wechat", recipient=OPENID,
+                   audience="customer", body="抢修人员已到达现场。", now=utcnow())
+    session.commit()
+    worker.deliver_once()
+    engine.dispose()
+    assert [m["text"]["content"] for m in wechat.sent] == ["抢修人员已到达现场。"]
 
 
 def test_a_user_who_unfollowed_gets_no_template_and_the_notice_goes_by_sms(app, wx_settings, wechat, session):
