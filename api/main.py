@@ -47,7 +47,7 @@ from api.db import make_engine, make_sessionmaker
 from api.demo.jobs import run_live_feed
 from api.flows.audit_jobs import run_audit_jobs
 from api.flows.customers import phone_of_wechat_user
-from api.flows.charging import charger_faulted, tell_queue_event
+from api.flows.charging import charger_faulted, tell_queue_event, tell_session_ended
 from api.flows.forecast_jobs import run_forecast_jobs
 from api.flows.orderly_charging import replan_for_charger, run_orderly_charging
 from api.flows.proactive_jobs import run_proactive_jobs
@@ -196,9 +196,13 @@ def sms_sender(settings: Settings):
 
 
 def queue_notice(sessionmaker, event: str, entry_id: int) -> None:
-    """A queue event to tell the customer (called by the OCPP central system in a worker thread)."""
+    """A queue event to tell the customer, or ("ended", transaction id) a session that did not come through
+    the queue (called by the OCPP central system in a worker thread)."""
     with sessionmaker() as session:
-        tell_queue_event(session=session, event=event, entry_id=entry_id, now=utcnow())
+        if event == "ended":
+            tell_session_ended(session=session, transaction_id=entry_id, now=utcnow())
+        else:
+            tell_queue_event(session=session, event=event, entry_id=entry_id, now=utcnow())
 
 
 def charger_fault_ticket(*, sessionmaker, **fault) -> None:

@@ -160,6 +160,8 @@ class CentralChargePoint(OcppChargePoint):
         finished = await self._db(queue.transaction_stopped, transaction_id=transaction_id, now=now)
         if finished is not None:
             self.central.tell_customer("done", finished)
+        else:  # a session that did not come through the queue: its card's owner is told by the transaction
+            self.central.tell_customer("ended", transaction_id)
         self.central.session_changed(self.id)
         id_tag = kwargs.get("id_tag")
         if id_tag is None:
@@ -178,7 +180,8 @@ class CentralSystem:
                  on_queue_event: Callable[[str, int], Any] | None = None, relay: CommandRelay | None = None):
         self.sessionmaker = sessionmaker
         self.relay = relay  # commands to chargers held by other API processes (None: this process only)
-        self.on_queue_event = on_queue_event  # (called | expired | done, queue entry id): the customer is told
+        # (called | expired | done, queue entry id) or (ended, transaction id): the customer is told
+        self.on_queue_event = on_queue_event
         self.on_fault = on_fault  # a charger turned Faulted: (charge_point_id, connector_no, error_code, info, now)
         self.on_session_change = on_session_change  # a session started or stopped at a charger (orderly charging)
         self.clock = clock

@@ -380,6 +380,11 @@ def energy_so_far(session: Session, transaction: Transaction) -> Decimal:
     return energy_kwh(transaction.meter_start, meter)
 
 
+def account_of_tag(*, session: Session, id_tag: str) -> str | None:
+    """The 户号 a charging card belongs to (None: a card of nobody we know)."""
+    return session.scalar(select(IdTag.account_no).where(IdTag.id_tag == id_tag))
+
+
 def get_transaction(*, session: Session, transaction_id: int) -> TransactionRead:
     """A transaction with its energy and cost (so far, from the latest energy register, while it runs)."""
     transaction = session.get(Transaction, transaction_id)

@@ -110,6 +110,21 @@ def customer_charger_report(*, session: Session, station_code: str, report: Char
     return tickets.get_by_number(session=session, number=ticket.number)
 
 
+def tell_session_ended(*, session: Session, transaction_id: int, now: datetime) -> None:
+    """A session that did not come through the queue ended: the card's owner (its 户号's phone on file) is told
+    the energy and cost by SMS, as a queued customer is; a card with no 户号 has nobody to tell."""
+    ended = charging.get_transaction(session=session, transaction_id=transaction_id)
+    account_no = charging.account_of_tag(session=session, id_tag=ended.id_tag)
+    customer = customers.get_by_account_no(session=session, account_no=account_no) if account_no else None
+    if ended.stopped_at is None or customer is None or not customer.mobile:
+        return
+    notify.enqueue(session=session, key=f"charging-session:{transaction_id}:done", channel="sms",
+                   recipient=customer.mobile, audience="customer", now=now,
+                   body=messages.charging_done(station_name=ended.station_name, energy_kwh=float(ended.energy_kwh),
+                                               cost_fen=ended.cost_fen))
+    session.commit()
+
+
 def tell_queue_event(*, session: Session, event: str, entry_id: int, now: datetime) -> None:
     """Tell the customer their turn came (called), passed (expired) or their session ended (done): in the chat
     they queued from (web, WeChat or SMS), else by SMS to the phone on file of the card's 户号 — their turn

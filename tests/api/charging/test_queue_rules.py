@@ -16,7 +16,7 @@ from api.charging.models import ChargePoint, Connector, QueueEntry, Transaction
 from api.charging.ocpp_server import CentralSystem
 from api.charging.simulator import Car
 from api.customers.models import Customer
-from api.flows.charging import tell_queue_event
+from api.flows.charging import tell_queue_event, tell_session_ended
 from api.notify.models import OutboxMessage
 from tests.api.charging.conftest import DC_CHARGER, GOOD_TAG, SECRET, STATION, piped_dc_charger
 from tests.api.charging.test_queue import Clock, until
@@ -275,3 +275,37 @@ def test_a_busy_charger_sending_meter_values_but_no_heartbeat_stays_online(centr
             return await until(online_now)
 
     assert run_coroutine(play())
+
+
+def test_a_walk_in_session_that_ends_is_told_to_the_cards_owner_by_sms(central_sessions, session):
+    """Not every car comes through the queue: a card tapped at a free charger hears the end of its session too."""
+    account = session.scalar(select(Customer).order_by(Customer.id).limit(1))
+    service.create_id_tag(session=session, id_tag="TAG-WALK-01", account_no=account.account_no)
+    service.create_id_tag(session=session, id_tag="TAG-NOBODY-01")  # a card of no 户号: nobody to tell
+    clock = Clock()
+    told = []
+
+    async def play():
+        central = CentralSystem(sessionmaker=central_sessions, clock=clock,
+                                on_queue_event=lambda event, ident: told.append((event, ident)))
+        async with piped_dc_charger(central) as charger:
+            ids = []
+            for tag in ("TAG-WALK-01", "TAG-NOBODY-01"):
+                tx = await charger.start_transaction(Car(soc=0.6), id_tag=tag)
+                await until(lambda: False, seconds=0.2)
+                await charger.stop_transaction(tx)
+                ids.append(tx.transaction_id)
+            assert await until(lambda: len([e for e in told if e[0] == "ended"]) == 2)
+            return ids
+
+    walk_in, nobody = run_coroutine(play())
+    assert [e for e in told if e[0] != "ended"] == []  # no queue entry was involved
+    with central_sessions() as s:
+        for event, transaction_id in told:
+            tell_session_ended(session=s, transaction_id=transaction_id, now=clock())
+        sent = s.scalars(select(OutboxMessage).where(OutboxMessage.key.like("charging-session:%"))).all()
+        tx = s.get(Transaction, walk_in)
+        assert [(m.key, m.channel, m.recipient) for m in sent] == [
+            (f"charging-session:{walk_in}:done", "sms", account.mobile)]
+        assert sent[0].body == (f"【国网固原供电】您在测试充电站的充电已结束。本次充电{float(tx.energy_kwh):.2f}度，"
+                                f"费用{tx.cost_fen / 100:.2f}元（含服务费）。请及时挪车，方便下一位车主充电。")
