@@ -125,6 +125,24 @@ def tell_session_ended(*, session: Session, transaction_id: int, now: datetime) 
     session.commit()
 
 
+def tell_shortfall(*, session: Session, transaction_id: int, reachable_kwh: float, because: str | None,
+                   now: datetime) -> None:
+    """An owner's wish (energy by departure) cannot be met: told once, by SMS to the card's 户号 phone, with
+    what they will have by then, so they can stay longer or go elsewhere."""
+    tx = charging.get_transaction(session=session, transaction_id=transaction_id)
+    account_no = charging.account_of_tag(session=session, id_tag=tx.id_tag)
+    customer = customers.get_by_account_no(session=session, account_no=account_no) if account_no else None
+    if tx.stopped_at is not None or tx.departure_at is None or tx.kwh_requested is None or customer is None \
+            or not customer.mobile:
+        return
+    notify.enqueue(session=session, key=f"charging-session:{transaction_id}:short", channel="sms",
+                   recipient=customer.mobile, audience="customer", now=now,
+                   body=messages.charging_short(station_name=tx.station_name, departure_at=tx.departure_at,
+                                                wanted_kwh=float(tx.kwh_requested), reachable_kwh=reachable_kwh,
+                                                area_limited=because == "capacity"))
+    session.commit()
+
+
 def tell_queue_event(*, session: Session, event: str, entry_id: int, now: datetime) -> None:
     """Tell the customer their turn came (called), passed (expired) or their session ended (done): in the chat
     they queued from (web, WeChat or SMS), else by SMS to the phone on file of the card's 户号 — their turn

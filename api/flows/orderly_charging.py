@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.charging import orderly, scheduler
 from api.charging.ocpp_server import CentralSystem
+from api.flows.charging import tell_shortfall
 from api.forecasting import service as forecasting
 from api.forecasting.service import POWER_FACTOR
 from api.metering import service as metering
@@ -71,6 +72,7 @@ async def _apply_area(central: CentralSystem, sessions: sessionmaker[Session], t
     planned = await asyncio.to_thread(_plan_in_session, sessions, transformer_area_id, central.clock())
     if planned is None:
         return None
+    await asyncio.to_thread(tell_shortfalls, sessions, planned, central.clock())
     start = planned.plan.start
     for live in planned.sessions:
         profile = planned.plan.profile(live.plan.session_id)
@@ -86,6 +88,22 @@ async def _apply_area(central: CentralSystem, sessions: sessionmaker[Session], t
             log.warning("charging profile for transaction %s at %s: %s", live.transaction_id,
                         live.charge_point_id, status)
     return planned
+
+
+def tell_shortfalls(sessions: sessionmaker[Session], planned: AreaPlan, now: datetime) -> None:
+    """Owners who said when they leave and how much they want, and will not get it by then (their car's own
+    limit or the area's), are told as soon as a plan shows it — once per session."""
+    short = {sp.session_id: sp for sp in planned.plan.cannot_meet() if sp.reason != "departed"}
+    for live in planned.sessions:
+        sp = short.get(live.plan.session_id)
+        if not live.told or sp is None:
+            continue
+        try:
+            with sessions() as session:
+                tell_shortfall(session=session, transaction_id=live.transaction_id,
+                               reachable_kwh=live.delivered_kwh + sp.planned_kwh, because=sp.reason, now=now)
+        except Exception:  # noqa: BLE001 — a notice that fails must not stop the chargers' profiles
+            log.exception("shortfall notice for transaction %s failed", live.transaction_id)
 
 
 def _plan_in_session(sessions: sessionmaker[Session], transformer_area_id: int, now: datetime) -> AreaPlan | None:

@@ -160,6 +160,14 @@ def charging_expired(*, station_name: str) -> str:
             "如仍需充电，可在智能客服里重新排队。")
 
 
+def charging_short(*, station_name: str, departure_at: datetime, wanted_kwh: float, reachable_kwh: float,
+                   area_limited: bool) -> str:
+    """An owner's wish cannot be met by their departure: what they will have, and why, early."""
+    why = "当前台区用电紧张，充电功率需要错峰控制" if area_limited else "受车辆和充电桩的最大充电功率所限"
+    return (f"{SIGN}您在{station_name}的充电：{why}，到您预计离开的{hhmm(departure_at)}预计能充到约"
+            f"{reachable_kwh:.1f}度，达不到您需要的{wanted_kwh:.1f}度。如时间允许，可以晚些离开。")
+
+
 def charging_done(*, station_name: str, energy_kwh: float | None, cost_fen: int | None) -> str:
     """A queued customer's session ended: energy and cost."""
     figures = (f"本次充电{energy_kwh:.2f}度，费用{cost_fen / 100:.2f}元（含服务费）。"

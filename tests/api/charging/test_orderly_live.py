@@ -14,9 +14,11 @@ from api.charging.models import Station
 from api.charging.ocpp_server import CentralSystem
 from api.charging.simulator import Car
 from api.core.time import utcnow
-from api.flows.orderly_charging import area_base_load, plan_area, replan_for_charger
+from api.customers.models import Customer
+from api.flows.orderly_charging import tell_shortfalls, area_base_load, plan_area, replan_for_charger
 from api.forecasting.service import POWER_FACTOR
 from api.metering.models import TransformerArea
+from api.notify.models import OutboxMessage
 from tests.api.charging.conftest import DC_CHARGER, GOOD_TAG, STATION, piped_dc_charger
 from tests.conftest import run_coroutine
 
@@ -87,3 +89,26 @@ def test_a_told_wish_is_planned_to_its_energy_by_departure(session, charging_sta
     result = planned.plan.sessions[str(started.transaction_id)]
     assert one.told and result.status == "ok" and result.planned_kwh == pytest.approx(10, abs=0.01)
     assert max(result.kw) <= 60 and result.kw[0] > 0  # no delay allowed: it starts now, within the charger's rating
+
+
+def test_an_owner_whose_wish_cannot_be_met_is_told_early_and_once(central_sessions, session, charging_station):
+    now = utcnow()
+    feed_station_from_a_small_area(session, now)
+    area = session.scalar(select(TransformerArea).order_by(TransformerArea.id).limit(1))
+    area.capacity_kva += Decimal(1000)  # the area has room: the 60 kW charger is what limits
+    customer = session.scalar(select(Customer).order_by(Customer.id).limit(1))
+    service.create_id_tag(session=session, id_tag="TAG-WISH-01", account_no=customer.account_no)
+    started = service.start_transaction(session=session, charge_point_id=DC_CHARGER, connector_no=1,
+                                        id_tag="TAG-WISH-01", meter_start=0, started_at=now, now=now)
+    orderly.set_wish(session=session, transaction_id=started.transaction_id, departure_at=now + timedelta(hours=1),
+                     kwh_requested=Decimal(100), allow_delay=False, now=now)  # 100 kWh in an hour at 60 kW: no
+    for _ in range(2):  # every re-plan shows it; the owner hears it once
+        planned = plan_area(session=session, transformer_area_id=area.id, now=now)
+        tell_shortfalls(central_sessions, planned, now)
+    session.expire_all()
+    [sms] = session.scalars(select(OutboxMessage).where(OutboxMessage.key.like("charging-session:%"))).all()
+    assert (sms.key, sms.channel, sms.recipient) == (f"charging-session:{started.transaction_id}:short", "sms",
+                                                    customer.mobile)
+    assert "受车辆和充电桩的最大充电功率所限" in sms.body and "达不到您需要的100.0度" in sms.body
+    reachable = float(sms.body.split("预计能充到约")[1].split("度")[0])
+    assert 55 <= reachable <= 60.5  # about an hour at 60 kW
