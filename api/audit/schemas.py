@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from api.core.ids import normalize_text
+from api.core.ids import MOBILE_PATTERN, normalize_text
 
 Severity = Literal["high", "medium", "low"]
 ThemeAction = Literal["submit", "approve", "return", "publish", "complete", "withdraw"]
@@ -184,7 +184,7 @@ class TaskRead(BaseModel):
 class LeadCreate(BaseModel):
     """A customer's report of theft or illegal wiring (有人偷电, 私拉乱接), from the bot or an agent."""
 
-    phone: str = Field(pattern=r"^1[3-9]\d{9}$")
+    phone: str = Field(pattern=MOBILE_PATTERN)
     account_no: str | None = Field(default=None, pattern=r"^\d{10}$", description="the reporter's own, if known")
     address_text: str = Field(min_length=2, max_length=256, description="where it happens")
     description: str = Field(min_length=2, max_length=1000)

@@ -8,18 +8,16 @@ transaction; the outbox worker sends it with its retries.
 from __future__ import annotations
 
 import logging
-import re
 
 from sqlalchemy.orm import Session
 
 from api.conversations.schemas import BotMessage
-from api.core.ids import mask_phone
+from api.core.ids import chat_address, mask_phone
 from api.core.time import utcnow
 from api.notify import service as notify
 
 log = logging.getLogger(__name__)
 
-SMS_CONVERSATION = re.compile(r"^sms-(1[3-9]\d{9})$")
 MAX_SMS_CHARS = 500  # several segments at most; the chat keeps the whole reply
 
 
@@ -35,10 +33,10 @@ def sms_text(messages: list[BotMessage]) -> str:
 def queue_sms_reply(*, session: Session, conversation_id: str, channel: str, messages: list[BotMessage],
                     key: str) -> None:
     """Lines to a customer chatting by SMS (api.conversations.desk.Outbound)."""
-    match = SMS_CONVERSATION.match(conversation_id)
+    by, mobile = chat_address(conversation_id)  # sms-<mobile>: a mainland mobile, checked there
     body = sms_text(messages)
-    if channel != "sms" or match is None or not body:
+    if channel != "sms" or by != "sms" or not body:
         return
-    notify.enqueue(session=session, key=key, channel="sms", recipient=match.group(1), audience="customer",
+    notify.enqueue(session=session, key=key, channel="sms", recipient=mobile, audience="customer",
                    body=body, now=utcnow())
-    log.info("chat lines queued as SMS to %s", mask_phone(match.group(1)))
+    log.info("chat lines queued as SMS to %s", mask_phone(mobile))
