@@ -106,7 +106,8 @@ def test_redoc_renders_the_api_offline_and_its_search_works(offline, api_server,
 
     # ReDoc searches in a web worker from a blob: URL, which /redoc's policy (and only it) allows
     page.get_by_placeholder("Search...").fill("tickets")
-    expect(page.get_by_role("search").get_by_role("menuitem", name="List Tickets")).to_be_visible()
+    # the worker indexes the whole API (~300 operations) first: seconds on a busy 2-core machine
+    expect(page.get_by_role("search").get_by_role("menuitem", name="List Tickets")).to_be_visible(timeout=30_000)
 
     page.wait_for_load_state("networkidle")
     assert page.response.headers["content-security-policy"] == REDOC_CONTENT_SECURITY_POLICY
