@@ -302,4 +302,6 @@ def new_context(browser, *, strict_csp: bool = False, **options):
     context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", bypass_csp=not strict_csp,
                                   **options)
     context.set_default_timeout(10_000)
+    # loading a page (ECharts and all) on a 2-core CI machine running the rest of the suite took over 10 s once
+    context.set_default_navigation_timeout(30_000)
     return context
