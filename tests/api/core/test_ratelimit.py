@@ -1,12 +1,10 @@
 """Shared rate limits: the database implementation (SQLite, PostgreSQL) and the Redis one, with real concurrency."""
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import redis
 
 from api.core.errors import TooMany
 from api.core.ratelimit import RateCounter, RedisRateLimiter, Rule, SqlRateLimiter, enforce, make_rate_limiter
@@ -14,7 +12,6 @@ from api.db import make_engine, make_sessionmaker
 
 NOW = datetime(2026, 12, 4, 10, 0, 30, tzinfo=timezone.utc)  # 30 s into a minute
 RULE = Rule("test.sender", limit=3, window_seconds=60)
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture
@@ -24,21 +21,13 @@ def sessions(db_url):
     engine.dispose()
 
 
-def redis_up() -> bool:
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping())
-    except redis.RedisError:
-        return False
-
-
 @pytest.fixture(params=["sql", "redis"])
 def limiter(request, sessions):
     if request.param == "sql":
         yield SqlRateLimiter(sessions)
         return
-    if not redis_up():
-        pytest.skip(f"Redis is not reachable at {REDIS_URL} (CI starts it)")
-    limiter = make_rate_limiter(redis_url=REDIS_URL, sessionmaker=sessions)
+    # REDIS_URL (CI), else a private redis-server of this run (tests/conftest.py redis_url)
+    limiter = make_rate_limiter(redis_url=request.getfixturevalue("redis_url"), sessionmaker=sessions)
     assert isinstance(limiter, RedisRateLimiter)
     yield limiter
     limiter.close()
