@@ -748,9 +748,18 @@
     showNewBelow();
   }
 
+  /* The newest line's own text is in view (its suggestions, loading under it, may reach below). */
+  function newestLineSeen() {
+    var turns = els.transcript.querySelectorAll(".turn");
+    var last = turns[turns.length - 1];
+    if (!last) return true;
+    var line = last.querySelector(".turn-text, .notice, .turn-image") || last;
+    return line.getBoundingClientRect().bottom <= els.transcript.getBoundingClientRect().bottom + 2;
+  }
+
   els.transcript.addEventListener("scroll", function () {
     state.atBottom = nearBottom(els.transcript);
-    if (state.atBottom && state.newBelow) clearNewBelow();
+    if (state.newBelow && (state.atBottom || newestLineSeen())) clearNewBelow();
   });
 
   els.newBelow.addEventListener("click", function () {
@@ -848,6 +857,7 @@
       state.suggestions[turn.id] = { data: result.data };
       var target = els.transcript.querySelector('.suggest[data-for-turn="' + turn.id + '"]');
       if (target) fillSuggestions(target, result.data, insertIntoReply, isMine());
+      if (target && state.atBottom) els.transcript.scrollTop = els.transcript.scrollHeight; // it grew: stay at the end
     });
   }
 
