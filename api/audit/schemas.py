@@ -209,6 +209,22 @@ class RuleStats(BaseModel):
     precision: float | None  # confirmed / checked, None before any check
 
 
+class MonthStats(BaseModel):
+    """One local month of audit work (the periodic evaluation): results are counted in the month recorded."""
+
+    month: str  # 2026-12
+    tasks_opened: int
+    still_open: int  # of those opened that month, not yet closed
+    closed: int  # reviewed and closed that month
+    checked: int  # on-site results recorded that month
+    hits: int  # results that found something to put right (私自增容, 窃电, 违约用电, 计量故障)
+    false_positive: int
+    hit_rate: float | None  # hits / checked, None in a month without results
+    recovered_kwh: Decimal
+    recovered_fee_yuan: Decimal
+    mean_days_to_result: float | None  # task opened → result recorded
+
+
 class AuditStats(BaseModel):
     """The audit work in figures: per-rule precision, money and energy recovered, open tasks and their age."""
 
@@ -219,6 +235,7 @@ class AuditStats(BaseModel):
     recovered_kwh: Decimal
     recovered_fee_yuan: Decimal
     outcomes: dict[str, int]
+    months: list[MonthStats]  # the last six local months, oldest first
 
 
 class CustomerFlags(BaseModel):

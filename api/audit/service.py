@@ -22,6 +22,7 @@ from api.audit.rules import RULE_LABELS, RULES
 from api.audit.schemas import (
     AuditStats,
     FindingRead,
+    MonthStats,
     RuleStats,
     TaskEvent,
     TaskRead,
@@ -62,6 +63,7 @@ ACTION_LABELS = {"create": "申请", "submit": "重新提交", "approve": "批�
                  "complete": "完成并评价", "withdraw": "撤销", "task": "生成任务", "result": "录入核查结果",
                  "rectified": "整改完成", "review_ok": "复核通过", "review_back": "复核退回", "photo": "上传照片",
                  "found": "发现", "lead": "举报立案", "scan": "稽查扫描"}
+EVALUATION_MONTHS = 6  # the monthly evaluation on the 稽查成效 tab looks back half a year
 AGE_BANDS = ((3, "3天内"), (7, "3–7天"), (15, "7–15天"), (30, "15–30天"), (None, "30天以上"))
 PHOTO_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
@@ -365,19 +367,61 @@ def theme_read(*, session: Session, theme: AuditTheme, role: str, with_events: b
                      allowed_actions=allowed_theme_actions(theme, role=role), events=events)
 
 
+def results_summary(done: list[AuditTask]) -> dict:
+    """What a set of on-site results came to: hits, hit rate, energy and fees recovered, days to result.
+
+    One definition for a theme's closing evaluation and the monthly evaluation of the audit work.
+    """
+    hits = [t for t in done if t.outcome in NEEDS_RECTIFYING]
+    days = [(t.result_at - t.created_at).total_seconds() / 86400 for t in done]
+    return {"checked": len(done), "hits": len(hits),
+            "hit_rate": round(len(hits) / len(done), 3) if done else None,
+            "outcomes": dict(Counter(t.outcome for t in done)),
+            "recovered_kwh": sum((t.recovered_kwh or Decimal(0) for t in done), Decimal(0)),
+            "recovered_fee_fen": sum(t.recovered_fee_fen or 0 for t in done),
+            "mean_days_to_result": round(sum(days) / len(days), 1) if days else None}
+
+
 def evaluate_theme(*, session: Session, theme: AuditTheme, now: datetime) -> dict:
     """The closing evaluation: tasks done, hit rate, energy and fees recovered, days to result."""
     tasks = builtins.list(session.scalars(select(AuditTask).where(AuditTask.theme_id == theme.id)))
-    done = [t for t in tasks if t.result_at is not None]
-    hits = [t for t in done if t.outcome in NEEDS_RECTIFYING]
-    days = [(t.result_at - t.created_at).total_seconds() / 86400 for t in done]
-    return {"tasks": len(tasks), "checked": len(done), "hits": len(hits),
-            "hit_rate": round(len(hits) / len(done), 3) if done else None,
-            "outcomes": dict(Counter(t.outcome for t in done)),
-            "recovered_kwh": float(sum((t.recovered_kwh or 0) for t in done)),
-            "recovered_fee_yuan": round(sum((t.recovered_fee_fen or 0) for t in done) / 100, 2),
-            "mean_days_to_result": round(sum(days) / len(days), 1) if days else None,
-            "evaluated_at": now.isoformat()}
+    summary = results_summary([t for t in tasks if t.result_at is not None])
+    fee_fen = summary.pop("recovered_fee_fen")
+    return {"tasks": len(tasks), **summary, "recovered_kwh": float(summary["recovered_kwh"]),
+            "recovered_fee_yuan": round(fee_fen / 100, 2), "evaluated_at": now.isoformat()}
+
+
+def month_of(at: datetime) -> str:
+    """The local calendar month of a moment, as 2026-12."""
+    return local_day(at).strftime("%Y-%m")
+
+
+def last_months(now: datetime, count: int) -> list[str]:
+    """The `count` local months up to and including now's, oldest first."""
+    year, month = local_day(now).year, local_day(now).month
+    months = []
+    for _ in range(count):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return months[::-1]
+
+
+def monthly_evaluation(tasks: list[AuditTask], *, now: datetime, months: int = EVALUATION_MONTHS) -> list[MonthStats]:
+    """The periodic evaluation of the audit work: per local month, tasks opened, results recorded (with what
+    they found and recovered), tasks closed after review, and how many opened that month are still open."""
+    rows = []
+    for month in last_months(now, months):
+        opened = [t for t in tasks if month_of(t.created_at) == month]
+        summary = results_summary([t for t in tasks if t.result_at is not None and month_of(t.result_at) == month])
+        rows.append(MonthStats(
+            month=month, tasks_opened=len(opened), still_open=sum(t.status != "已完成" for t in opened),
+            closed=sum(t.reviewed_at is not None and t.status == "已完成" and month_of(t.reviewed_at) == month
+                       for t in tasks),
+            checked=summary["checked"], hits=summary["hits"], hit_rate=summary["hit_rate"],
+            false_positive=summary["outcomes"].get("误报", 0), recovered_kwh=summary["recovered_kwh"],
+            recovered_fee_yuan=yuan(summary["recovered_fee_fen"]),
+            mean_days_to_result=summary["mean_days_to_result"]))
+    return rows
 
 
 # ---------------------------------------------------------------- tasks
@@ -544,7 +588,8 @@ def stats(*, session: Session, now: datetime) -> AuditStats:
                       tasks_done=sum(t.status == "已完成" for t in tasks), ageing=ageing,
                       recovered_kwh=sum((t.recovered_kwh or Decimal(0) for t in done), Decimal(0)),
                       recovered_fee_yuan=yuan(sum(t.recovered_fee_fen or 0 for t in done)),
-                      outcomes=dict(Counter(t.outcome for t in done)))
+                      outcomes=dict(Counter(t.outcome for t in done)),
+                      months=monthly_evaluation(tasks, now=now))
 
 
 def labels(*, session: Session, rule: str = "theft_score") -> dict[int, int]:

@@ -4,6 +4,7 @@ approved and published by a supervisor, the task's on-site result with a photo, 
 稽查成效 after it; line loss by area with an area's customers; a crew account is refused."""
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from datetime import timedelta
@@ -176,6 +177,16 @@ def test_auditor_and_supervisor_work_a_finding_to_a_result(desktop, api_server, 
     expect(page.locator('[data-kpi="open"] .au-kpi-value')).not_to_have_text("0 张")
     expect(page.locator(f'#s-theme-rows tr[data-theme="{number}"]')).to_contain_text("已发布")
     expect(page.locator("#s-rules-chart canvas")).to_have_count(1)
+    # the monthly evaluation: six months, newest first; this month holds the result just recorded
+    months = page.locator("#s-month-rows tr")
+    expect(months).to_have_count(6)
+    this_month = months.first.locator("td")
+    expect(this_month.nth(0)).to_have_text(re.compile(r"^\d{4}年\d{2}月$"))
+    expect(this_month.nth(2)).to_have_text("1")  # 已核查
+    expect(this_month.nth(3)).to_have_text("1")  # 查实
+    expect(this_month.nth(5)).to_have_text("100.0%")
+    expect(this_month.nth(6)).to_have_text("12,345.6 千瓦时")
+    expect(this_month.nth(7)).to_have_text("23,456.78 元")
     shoot(page, screenshots / "audit-stats.png")
     assert page.errors == []
 

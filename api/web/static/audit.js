@@ -1352,6 +1352,28 @@
     drawRules(shown);
     drawAgeing(s.ageing || {});
     drawOutcomes(s.outcomes || {});
+    renderMonths(s.months || []);
+  }
+
+  /* The periodic evaluation: the last six months, newest first. */
+  function renderMonths(months) {
+    var body = clear($("s-month-rows"));
+    months.slice().reverse().forEach(function (m) {
+      var tr = node("tr");
+      tr.setAttribute("data-month", m.month);
+      tr.appendChild(td(m.month.replace("-", "年") + "月"));
+      tr.appendChild(td(int(m.tasks_opened), "num"));
+      tr.appendChild(td(int(m.checked), "num"));
+      tr.appendChild(td(int(m.hits), "num"));
+      tr.appendChild(td(int(m.false_positive), "num"));
+      tr.appendChild(td(m.checked ? pct(m.hit_rate) : "—", "num"));
+      tr.appendChild(td(m.checked ? kwh(m.recovered_kwh) : "—", "num"));
+      tr.appendChild(td(m.checked ? yuan(m.recovered_fee_yuan) : "—", "num"));
+      tr.appendChild(td(isNum(m.mean_days_to_result) ? num(m.mean_days_to_result, 1) + " 天" : "—", "num"));
+      tr.appendChild(td(int(m.closed), "num"));
+      tr.appendChild(td(int(m.still_open), "num" + (m.still_open ? " warn" : "")));
+      body.appendChild(tr);
+    });
   }
 
   /* An axis label over two lines when long (稽查规则 names run to 11 characters). */

@@ -189,6 +189,12 @@ def test_a_false_positive_is_kept_as_such_and_lowers_the_rule_precision(client, 
     rule = next(r for r in client.get("/api/audit/stats", headers=auditor).json()["rules"]
                 if r["rule"] == "over_contract_capacity")
     assert (rule["checked"], rule["confirmed"], rule["false_positive"], rule["precision"]) == (2, 1, 1, 0.5)
+    # the monthly evaluation counts both results in the month they were recorded
+    months = client.get("/api/audit/stats", headers=auditor).json()["months"]
+    assert len(months) == 6 and months[-1]["month"] == daytime.astimezone(LOCAL_TZ).strftime("%Y-%m")
+    this_month = months[-1]
+    assert (this_month["tasks_opened"], this_month["checked"], this_month["hits"], this_month["false_positive"],
+            this_month["hit_rate"], this_month["still_open"]) == (2, 2, 1, 1, 0.5, 2)
     assert audit.labels(session=session) and sorted(audit.labels(session=session).values()) == [0, 1]
 
 
