@@ -492,6 +492,7 @@ def overload_warnings(*, forecasts: dict[str, LoadForecastRead], measured: dict[
         is_measured = current > peak_kw  # already above anything forecast: the measured hour is the peak
         if is_measured:
             peak_kw, peak_at = current, fc.origin
+        peak_kw = round(peak_kw, 1)  # the figure shown: the message, the field and the ratio all start from it
         ratio = peak_kw / capacity_kw if capacity_kw else 0.0
         if ratio < threshold:
             continue
@@ -502,7 +503,7 @@ def overload_warnings(*, forecasts: dict[str, LoadForecastRead], measured: dict[
                    f"（约{capacity_kw:.0f}千瓦）的{ratio:.0%}，{severity}，建议安排巡视或负荷转移。")
         warnings.append(OverloadWarning(
             area_code=code, area_name=fc.name, district=state.district, feeder_code=state.feeder_code,
-            capacity_kva=fc.capacity_kva, capacity_kw=round(capacity_kw, 1), forecast_peak_kw=round(peak_kw, 1),
+            capacity_kva=fc.capacity_kva, capacity_kw=round(capacity_kw, 1), forecast_peak_kw=peak_kw,
             peak_at=peak_at, basis="measured" if is_measured else "forecast", current_kw=round(current, 1),
             load_ratio=round(ratio, 3), severity=severity,
             message=message, made_at=fc.made_at))

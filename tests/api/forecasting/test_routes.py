@@ -58,3 +58,22 @@ def test_impossible_weather_is_refused_not_a_500(client, auth):
         assert response.status_code == 422, (token, response.text)
     assert client.post("/api/forecasting/load/system", headers=auth, json={"weather": [good]}).status_code == 200
 
+
+
+def test_each_warning_agrees_with_the_forecast_the_page_shows_for_its_area(client, auth):
+    """The forecast page once warned of 250.4 kW for an area whose 48-hour chart peaked at 165.5 kW (issue 18): a
+    warning's figure is the chart's P50 peak, or the measured hour when that is higher, and the warning says which."""
+    warnings = client.get("/api/forecasting/overloads", headers=auth).json()
+    assert warnings
+    for warning in warnings:
+        shown = client.get("/api/forecasting/load/area", params={"key": warning["area_code"]}, headers=auth).json()
+        chart_peak = max(shown["points"], key=lambda p: p["p50"])
+        assert shown["capacity_kva"] == warning["capacity_kva"]
+        if warning["basis"] == "forecast":
+            assert warning["forecast_peak_kw"] == round(chart_peak["p50"], 1), warning["area_code"]
+            assert warning["peak_at"] == chart_peak["ts"]
+            assert f"{warning['forecast_peak_kw']:.0f}千瓦" in warning["message"] and "预计" in warning["message"]
+        else:  # measured above anything forecast: the warning says so and gives the measured figure
+            assert warning["forecast_peak_kw"] == warning["current_kw"] >= round(chart_peak["p50"], 1)
+            assert "当前实测负荷" in warning["message"]
+        assert warning["load_ratio"] == round(warning["forecast_peak_kw"] / (shown["capacity_kva"] * 0.9), 3)
