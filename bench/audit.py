@@ -595,8 +595,8 @@ def main() -> None:
         "cores": machine()["cpus"],
         "load_average_1_5_15_at_start": [round(v, 2) for v in load_at_start],
         "load_average_1_5_15_at_end": [round(v, 2) for v in os.getloadavg()],
-        "note": ("the machine was shared with a CI run and other work during this run; the load averages "
-                 "say how much, and timings on an idle machine would be lower"),
+        "note": ("the load averages at start and end say how busy the machine was (this run adds about 1 on "
+                 "its own); timings on a busier machine are longer"),
         "customers": args.customers, "days": args.days, "points": points,
         "chunk_customers": args.chunk,
         "workers": args.workers,
