@@ -272,13 +272,16 @@ def _add_api_docs(app: FastAPI) -> None:
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     no_cache = {"Cache-Control": "no-cache"}
 
+    # The pages read the app from the request, not from this closure: FastAPI caches every endpoint
+    # function for good (fastapi.dependencies.models), and a closure over `app` kept every app a test
+    # process ever built alive (several GB by the end of the suite).
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "").rstrip("/")
         return templates.TemplateResponse(request, "swagger_ui.html", {
-            "title": f"{app.title} - Swagger UI", "root": root,
+            "title": f"{request.app.title} - Swagger UI", "root": root,
             "asset_version": int((STATIC_DIR / "api-docs.js").stat().st_mtime),
-            "openapi_url": root + app.openapi_url, "oauth2_redirect_url": root + "/docs/oauth2-redirect",
+            "openapi_url": root + request.app.openapi_url, "oauth2_redirect_url": root + "/docs/oauth2-redirect",
         }, headers=no_cache)
 
     @app.get("/docs/oauth2-redirect", include_in_schema=False)
@@ -289,7 +292,7 @@ def _add_api_docs(app: FastAPI) -> None:
     @app.get("/redoc", include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "").rstrip("/")
-        page = get_redoc_html(openapi_url=root + app.openapi_url, title=f"{app.title} - ReDoc",
+        page = get_redoc_html(openapi_url=root + request.app.openapi_url, title=f"{request.app.title} - ReDoc",
                               redoc_js_url=root + "/static/vendor/redoc.standalone.js",
                               redoc_favicon_url=root + "/static/vendor/swagger-ui-favicon-32x32.png",
                               with_google_fonts=False)
